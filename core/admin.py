@@ -1,0 +1,93 @@
+"""Admin for the directory, policies and the (read-only) ledger."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from core.models import (
+    Agency,
+    AgencyFeeRate,
+    BuyAndRefundWindow,
+    IdempotencyRecord,
+    LedgerEntry,
+    LedgerSeal,
+    Port,
+    RefundPolicy,
+    RefundRate,
+    StaffMembership,
+    Store,
+)
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+
+
+@admin.register(Port)
+class PortAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "city", "has_mailbox", "agency"]
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "city", "region_code", "buy_and_refund", "serving_agency"]
+    list_filter = ["buy_and_refund", "region_code"]
+    search_fields = ["code", "name", "taxpayer_id"]
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "store", "port", "agency"]
+    list_filter = ["role"]
+
+
+class RefundRateInline(admin.TabularInline):
+    model = RefundRate
+    extra = 0
+
+
+@admin.register(RefundPolicy)
+class RefundPolicyAdmin(admin.ModelAdmin):
+    list_display = ["effective_from", "minimum_amount", "cash_cap", "source"]
+    inlines = [RefundRateInline]
+
+
+@admin.register(AgencyFeeRate)
+class AgencyFeeRateAdmin(admin.ModelAdmin):
+    list_display = ["agency", "effective_from", "rate"]
+
+
+@admin.register(BuyAndRefundWindow)
+class BuyAndRefundWindowAdmin(admin.ModelAdmin):
+    list_display = ["region_code", "effective_from", "days"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "record_type", "record_id", "seq", "action", "to_status", "actor_label",
+                    "created_at"]
+    list_filter = ["record_type", "action"]
+    search_fields = ["record_id"]
+
+
+@admin.register(LedgerSeal)
+class LedgerSealAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "tree_size", "batch_size", "head_hash"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["user", "key", "path", "status", "response_status", "created_at"]

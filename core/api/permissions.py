@@ -1,0 +1,54 @@
+"""Role permissions: a user acts through their one staff membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from core.models import StaffRole
+from core.selectors import membership_of
+
+
+class _HasRole(BasePermission):
+    role: str = ""
+    message = "Your role may not do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        membership = membership_of(request.user)
+        if membership is None or membership.role != self.role:
+            return False
+        request.membership = membership  # type: ignore[attr-defined]
+        return True
+
+
+class IsClerk(_HasRole):
+    """A store clerk."""
+
+    role = StaffRole.CLERK
+
+
+class IsOfficer(_HasRole):
+    """A customs officer."""
+
+    role = StaffRole.OFFICER
+
+
+class IsAgent(_HasRole):
+    """A refund agency operator."""
+
+    role = StaffRole.AGENT
+
+
+class IsStaff(BasePermission):
+    """Any user with a staff membership."""
+
+    message = "Only store, customs or agency staff may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        membership = membership_of(request.user)
+        if membership is None:
+            return False
+        request.membership = membership  # type: ignore[attr-defined]
+        return True

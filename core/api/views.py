@@ -1,0 +1,54 @@
+"""Token auth and the public keys any party needs to verify signatures."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.signing import QR_LENGTH, platform_public_key_b64
+
+
+class TokenView(ObtainAuthToken):
+    """POST {username, password} -> {token}."""
+
+    @extend_schema(
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
+        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+    )
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class PublicKeysView(APIView):
+    """The platform's Ed25519 public key and the QR payload format."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "PublicKeys",
+            {
+                "algorithm": serializers.CharField(),
+                "platform": serializers.CharField(),
+                "qr_format": serializers.CharField(),
+                "qr_length": serializers.IntegerField(),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "platform": platform_public_key_b64(),
+                "qr_format": "RF1 + 16-digit form number + BASE32(digest16 || signature64)",
+                "qr_length": QR_LENGTH,
+            }
+        )

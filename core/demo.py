@@ -1,0 +1,82 @@
+"""The demo directory of SPEC §4, created idempotently by ``manage.py seed_demo``."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from core.models import Agency, AgencyFeeRate, BuyAndRefundWindow, Port, StaffMembership, Store
+
+
+@transaction.atomic
+def demo_seed() -> dict[str, int]:
+    """Agency, port, two stores and the five demo users; safe to run again."""
+    agency, _ = Agency.objects.update_or_create(
+        code="DEMO-AGENCY", defaults={"name": "示范退税代理机构", "name_en": "Demo Refund Agency"}
+    )
+    AgencyFeeRate.objects.update_or_create(
+        agency=agency, effective_from=date(2015, 1, 1), defaults={"rate": Decimal("0.02")}
+    )
+    port, _ = Port.objects.update_or_create(
+        code="PVG",
+        defaults={
+            "name": "上海浦东国际机场 Shanghai Pudong International Airport",
+            "city": "Shanghai",
+            "region_code": "31",
+            "has_mailbox": True,
+            "agency": agency,
+        },
+    )
+    sh, _ = Store.objects.update_or_create(
+        code="DEMO-SH-001",
+        defaults={
+            "name": "上海示范百货 Demo Department Store",
+            "name_en": "Demo Department Store Shanghai",
+            "taxpayer_id": "91310000MA1FL0DEMO",
+            "region_code": "31",
+            "city": "Shanghai",
+            "address": "上海市黄浦区南京东路100号 100 East Nanjing Road, Huangpu, Shanghai",
+            "buy_and_refund": True,
+            "serving_agency": agency,
+        },
+    )
+    bj, _ = Store.objects.update_or_create(
+        code="DEMO-BJ-001",
+        defaults={
+            "name": "北京示范商场 Demo Mall Beijing",
+            "name_en": "Demo Mall Beijing",
+            "taxpayer_id": "91110000MA01DEMO01",
+            "region_code": "11",
+            "city": "Beijing",
+            "address": "北京市东城区王府井大街1号 1 Wangfujing Street, Dongcheng, Beijing",
+            "buy_and_refund": False,
+            "serving_agency": None,
+        },
+    )
+    BuyAndRefundWindow.objects.get_or_create(
+        region_code="31", effective_from=date(2025, 4, 27), defaults={"days": 17}
+    )
+    User = get_user_model()
+    password = settings.DEMO_PASSWORD
+    people = [
+        ("clerk", {"role": "clerk", "store": sh}),
+        ("clerk2", {"role": "clerk", "store": bj}),
+        ("officer", {"role": "officer", "port": port}),
+        ("agent", {"role": "agent", "agency": agency}),
+    ]
+    for username, place in people:
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.save()
+        defaults = {"store": None, "port": None, "agency": None, **place}
+        StaffMembership.objects.update_or_create(user=user, defaults=defaults)
+    admin, _ = User.objects.get_or_create(username="admin")
+    admin.is_staff = True
+    admin.is_superuser = True
+    admin.set_password(password)
+    admin.save()
+    return {"stores": 2, "ports": 1, "agencies": 1, "users": 5}

@@ -1,0 +1,336 @@
+"""Shared records: the directory of parties, effective-dated policies, sequences, the ledger."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+two_digits = RegexValidator(r"^\d{2}$", "Two digits.")
+RATE_FIELD = {"max_digits": 5, "decimal_places": 4}
+MONEY_FIELD = {"max_digits": 14, "decimal_places": 2}
+
+
+class Agency(models.Model):
+    """A refund agency (退税代理机构) serving ports and Buy & Refund stores."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Port(models.Model):
+    """A departure port where customs verifies forms and agencies pay refunds."""
+
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    region_code = models.CharField(max_length=2, validators=[two_digits])
+    has_mailbox = models.BooleanField(default=False)
+    buy_and_refund_designated = models.BooleanField(default=True)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="ports"
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Store(models.Model):
+    """A registered tax-free (离境退税) store."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+    taxpayer_id = models.CharField(
+        max_length=18,
+        validators=[RegexValidator(r"^[0-9A-Z]{15,18}$", "15-18 digits or capitals.")],
+    )
+    region_code = models.CharField(max_length=2, validators=[two_digits])
+    city = models.CharField(max_length=100)
+    address = models.CharField(max_length=300, blank=True)
+    buy_and_refund = models.BooleanField(default=False)
+    serving_agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="stores"
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(buy_and_refund=False) | Q(serving_agency__isnull=False),
+                name="store_buy_and_refund_needs_agency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class StaffRole(models.TextChoices):
+    CLERK = "clerk", "Store clerk"
+    OFFICER = "officer", "Customs officer"
+    AGENT = "agent", "Agency operator"
+
+
+class StaffMembership(models.Model):
+    """Links a user to exactly one store, port or agency with the matching role."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    role = models.CharField(max_length=16, choices=StaffRole.choices)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True)
+    port = models.ForeignKey(Port, on_delete=models.PROTECT, null=True, blank=True)
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(role="clerk", store__isnull=False, port__isnull=True, agency__isnull=True)
+                    | Q(role="officer", store__isnull=True, port__isnull=False, agency__isnull=True)
+                    | Q(role="agent", store__isnull=True, port__isnull=True, agency__isnull=False)
+                ),
+                name="membership_one_place_matching_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class RefundPolicy(models.Model):
+    """The refund policy in force from a date; the invoice date picks it."""
+
+    effective_from = models.DateField(unique=True)
+    minimum_amount = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    cash_cap = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "refund policies"
+        ordering = ["effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minimum_amount__gte=0) & Q(cash_cap__gte=0),
+                name="policy_amounts_non_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy from {self.effective_from}"
+
+
+class RefundRate(models.Model):
+    """Within a policy: goods at ``vat_rate`` are refunded at ``refund_rate``."""
+
+    policy = models.ForeignKey(RefundPolicy, on_delete=models.CASCADE, related_name="rates")
+    vat_rate = models.DecimalField(**RATE_FIELD)
+    refund_rate = models.DecimalField(**RATE_FIELD)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "vat_rate"], name="one_rate_per_vat_rate"),
+            models.CheckConstraint(
+                condition=Q(refund_rate__gt=0) & Q(refund_rate__lte=Decimal("0.2")),
+                name="refund_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vat_rate} -> {self.refund_rate}"
+
+
+class AgencyFeeRate(models.Model):
+    """The agency fee rate from a date; agency NULL is the platform default."""
+
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, null=True, blank=True, related_name="fee_rates"
+    )
+    effective_from = models.DateField()
+    rate = models.DecimalField(**RATE_FIELD)
+
+    class Meta:
+        ordering = ["effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "effective_from"],
+                condition=Q(agency__isnull=False),
+                name="one_fee_rate_per_agency_day",
+            ),
+            models.UniqueConstraint(
+                fields=["effective_from"],
+                condition=Q(agency__isnull=True),
+                name="one_default_fee_rate_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0) & Q(rate__lt=Decimal("0.11")), name="fee_rate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency or 'default'} {self.rate} from {self.effective_from}"
+
+
+class BuyAndRefundWindow(models.Model):
+    """Days a Buy & Refund traveler has to leave, per region, from a date (configurable)."""
+
+    region_code = models.CharField(max_length=2, validators=[two_digits])
+    effective_from = models.DateField()
+    days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["region_code", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region_code", "effective_from"], name="one_window_per_region_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"region {self.region_code}: {self.days} days from {self.effective_from}"
+
+
+class NumberSequence(models.Model):
+    """A named counter for document numbers, allocated under a row lock."""
+
+    key = models.CharField(max_length=64, unique=True)
+    last_value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.last_value}"
+
+
+# --- Ledger ----------------------------------------------------------------------
+
+
+class AppendOnlyError(Exception):
+    """Ledger rows are never updated or deleted."""
+
+
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be updated")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("ledger entries cannot be deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be updated")
+
+
+class LedgerEntry(models.Model):
+    """One state change of one record, hash-chained to that record's previous entry."""
+
+    record_type = models.CharField(max_length=64)
+    record_id = models.CharField(max_length=64)
+    seq = models.PositiveIntegerField()
+    action = models.CharField(max_length=64)
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    payload = models.JSONField(default=dict)
+    payload_digest = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    entry_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_type", "record_id", "seq"], name="ledger_one_entry_per_seq"
+            )
+        ]
+        indexes = [models.Index(fields=["record_type", "record_id", "seq"])]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("ledger entries cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("ledger entries cannot be deleted")
+
+    def __str__(self) -> str:
+        return f"{self.record_type}#{self.record_id}.{self.seq} {self.action}"
+
+
+class LedgerSeal(models.Model):
+    """A signed tree head over the entries sealed in this batch, chained to the previous head."""
+
+    created_at = models.DateTimeField()
+    tree_size = models.PositiveBigIntegerField()
+    batch_size = models.PositiveIntegerField()
+    batch_root = models.CharField(max_length=64)
+    prev_head = models.CharField(max_length=64, blank=True)
+    head_hash = models.CharField(max_length=64, unique=True)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"seal {self.pk} size {self.tree_size}"
+
+
+class LedgerSealItem(models.Model):
+    """Membership of an entry in exactly one seal, at a leaf index."""
+
+    seal = models.ForeignKey(LedgerSeal, on_delete=models.PROTECT, related_name="items")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="seal_item")
+    leaf_index = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["seal", "leaf_index"], name="seal_leaf_unique")
+        ]
+
+
+# --- Idempotency -----------------------------------------------------------------
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a (user, Idempotency-Key), replayed for retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        COMPLETE = "complete"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

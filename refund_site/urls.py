@@ -1,0 +1,28 @@
+"""URL map: API v1, schema and docs, staff pages, kiosk, admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.views import home
+
+api_v1 = [
+    path("", include("core.api.urls")),
+    path("", include("stores.api.urls")),
+    path("", include("customs.api.urls")),
+    path("", include("agencies.api.urls")),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("store/", include("stores.urls")),
+    path("customs/", include("customs.urls")),
+    path("agency/", include("agencies.urls")),
+    path("admin/", admin.site.urls),
+]

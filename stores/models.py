@@ -1,0 +1,244 @@
+"""Store-side records: travelers, VAT invoices, refund forms."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from core.models import MONEY_FIELD, RATE_FIELD, RefundPolicy, Store
+from core.state import TransitionMap
+
+
+class DocumentType(models.TextChoices):
+    PASSPORT = "passport", "Passport"
+    HK_MACAO_PERMIT = "hk_macao_permit", "Mainland Travel Permit for HK/Macao residents"
+    TAIWAN_PERMIT = "taiwan_permit", "Mainland Travel Permit for Taiwan residents"
+
+
+country_code = RegexValidator(r"^[A-Z]{2}$", "ISO 3166 alpha-2, e.g. FR.")
+QUANTITY_FIELD = {"max_digits": 12, "decimal_places": 2}
+
+
+class Traveler(models.Model):
+    """An overseas traveler, keyed by document; the number is encrypted at rest."""
+
+    name = models.CharField(max_length=200)
+    document_type = models.CharField(max_length=20, choices=DocumentType.choices)
+    document_number_encrypted = models.TextField()
+    document_hash = models.CharField(max_length=64)
+    document_masked = models.CharField(max_length=40)
+    nationality = models.CharField(max_length=2, validators=[country_code])
+    last_entry_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document_type", "document_hash"], name="traveler_one_per_document"
+            )
+        ]
+        indexes = [models.Index(fields=["document_hash"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.document_masked})"
+
+
+class InvoiceKind(models.TextChoices):
+    BLUE = "blue", "Ordinary (blue)"
+    RED = "red", "Red-ink (reversal)"
+
+
+class VatInvoice(models.Model):
+    """An ordinary VAT invoice (数电票) of a store; red-ink ones reverse an original."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        REVERSED = "reversed"
+
+    TRANSITIONS = TransitionMap("invoice", {"issued": {"reversed"}})
+
+    number = models.CharField(max_length=20, unique=True)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=8, choices=InvoiceKind.choices, default=InvoiceKind.BLUE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ISSUED)
+    original = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="red_invoice"
+    )
+    reason = models.CharField(max_length=100, blank=True)
+    buyer_name = models.CharField(max_length=200)
+    issued_on = models.DateField()
+    total_excl_vat = models.DecimalField(**MONEY_FIELD)
+    total_vat = models.DecimalField(**MONEY_FIELD)
+    total = models.DecimalField(**MONEY_FIELD)
+    form = models.ForeignKey(
+        "RefundForm", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_on", "number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^\d{20}$"), name="invoice_number_20_digits"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="blue", original__isnull=True, total__gt=0))
+                | Q(kind="red", original__isnull=False, total__lt=0, form__isnull=True),
+                name="invoice_kind_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "issued_on"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class VatInvoiceLine(models.Model):
+    """One goods line: VAT-inclusive unit price, amount excl. VAT, VAT and total."""
+
+    invoice = models.ForeignKey(VatInvoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    item = models.CharField(max_length=200)
+    spec = models.CharField(max_length=100, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    quantity = models.DecimalField(**QUANTITY_FIELD)
+    unit_price = models.DecimalField(**MONEY_FIELD)
+    amount = models.DecimalField(**MONEY_FIELD)
+    vat_rate = models.DecimalField(**RATE_FIELD)
+    vat_amount = models.DecimalField(**MONEY_FIELD)
+    total = models.DecimalField(**MONEY_FIELD)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, quantity__gt=0, total__gt=0)
+                | Q(amount__lte=0, quantity__lt=0, total__lt=0),
+                name="invoice_line_signs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}/{self.position} {self.item}"
+
+
+class FormStatus(models.TextChoices):
+    ISSUED = "issued"
+    VERIFIED = "verified"
+    PARTIALLY_VERIFIED = "partially_verified"
+    REJECTED = "rejected"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+
+
+FORM_TRANSITIONS = TransitionMap(
+    "refund form",
+    {
+        FormStatus.ISSUED: {
+            FormStatus.VERIFIED,
+            FormStatus.PARTIALLY_VERIFIED,
+            FormStatus.REJECTED,
+            FormStatus.VOIDED,
+        },
+        FormStatus.VERIFIED: {FormStatus.REFUNDED},
+        FormStatus.PARTIALLY_VERIFIED: {FormStatus.REFUNDED},
+    },
+)
+
+
+class RefundForm(models.Model):
+    """The Refund Application Form: one record per refund that each party advances.
+
+    The traveler's name, document and last entry date are snapshotted as
+    presented, since the entry date changes with every trip.
+    """
+
+    number = models.CharField(max_length=16, unique=True)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="forms")
+    traveler = models.ForeignKey(Traveler, on_delete=models.PROTECT, related_name="forms")
+    status = models.CharField(max_length=24, choices=FormStatus.choices, default=FormStatus.ISSUED)
+    traveler_name = models.CharField(max_length=200)
+    document_type = models.CharField(max_length=20, choices=DocumentType.choices)
+    document_number_encrypted = models.TextField()
+    document_hash = models.CharField(max_length=64)
+    document_masked = models.CharField(max_length=40)
+    nationality = models.CharField(max_length=2, validators=[country_code])
+    last_entry_date = models.DateField()
+    purchase_date = models.DateField()
+    buy_and_refund = models.BooleanField(default=False)
+    policy = models.ForeignKey(RefundPolicy, on_delete=models.PROTECT)
+    fee_rate = models.DecimalField(**RATE_FIELD)
+    total = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(Decimal("0.01"))])
+    refundable_vat = models.DecimalField(**MONEY_FIELD)
+    fee = models.DecimalField(**MONEY_FIELD)
+    net_refund = models.DecimalField(**MONEY_FIELD)
+    content_digest = models.CharField(max_length=64)
+    qr_payload = models.CharField(max_length=160)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    issued_at = models.DateTimeField()
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^\d{16}$"), name="form_number_16_digits"
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gt=0) & Q(net_refund__lte=models.F("refundable_vat")),
+                name="form_amounts_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="voided", voided_at__isnull=False)
+                | (~Q(status="voided") & Q(voided_at__isnull=True)),
+                name="form_voided_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store", "purchase_date"]),
+            models.Index(fields=["document_hash", "purchase_date"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class RefundFormLine(models.Model):
+    """A goods line of a form, copied from one invoice line."""
+
+    form = models.ForeignKey(RefundForm, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.OneToOneField(
+        VatInvoiceLine, on_delete=models.PROTECT, related_name="form_line"
+    )
+    position = models.PositiveSmallIntegerField()
+    item = models.CharField(max_length=200)
+    spec = models.CharField(max_length=100, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    quantity = models.DecimalField(**QUANTITY_FIELD)
+    unit_price = models.DecimalField(**MONEY_FIELD)
+    vat_rate = models.DecimalField(**RATE_FIELD)
+    refund_rate = models.DecimalField(**RATE_FIELD)
+    total = models.DecimalField(**MONEY_FIELD)
+
+    class Meta:
+        ordering = ["form", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "position"], name="form_line_position"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0, total__gt=0), name="form_line_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id}/{self.position} {self.item}"

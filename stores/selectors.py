@@ -1,0 +1,123 @@
+"""Reads of store records: the form's content digest, scoped queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+
+from core.money import ZERO
+from core.signing import canonical_json, sha256_hex
+from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice
+
+
+def form_content(
+    *,
+    number: str,
+    store_code: str,
+    traveler_name: str,
+    document_type: str,
+    document_hash: str,
+    nationality: str,
+    last_entry_date: date,
+    purchase_date: date,
+    invoice_numbers: Sequence[str],
+    lines: Sequence[dict[str, Any]],
+    total: Decimal,
+) -> dict[str, Any]:
+    """The signed content of a form: what the QR digest commits to."""
+    return {
+        "v": 1,
+        "number": number,
+        "store": store_code,
+        "traveler": {
+            "name": traveler_name,
+            "document_type": document_type,
+            "document_hash": document_hash,
+            "nationality": nationality,
+            "last_entry_date": last_entry_date,
+        },
+        "purchase_date": purchase_date,
+        "invoices": sorted(invoice_numbers),
+        "lines": [
+            {
+                "position": line["position"],
+                "item": line["item"],
+                "quantity": line["quantity"],
+                "unit_price": line["unit_price"],
+                "vat_rate": line["vat_rate"].normalize(),
+                "total": line["total"],
+            }
+            for line in lines
+        ],
+        "total": total,
+    }
+
+
+def content_digest(content: dict[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of a form's content."""
+    return sha256_hex(canonical_json(content))
+
+
+def form_current_digest(form: RefundForm) -> str:
+    """Recompute a stored form's digest from its rows (check F compares it to the QR)."""
+    lines = list(form.lines.order_by("position"))
+    content = form_content(
+        number=form.number,
+        store_code=form.store.code,
+        traveler_name=form.traveler_name,
+        document_type=form.document_type,
+        document_hash=form.document_hash,
+        nationality=form.nationality,
+        last_entry_date=form.last_entry_date,
+        purchase_date=form.purchase_date,
+        invoice_numbers=list(form.invoices.values_list("number", flat=True)),
+        lines=[
+            {
+                "position": line.position,
+                "item": line.item,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "vat_rate": line.vat_rate,
+                "total": line.total,
+            }
+            for line in lines
+        ],
+        total=form.total,
+    )
+    return content_digest(content)
+
+
+def same_day_live_total(*, store_id: int, document_hash: str, day: date) -> Decimal:
+    """VAT-inclusive total of the traveler's invoices on live forms at a store on a day."""
+    value = (
+        VatInvoice.objects.filter(
+            form__store_id=store_id, form__document_hash=document_hash, issued_on=day
+        )
+        .exclude(form__status=FormStatus.VOIDED)
+        .aggregate(total=Sum("total"))["total"]
+    )
+    return value or ZERO
+
+
+def forms_for_store(*, store_id: int) -> QuerySet[RefundForm]:
+    """A store's forms, newest first."""
+    return RefundForm.objects.filter(store_id=store_id).select_related("store")
+
+
+def form_with_lines(*, number: str) -> RefundForm | None:
+    """A form with its store and lines loaded, or None."""
+    return (
+        RefundForm.objects.select_related("store", "store__serving_agency", "traveler")
+        .prefetch_related("lines", "invoices")
+        .filter(number=number)
+        .first()
+    )
+
+
+def form_lines(form: RefundForm) -> list[RefundFormLine]:
+    """The form's lines in order."""
+    return list(form.lines.order_by("position"))

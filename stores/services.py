@@ -1,0 +1,349 @@
+"""Store-side writes: issue VAT invoices, issue refund forms.
+
+Every write service is atomic, validates, saves and appends its ledger entry
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from core import rules
+from core.crypto import document_hash, encrypt_document, mask_document
+from core.exceptions import BadRequest
+from core.ledger import ledger_append
+from core.models import RefundPolicy, Store
+from core.money import ZERO, quantize_money
+from core.numbering import form_number, invoice_number
+from core.selectors import fee_rate_on, policy_on
+from core.sequences import sequence_next
+from core.signing import make_form_qr
+from stores.exceptions import FormRuleViolation, InvoiceNotFound
+from stores.models import (
+    RefundForm,
+    RefundFormLine,
+    Traveler,
+    VatInvoice,
+    VatInvoiceLine,
+)
+from stores.selectors import content_digest, form_content, same_day_live_total
+
+VAT_RATES = frozenset(
+    Decimal(r) for r in ("0", "0.03", "0.05", "0.06", "0.09", "0.10", "0.11", "0.13", "0.16", "0.17")
+)
+MAX_LINES = 200
+
+
+def business_today() -> date:
+    """Today in Asia/Shanghai, the date of every business rule."""
+    return timezone.localdate()
+
+
+@dataclass(frozen=True)
+class InvoiceLineInput:
+    """One goods line as the clerk or POS sends it (VAT-inclusive unit price)."""
+
+    item: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal
+    spec: str = ""
+    unit: str = ""
+
+
+def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Decimal]:
+    """(amount excl. VAT, VAT, total): total = qty x price; amount = total / (1 + rate)."""
+    total = quantize_money(line.quantity * line.unit_price)
+    amount = quantize_money(total / (1 + line.vat_rate))
+    return amount, total - amount, total
+
+
+@transaction.atomic
+def invoice_issue(
+    *,
+    store: Store,
+    clerk: AbstractBaseUser,
+    buyer_name: str,
+    lines: Sequence[InvoiceLineInput],
+    issued_on: date | None = None,
+) -> VatInvoice:
+    """Issue an ordinary VAT invoice with a 20-digit number for the store's region."""
+    day = issued_on or business_today()
+    if day > business_today():
+        raise BadRequest("The invoice date cannot be in the future.", "invalid",
+                         {"fields": {"issued_on": ["The invoice date cannot be in the future."]}})
+    if not lines or len(lines) > MAX_LINES:
+        raise BadRequest(f"An invoice has 1 to {MAX_LINES} lines.", "invalid")
+    for line in lines:
+        if line.vat_rate not in VAT_RATES:
+            raise BadRequest(f"{line.vat_rate} is not a VAT rate.", "invalid",
+                             {"fields": {"vat_rate": [f"{line.vat_rate} is not a VAT rate."]}})
+        if line.quantity <= 0 or line.unit_price <= 0:
+            raise BadRequest("Quantity and unit price must be positive.", "invalid")
+    sequence = sequence_next(key=f"invoice:{day:%y}{store.region_code}")
+    computed = [(line, *invoice_line_amounts(line)) for line in lines]
+    invoice = VatInvoice(
+        number=invoice_number(issued_on=day, region_code=store.region_code, sequence=sequence),
+        store=store,
+        buyer_name=buyer_name.strip(),
+        issued_on=day,
+        total_excl_vat=sum((c[1] for c in computed), ZERO),
+        total_vat=sum((c[2] for c in computed), ZERO),
+        total=sum((c[3] for c in computed), ZERO),
+        created_by=clerk,
+    )
+    invoice.full_clean(exclude=["form", "original", "created_by", "store"])
+    invoice.save()
+    VatInvoiceLine.objects.bulk_create(
+        VatInvoiceLine(
+            invoice=invoice,
+            position=index,
+            item=line.item.strip(),
+            spec=line.spec.strip(),
+            unit=line.unit.strip(),
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=amount,
+            vat_rate=line.vat_rate,
+            vat_amount=vat,
+            total=total,
+        )
+        for index, (line, amount, vat, total) in enumerate(computed, start=1)
+    )
+    ledger_append(
+        record=invoice,
+        action="invoice_issued",
+        actor=clerk,
+        to_status=invoice.status,
+        payload={"number": invoice.number, "store": store.code, "total": invoice.total,
+                 "issued_on": day},
+    )
+    return invoice
+
+
+@dataclass(frozen=True)
+class TravelerInput:
+    """The traveler as presented at the counter."""
+
+    name: str
+    document_type: str
+    document_number: str
+    nationality: str
+    last_entry_date: date | None
+
+
+def _raise_first(violations: list[rules.Violation]) -> None:
+    if violations:
+        first = violations[0]
+        raise FormRuleViolation(
+            first.message,
+            first.code,
+            {**first.extra, "violations": [{"code": v.code, "message": v.message} for v in violations]},
+        )
+
+
+def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
+    """The traveler row for this document, created or refreshed with this trip's data."""
+    Traveler.objects.bulk_create(
+        [
+            Traveler(
+                name=data.name,
+                document_type=data.document_type,
+                document_number_encrypted=encrypt_document(data.document_number),
+                document_hash=doc_hash,
+                document_masked=mask_document(data.document_number),
+                nationality=data.nationality,
+                last_entry_date=data.last_entry_date,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    traveler = Traveler.objects.select_for_update().get(
+        document_type=data.document_type, document_hash=doc_hash
+    )
+    if (traveler.name, traveler.nationality, traveler.last_entry_date) != (
+        data.name, data.nationality, data.last_entry_date
+    ):
+        traveler.name = data.name
+        traveler.nationality = data.nationality
+        assert data.last_entry_date is not None
+        traveler.last_entry_date = data.last_entry_date
+        traveler.save(update_fields=["name", "nationality", "last_entry_date", "updated_at"])
+    return traveler
+
+
+@transaction.atomic
+def refund_form_issue(
+    *,
+    store: Store,
+    clerk: AbstractBaseUser,
+    traveler: TravelerInput,
+    invoice_numbers: Sequence[str],
+    buy_and_refund: bool | None = None,
+) -> RefundForm:
+    """Issue a Refund Application Form for a traveler's invoices (Measures art. 10).
+
+    Locks the invoices (pk order) so two clerks cannot put one invoice on two
+    forms; counts the traveler's same-store same-day invoices already on live
+    forms toward the minimum; signs the content into the QR payload.
+    """
+    numbers = sorted(set(invoice_numbers))
+    if not numbers:
+        raise BadRequest("A form needs at least one invoice.", "invalid")
+    invoices = list(
+        VatInvoice.objects.select_for_update()
+        .filter(number__in=numbers, store=store, kind="blue")
+        .order_by("pk")
+    )
+    missing = sorted(set(numbers) - {inv.number for inv in invoices})
+    if missing:
+        raise InvoiceNotFound(
+            f"Invoice {missing[0]} was not found at this store.",
+            extra={"invoices": missing},
+        )
+    invoice_lines = list(
+        VatInvoiceLine.objects.filter(invoice__in=invoices).order_by("invoice__number", "position")
+    )
+    lines_by_invoice: dict[int, list[VatInvoiceLine]] = {}
+    for line in invoice_lines:
+        lines_by_invoice.setdefault(line.invoice_id, []).append(line)
+
+    doc_hash = document_hash(traveler.document_number)
+    traveler_facts = rules.TravelerFacts(
+        document_type=traveler.document_type,
+        nationality=traveler.nationality,
+        last_entry_date=traveler.last_entry_date,
+    )
+    _raise_first(rules.traveler_violations(traveler_facts))
+
+    purchase_date = max(inv.issued_on for inv in invoices)
+    policy = policy_on(purchase_date)
+    facts = [
+        rules.InvoiceFacts(
+            number=inv.number,
+            issued_on=inv.issued_on,
+            store_id=inv.store_id,
+            reversed=inv.status == VatInvoice.Status.REVERSED,
+            already_used=inv.form_id is not None,
+            lines=[
+                rules.LineFacts(vat_rate=line.vat_rate, total=line.total, item=line.item)
+                for line in lines_by_invoice.get(inv.pk, [])
+            ],
+        )
+        for inv in invoices
+    ]
+    earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
+    _raise_first(
+        rules.form_violations(
+            traveler=traveler_facts, invoices=facts, policy=policy, earlier_same_day_total=earlier
+        )
+    )
+
+    is_buy_and_refund = bool(buy_and_refund) and store.buy_and_refund
+    if buy_and_refund and not store.buy_and_refund:
+        raise FormRuleViolation(
+            "This store does not offer Buy & Refund.", "not_buy_and_refund_store"
+        )
+    today = business_today()
+    fee_rate = fee_rate_on(agency_id=store.serving_agency_id, day=today)
+    computation = rules.compute_refund(
+        (rules.LineFacts(vat_rate=line.vat_rate, total=line.total) for line in invoice_lines),
+        policy=policy,
+        fee_rate=fee_rate,
+    )
+    person = _traveler_upsert(traveler, doc_hash)
+    sequence = sequence_next(key=f"form:{store.region_code}{today:%y}")
+    number = form_number(region_code=store.region_code, issued_on=today, sequence=sequence)
+
+    line_rows = [
+        {
+            "position": position,
+            "invoice_line": line,
+            "item": line.item,
+            "spec": line.spec,
+            "unit": line.unit,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "vat_rate": line.vat_rate,
+            "refund_rate": policy.refund_rate_for(line.vat_rate),
+            "total": line.total,
+        }
+        for position, line in enumerate(invoice_lines, start=1)
+    ]
+    nationality = traveler.nationality.upper()
+    assert traveler.last_entry_date is not None
+    content = form_content(
+        number=number,
+        store_code=store.code,
+        traveler_name=traveler.name,
+        document_type=traveler.document_type,
+        document_hash=doc_hash,
+        nationality=nationality,
+        last_entry_date=traveler.last_entry_date,
+        purchase_date=purchase_date,
+        invoice_numbers=numbers,
+        lines=line_rows,
+        total=computation.total,
+    )
+    digest = content_digest(content)
+    form = RefundForm(
+        number=number,
+        store=store,
+        traveler=person,
+        traveler_name=traveler.name,
+        document_type=traveler.document_type,
+        document_number_encrypted=person.document_number_encrypted,
+        document_hash=doc_hash,
+        document_masked=mask_document(traveler.document_number),
+        nationality=nationality,
+        last_entry_date=traveler.last_entry_date,
+        purchase_date=purchase_date,
+        buy_and_refund=is_buy_and_refund,
+        policy=RefundPolicy.objects.get(effective_from=policy.effective_from),
+        fee_rate=fee_rate,
+        total=computation.total,
+        refundable_vat=computation.refundable,
+        fee=computation.fee,
+        net_refund=computation.net,
+        content_digest=digest,
+        qr_payload=make_form_qr(number, digest),
+        issued_by=clerk,
+        issued_at=timezone.now(),
+    )
+    form.save()
+    RefundFormLine.objects.bulk_create(RefundFormLine(form=form, **row) for row in line_rows)
+    VatInvoice.objects.filter(pk__in=[inv.pk for inv in invoices]).update(form=form)
+    ledger_append(
+        record=form,
+        action="form_issued",
+        actor=clerk,
+        to_status=form.status,
+        payload={
+            "number": number,
+            "store": store.code,
+            "invoices": numbers,
+            "total": form.total,
+            "refundable_vat": form.refundable_vat,
+            "fee": form.fee,
+            "net_refund": form.net_refund,
+            "content_digest": digest,
+            "buy_and_refund": is_buy_and_refund,
+        },
+    )
+    for inv in invoices:
+        ledger_append(
+            record=inv,
+            action="invoice_attached_to_form",
+            actor=clerk,
+            from_status=inv.status,
+            to_status=inv.status,
+            payload={"form": number},
+        )
+    return form
