@@ -77,8 +77,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "record_type", "record_id", "seq", "action", "to_status", "actor_label",
-                    "created_at"]
+    list_display = [
+        "id",
+        "record_type",
+        "record_id",
+        "seq",
+        "action",
+        "to_status",
+        "actor_label",
+        "created_at",
+    ]
     list_filter = ["record_type", "action"]
     search_fields = ["record_id"]
 

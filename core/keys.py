@@ -19,13 +19,21 @@ def _from_file_or_generate(name: str, make: bytes) -> bytes:
         raise ImproperlyConfigured(f"{name} is not configured and key generation is off.")
     path = Path(settings.KEY_DIR) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return path.read_bytes().strip()
+    # Write a complete temp file, then link it into place: a concurrent
+    # process either wins the link or reads the winner's complete key.
+    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(make)
-    return make
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
 
 
 @cache

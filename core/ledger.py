@@ -193,9 +193,7 @@ class VerifyReport:
 
 
 def _iter_entries() -> Iterable[LedgerEntry]:
-    return LedgerEntry.objects.order_by("record_type", "record_id", "seq").iterator(
-        chunk_size=2000
-    )
+    return LedgerEntry.objects.order_by("record_type", "record_id", "seq").iterator(chunk_size=2000)
 
 
 def ledger_verify() -> VerifyReport:
@@ -245,7 +243,9 @@ def ledger_verify() -> VerifyReport:
         ):
             problem = "head signature is not valid"
         if problem:
-            return VerifyReport(entries=count, seals=seals, first_break=f"seal {seal.pk}: {problem}")
+            return VerifyReport(
+                entries=count, seals=seals, first_break=f"seal {seal.pk}: {problem}"
+            )
         prev_head = seal.head_hash
     return VerifyReport(entries=count, seals=seals, first_break=None)
 

@@ -11,8 +11,6 @@ from django.db import models
 from django.db.models import Q
 
 two_digits = RegexValidator(r"^\d{2}$", "Two digits.")
-RATE_FIELD = {"max_digits": 5, "decimal_places": 4}
-MONEY_FIELD = {"max_digits": 14, "decimal_places": 2}
 
 
 class Agency(models.Model):
@@ -118,8 +116,12 @@ class RefundPolicy(models.Model):
     """The refund policy in force from a date; the invoice date picks it."""
 
     effective_from = models.DateField(unique=True)
-    minimum_amount = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
-    cash_cap = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(0)])
+    minimum_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    cash_cap = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
     source = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -140,8 +142,8 @@ class RefundRate(models.Model):
     """Within a policy: goods at ``vat_rate`` are refunded at ``refund_rate``."""
 
     policy = models.ForeignKey(RefundPolicy, on_delete=models.CASCADE, related_name="rates")
-    vat_rate = models.DecimalField(**RATE_FIELD)
-    refund_rate = models.DecimalField(**RATE_FIELD)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    refund_rate = models.DecimalField(max_digits=5, decimal_places=4)
 
     class Meta:
         constraints = [
@@ -163,7 +165,7 @@ class AgencyFeeRate(models.Model):
         Agency, on_delete=models.CASCADE, null=True, blank=True, related_name="fee_rates"
     )
     effective_from = models.DateField()
-    rate = models.DecimalField(**RATE_FIELD)
+    rate = models.DecimalField(max_digits=5, decimal_places=4)
 
     class Meta:
         ordering = ["effective_from"]
@@ -263,6 +265,9 @@ class LedgerEntry(models.Model):
         ]
         indexes = [models.Index(fields=["record_type", "record_id", "seq"])]
 
+    def __str__(self) -> str:
+        return f"{self.record_type}#{self.record_id}.{self.seq} {self.action}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise AppendOnlyError("ledger entries cannot be updated")
@@ -270,9 +275,6 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger entries cannot be deleted")
-
-    def __str__(self) -> str:
-        return f"{self.record_type}#{self.record_id}.{self.seq} {self.action}"
 
 
 class LedgerSeal(models.Model):
@@ -304,6 +306,9 @@ class LedgerSealItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["seal", "leaf_index"], name="seal_leaf_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"seal {self.seal_id} leaf {self.leaf_index}"
 
 
 # --- Idempotency -----------------------------------------------------------------

@@ -25,7 +25,7 @@ _BIG_UNITS = ["", "万", "亿", "万亿"]
 
 def _four_digits(group: int) -> str:
     """Write 0..9999 with 拾佰仟, zeros collapsed to one 零 inside the group."""
-    out = []
+    out: list[str] = []
     zero_pending = False
     for position in range(3, -1, -1):
         digit = group // (10**position) % 10

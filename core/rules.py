@@ -215,7 +215,11 @@ def form_violations(
                         "goods_not_eligible",
                         f"Goods at VAT rate {line.vat_rate} have no refund rate"
                         f" (invoice {invoice.number}).",
-                        {"invoice": invoice.number, "item": line.item, "vat_rate": str(line.vat_rate)},
+                        {
+                            "invoice": invoice.number,
+                            "item": line.item,
+                            "vat_rate": str(line.vat_rate),
+                        },
                     )
                 )
     day_total = earlier_same_day_total + sum((inv.total for inv in invoices), ZERO)

@@ -38,9 +38,10 @@ def policy_on(day: date) -> Policy:
 
 def fee_rate_on(*, agency_id: int | None, day: date) -> Decimal:
     """The agency's fee rate on ``day``, else the platform default."""
-    rows = list(
-        AgencyFeeRate.objects.filter(agency_id=agency_id).values_list("effective_from", "rate")
-    )
+    scope = AgencyFeeRate.objects.filter(agency__isnull=True)
+    if agency_id is not None:
+        scope = AgencyFeeRate.objects.filter(agency__pk=agency_id)
+    rows = list(scope.values_list("effective_from", "rate"))
     if agency_id is not None and not rows:
         return fee_rate_on(agency_id=None, day=day)
     try:
@@ -70,6 +71,8 @@ def membership_of(user: AbstractBaseUser | AnonymousUser | None) -> StaffMembers
     if user is None or not user.is_authenticated:
         return None
     try:
-        return StaffMembership.objects.select_related("store", "port", "agency").get(user=user)
+        return StaffMembership.objects.select_related("store", "port", "agency").get(
+            user__pk=user.pk
+        )
     except StaffMembership.DoesNotExist:
         return None

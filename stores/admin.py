@@ -30,8 +30,16 @@ class RefundFormLineInline(admin.TabularInline):
 
 @admin.register(RefundForm)
 class RefundFormAdmin(admin.ModelAdmin):
-    list_display = ["number", "store", "traveler_name", "document_masked", "status",
-                    "purchase_date", "total", "net_refund"]
+    list_display = [
+        "number",
+        "store",
+        "traveler_name",
+        "document_masked",
+        "status",
+        "purchase_date",
+        "total",
+        "net_refund",
+    ]
     list_filter = ["status", "store", "buy_and_refund"]
     search_fields = ["number"]
     inlines = [RefundFormLineInline]

@@ -9,7 +9,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from core.models import MONEY_FIELD, RATE_FIELD, RefundPolicy, Store
+from core.models import RefundPolicy, Store
 from core.state import TransitionMap
 
 
@@ -20,7 +20,6 @@ class DocumentType(models.TextChoices):
 
 
 country_code = RegexValidator(r"^[A-Z]{2}$", "ISO 3166 alpha-2, e.g. FR.")
-QUANTITY_FIELD = {"max_digits": 12, "decimal_places": 2}
 
 
 class Traveler(models.Model):
@@ -72,9 +71,9 @@ class VatInvoice(models.Model):
     reason = models.CharField(max_length=100, blank=True)
     buyer_name = models.CharField(max_length=200)
     issued_on = models.DateField()
-    total_excl_vat = models.DecimalField(**MONEY_FIELD)
-    total_vat = models.DecimalField(**MONEY_FIELD)
-    total = models.DecimalField(**MONEY_FIELD)
+    total_excl_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    total_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
     form = models.ForeignKey(
         "RefundForm", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
     )
@@ -109,12 +108,12 @@ class VatInvoiceLine(models.Model):
     item = models.CharField(max_length=200)
     spec = models.CharField(max_length=100, blank=True)
     unit = models.CharField(max_length=20, blank=True)
-    quantity = models.DecimalField(**QUANTITY_FIELD)
-    unit_price = models.DecimalField(**MONEY_FIELD)
-    amount = models.DecimalField(**MONEY_FIELD)
-    vat_rate = models.DecimalField(**RATE_FIELD)
-    vat_amount = models.DecimalField(**MONEY_FIELD)
-    total = models.DecimalField(**MONEY_FIELD)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    vat_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -176,11 +175,13 @@ class RefundForm(models.Model):
     purchase_date = models.DateField()
     buy_and_refund = models.BooleanField(default=False)
     policy = models.ForeignKey(RefundPolicy, on_delete=models.PROTECT)
-    fee_rate = models.DecimalField(**RATE_FIELD)
-    total = models.DecimalField(**MONEY_FIELD, validators=[MinValueValidator(Decimal("0.01"))])
-    refundable_vat = models.DecimalField(**MONEY_FIELD)
-    fee = models.DecimalField(**MONEY_FIELD)
-    net_refund = models.DecimalField(**MONEY_FIELD)
+    fee_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    total = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    refundable_vat = models.DecimalField(max_digits=14, decimal_places=2)
+    fee = models.DecimalField(max_digits=14, decimal_places=2)
+    net_refund = models.DecimalField(max_digits=14, decimal_places=2)
     content_digest = models.CharField(max_length=64)
     qr_payload = models.CharField(max_length=160)
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
@@ -225,11 +226,11 @@ class RefundFormLine(models.Model):
     item = models.CharField(max_length=200)
     spec = models.CharField(max_length=100, blank=True)
     unit = models.CharField(max_length=20, blank=True)
-    quantity = models.DecimalField(**QUANTITY_FIELD)
-    unit_price = models.DecimalField(**MONEY_FIELD)
-    vat_rate = models.DecimalField(**RATE_FIELD)
-    refund_rate = models.DecimalField(**RATE_FIELD)
-    total = models.DecimalField(**MONEY_FIELD)
+    quantity = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    refund_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
 
     class Meta:
         ordering = ["form", "position"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,7 +36,8 @@ from stores.models import (
 from stores.selectors import content_digest, form_content, same_day_live_total
 
 VAT_RATES = frozenset(
-    Decimal(r) for r in ("0", "0.03", "0.05", "0.06", "0.09", "0.10", "0.11", "0.13", "0.16", "0.17")
+    Decimal(r)
+    for r in ("0", "0.03", "0.05", "0.06", "0.09", "0.10", "0.11", "0.13", "0.16", "0.17")
 )
 MAX_LINES = 200
 
@@ -69,7 +70,7 @@ def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Deci
 def invoice_issue(
     *,
     store: Store,
-    clerk: AbstractBaseUser,
+    clerk: User,
     buyer_name: str,
     lines: Sequence[InvoiceLineInput],
     issued_on: date | None = None,
@@ -77,14 +78,20 @@ def invoice_issue(
     """Issue an ordinary VAT invoice with a 20-digit number for the store's region."""
     day = issued_on or business_today()
     if day > business_today():
-        raise BadRequest("The invoice date cannot be in the future.", "invalid",
-                         {"fields": {"issued_on": ["The invoice date cannot be in the future."]}})
+        raise BadRequest(
+            "The invoice date cannot be in the future.",
+            "invalid",
+            {"fields": {"issued_on": ["The invoice date cannot be in the future."]}},
+        )
     if not lines or len(lines) > MAX_LINES:
         raise BadRequest(f"An invoice has 1 to {MAX_LINES} lines.", "invalid")
     for line in lines:
         if line.vat_rate not in VAT_RATES:
-            raise BadRequest(f"{line.vat_rate} is not a VAT rate.", "invalid",
-                             {"fields": {"vat_rate": [f"{line.vat_rate} is not a VAT rate."]}})
+            raise BadRequest(
+                f"{line.vat_rate} is not a VAT rate.",
+                "invalid",
+                {"fields": {"vat_rate": [f"{line.vat_rate} is not a VAT rate."]}},
+            )
         if line.quantity <= 0 or line.unit_price <= 0:
             raise BadRequest("Quantity and unit price must be positive.", "invalid")
     sequence = sequence_next(key=f"invoice:{day:%y}{store.region_code}")
@@ -122,8 +129,12 @@ def invoice_issue(
         action="invoice_issued",
         actor=clerk,
         to_status=invoice.status,
-        payload={"number": invoice.number, "store": store.code, "total": invoice.total,
-                 "issued_on": day},
+        payload={
+            "number": invoice.number,
+            "store": store.code,
+            "total": invoice.total,
+            "issued_on": day,
+        },
     )
     return invoice
 
@@ -145,12 +156,16 @@ def _raise_first(violations: list[rules.Violation]) -> None:
         raise FormRuleViolation(
             first.message,
             first.code,
-            {**first.extra, "violations": [{"code": v.code, "message": v.message} for v in violations]},
+            {
+                **first.extra,
+                "violations": [{"code": v.code, "message": v.message} for v in violations],
+            },
         )
 
 
 def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
     """The traveler row for this document, created or refreshed with this trip's data."""
+    assert data.last_entry_date is not None
     Traveler.objects.bulk_create(
         [
             Traveler(
@@ -169,11 +184,12 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
         document_type=data.document_type, document_hash=doc_hash
     )
     if (traveler.name, traveler.nationality, traveler.last_entry_date) != (
-        data.name, data.nationality, data.last_entry_date
+        data.name,
+        data.nationality,
+        data.last_entry_date,
     ):
         traveler.name = data.name
         traveler.nationality = data.nationality
-        assert data.last_entry_date is not None
         traveler.last_entry_date = data.last_entry_date
         traveler.save(update_fields=["name", "nationality", "last_entry_date", "updated_at"])
     return traveler
@@ -183,7 +199,7 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
 def refund_form_issue(
     *,
     store: Store,
-    clerk: AbstractBaseUser,
+    clerk: User,
     traveler: TravelerInput,
     invoice_numbers: Sequence[str],
     buy_and_refund: bool | None = None,

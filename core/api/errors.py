@@ -46,9 +46,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body(
-            "invalid", _first_message(exc.detail), {"fields": exc.detail}
-        )
+        response.data = error_body("invalid", _first_message(exc.detail), {"fields": exc.detail})
         response.status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, exceptions.ParseError):
         response.data = error_body("malformed_request", str(exc.detail))

@@ -10,7 +10,9 @@ from core.keys import generate_ed25519_seed_b64
 
 
 class Command(BaseCommand):
-    help = "Print new DJANGO_SECRET_KEY, SIGNING_PRIVATE_KEY, FIELD_ENCRYPTION_KEY, DOCUMENT_HASH_KEY."
+    help = (
+        "Print new DJANGO_SECRET_KEY, SIGNING_PRIVATE_KEY, FIELD_ENCRYPTION_KEY, DOCUMENT_HASH_KEY."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")

@@ -1,0 +1,72 @@
+"""Shared fixtures: the demo directory, API clients per role, database kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from core.demo import demo_seed
+from core.models import Agency, Port, Store
+
+
+@dataclass
+class Demo:
+    """The SPEC §4 demo objects."""
+
+    agency: Agency
+    port: Port
+    store_sh: Store
+    store_bj: Store
+    clerk: Any
+    clerk2: Any
+    officer: Any
+    agent: Any
+    admin: Any
+
+
+@pytest.fixture
+def demo(db: None) -> Demo:
+    demo_seed()
+    users = {u.username: u for u in get_user_model().objects.all()}
+    return Demo(
+        agency=Agency.objects.get(code="DEMO-AGENCY"),
+        port=Port.objects.get(code="PVG"),
+        store_sh=Store.objects.get(code="DEMO-SH-001"),
+        store_bj=Store.objects.get(code="DEMO-BJ-001"),
+        clerk=users["clerk"],
+        clerk2=users["clerk2"],
+        officer=users["officer"],
+        agent=users["agent"],
+        admin=users["admin"],
+    )
+
+
+@pytest.fixture
+def api() -> Any:
+    """``api(user)`` -> an APIClient authenticated with that user's token; ``api()`` anonymous."""
+
+    def make(user: Any = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def postgres_only(transactional_db: None) -> None:
+    """Concurrency tests need real row locks: they skip loudly on SQLite (CI runs them on PG)."""
+    if not is_postgres():
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
