@@ -70,3 +70,6 @@ def postgres_only(transactional_db: None) -> None:
     """Concurrency tests need real row locks: they skip loudly on SQLite (CI runs them on PG)."""
     if not is_postgres():
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
+
+
+pytest_plugins = ["tests.browser"]

@@ -6,3 +6,6 @@ from .base import env
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-dev-key-not-for-production")
 GENERATE_MISSING_KEYS = True
+# Serve static files straight from the app folders in local runs and tests.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
