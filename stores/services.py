@@ -1,4 +1,4 @@
-"""Store-side writes: issue VAT invoices, issue refund forms.
+"""Store-side writes: issue VAT invoices, issue refund forms, void forms.
 
 Every write service is atomic, validates, saves and appends its ledger entry
 in the same transaction.
@@ -6,7 +6,7 @@ in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,8 +25,11 @@ from core.numbering import form_number, invoice_number
 from core.selectors import fee_rate_on, policy_on
 from core.sequences import sequence_next
 from core.signing import make_form_qr
-from stores.exceptions import FormRuleViolation, InvoiceNotFound
+from stores.exceptions import FormNotVoidable, FormRuleViolation, InvoiceNotFound
 from stores.models import (
+    FORM_TRANSITIONS,
+    FormStatus,
+    InvoiceKind,
     RefundForm,
     RefundFormLine,
     Traveler,
@@ -66,6 +69,11 @@ def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Deci
     return amount, total - amount, total
 
 
+def invoice_sequence_key(*, store: Store, day: date) -> str:
+    """The counter behind a store region's invoice numbers for the year of ``day``."""
+    return f"invoice:{day:%y}{store.region_code}"
+
+
 @transaction.atomic
 def invoice_issue(
     *,
@@ -94,7 +102,7 @@ def invoice_issue(
             )
         if line.quantity <= 0 or line.unit_price <= 0:
             raise BadRequest("Quantity and unit price must be positive.", "invalid")
-    sequence = sequence_next(key=f"invoice:{day:%y}{store.region_code}")
+    sequence = sequence_next(key=invoice_sequence_key(store=store, day=day))
     computed = [(line, *invoice_line_amounts(line)) for line in lines]
     invoice = VatInvoice(
         number=invoice_number(issued_on=day, region_code=store.region_code, sequence=sequence),
@@ -363,3 +371,164 @@ def refund_form_issue(
             payload={"form": number},
         )
     return form
+
+
+# --- Voids (returns before export) ----------------------------------------------
+
+RED_INVOICE_REASON = "销货退回 Sales return"
+VOID_REASON_MAX = 300
+
+VoidGuard = Callable[[RefundForm], None]
+_void_guards: list[VoidGuard] = []
+
+
+def register_void_guard(guard: VoidGuard) -> VoidGuard:
+    """Let a later app refuse a void (raise an ApplicationError) without stores importing it.
+
+    The Buy & Refund prepayment lives downstream of stores (stores <- customs <-
+    agencies), so it registers here from its AppConfig.ready(): "a prepaid form
+    is voided only after the prepayment is returned" (SPEC §2 Returns). Guards
+    run inside the void's transaction with the form row locked.
+    """
+    if guard not in _void_guards:
+        _void_guards.append(guard)
+    return guard
+
+
+def _check_void_guards(form: RefundForm) -> None:
+    # Hook: no prepayment model exists yet; until one registers a guard, a
+    # Buy & Refund form voids like any other issued form.
+    for guard in list(_void_guards):
+        guard(form)
+
+
+@transaction.atomic
+def refund_form_void(*, form: RefundForm, clerk: User, reason: str) -> list[VatInvoice]:
+    """Void an issued form on a return and reverse each invoice with a red-ink invoice.
+
+    Locks the form, then its invoices (pk order); only an ``issued`` form may be
+    voided (customs-verified, rejected or refunded forms may not). The reversed
+    invoices stay linked to the voided form and can never go on another form.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest(
+            "Give the reason for the void.",
+            "invalid",
+            {"fields": {"reason": ["This field may not be blank."]}},
+        )
+    if len(reason) > VOID_REASON_MAX:
+        raise BadRequest(
+            f"The reason is longer than {VOID_REASON_MAX} characters.",
+            "invalid",
+            {"fields": {"reason": [f"At most {VOID_REASON_MAX} characters."]}},
+        )
+    locked = RefundForm.objects.select_for_update().select_related("store").get(pk=form.pk)
+    if not FORM_TRANSITIONS.can(locked.status, FormStatus.VOIDED):
+        raise FormNotVoidable(
+            f"Form {locked.number} is {locked.status}; only an issued form can be voided.",
+            extra={"status": locked.status},
+        )
+    if locked.buy_and_refund:
+        _check_void_guards(locked)
+
+    originals = list(
+        VatInvoice.objects.select_for_update()
+        .filter(form=locked, kind=InvoiceKind.BLUE)
+        .order_by("pk")
+    )
+    for original in originals:
+        VatInvoice.TRANSITIONS.check(original.status, VatInvoice.Status.REVERSED)
+    lines_by_invoice: dict[int, list[VatInvoiceLine]] = {}
+    for line in VatInvoiceLine.objects.filter(invoice__in=originals).order_by("position"):
+        lines_by_invoice.setdefault(line.invoice_id, []).append(line)
+
+    store = locked.store
+    today = business_today()
+    first = sequence_next(key=invoice_sequence_key(store=store, day=today), count=len(originals))
+    reds: list[VatInvoice] = []
+    for offset, original in enumerate(originals):
+        red = VatInvoice(
+            number=invoice_number(
+                issued_on=today, region_code=store.region_code, sequence=first + offset
+            ),
+            store=store,
+            kind=InvoiceKind.RED,
+            original=original,
+            reason=RED_INVOICE_REASON,
+            buyer_name=original.buyer_name,
+            issued_on=today,
+            total_excl_vat=-original.total_excl_vat,
+            total_vat=-original.total_vat,
+            total=-original.total,
+            created_by=clerk,
+        )
+        red.save()
+        VatInvoiceLine.objects.bulk_create(
+            VatInvoiceLine(
+                invoice=red,
+                position=line.position,
+                item=line.item,
+                spec=line.spec,
+                unit=line.unit,
+                quantity=-line.quantity,
+                unit_price=line.unit_price,
+                amount=-line.amount,
+                vat_rate=line.vat_rate,
+                vat_amount=-line.vat_amount,
+                total=-line.total,
+            )
+            for line in lines_by_invoice.get(original.pk, [])
+        )
+        reds.append(red)
+
+    now = timezone.now()
+    previous = locked.status
+    locked.status = FormStatus.VOIDED
+    locked.voided_at = now
+    locked.void_reason = reason
+    locked.save(update_fields=["status", "voided_at", "void_reason"])
+    VatInvoice.objects.filter(pk__in=[o.pk for o in originals]).update(
+        status=VatInvoice.Status.REVERSED
+    )
+    ledger_append(
+        record=locked,
+        action="form_voided",
+        actor=clerk,
+        from_status=previous,
+        to_status=locked.status,
+        payload={
+            "number": locked.number,
+            "reason": reason,
+            "red_invoices": [red.number for red in reds],
+        },
+    )
+    for original, red in zip(originals, reds, strict=True):
+        ledger_append(
+            record=original,
+            action="invoice_reversed",
+            actor=clerk,
+            from_status=original.status,
+            to_status=VatInvoice.Status.REVERSED,
+            payload={"form": locked.number, "red_invoice": red.number},
+        )
+        original.status = VatInvoice.Status.REVERSED
+        ledger_append(
+            record=red,
+            action="invoice_issued",
+            actor=clerk,
+            to_status=red.status,
+            payload={
+                "number": red.number,
+                "kind": red.kind,
+                "store": store.code,
+                "original": original.number,
+                "reason": red.reason,
+                "total": red.total,
+                "issued_on": today,
+            },
+        )
+    form.status = locked.status
+    form.voided_at = locked.voided_at
+    form.void_reason = locked.void_reason
+    return reds
