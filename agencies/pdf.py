@@ -1,0 +1,265 @@
+"""The bilingual (中文/English) refund receipt the traveler takes away and signs.
+
+``receipt_pdf`` draws from a small frozen dataclass, so it knows nothing of the
+database; ``receipt_data_for`` builds that dataclass from a paid refund.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A5
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from core.money import amount_in_words, money_str
+from core.pdf import cjk_font
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+PAYOUT_LABELS = {
+    "cash": "现金 Cash",
+    "bank_card": "银行卡 Bank card",
+    "alipay": "支付宝 Alipay",
+    "wechat": "微信支付 WeChat Pay",
+}
+DOCUMENT_LABELS = {
+    "passport": "护照 Passport",
+    "hk_macao_permit": "港澳居民来往内地通行证 HK/Macao permit",
+    "taiwan_permit": "台湾居民来往大陆通行证 Taiwan permit",
+}
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    """Everything printed on a refund receipt, already masked where it must be."""
+
+    reference: str
+    agency_name: str
+    agency_code: str
+    port_code: str
+    port_name: str
+    form_number: str
+    traveler_name: str
+    document_type: str
+    document_masked: str
+    nationality: str
+    store_name: str
+    store_code: str
+    purchase_date: date
+    verified_total: Decimal
+    refundable_vat: Decimal
+    fee: Decimal
+    fee_rate: Decimal
+    net_refund: Decimal
+    payout_method: str
+    payout_account_masked: str
+    paid_at: datetime
+    agent: str
+    departure_date: date | None = None
+
+
+def _styles(font: str) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=font, fontSize=8.5, leading=11, wordWrap="CJK")
+    return {
+        "base": base,
+        "title": ParagraphStyle("title", parent=base, fontSize=14, leading=18, spaceAfter=1),
+        "subtitle": ParagraphStyle(
+            "subtitle", parent=base, fontSize=9, leading=12, textColor=colors.HexColor("#5b6475")
+        ),
+        "label": ParagraphStyle("label", parent=base, textColor=colors.HexColor("#5b6475")),
+        "section": ParagraphStyle(
+            "section", parent=base, fontSize=9.5, leading=13, spaceBefore=5, spaceAfter=2
+        ),
+        "money": ParagraphStyle("money", parent=base, alignment=TA_RIGHT),
+        "big": ParagraphStyle("big", parent=base, fontSize=11, leading=14, alignment=TA_RIGHT),
+        "small": ParagraphStyle(
+            "small", parent=base, fontSize=7, leading=9, textColor=colors.HexColor("#5b6475")
+        ),
+    }
+
+
+def _pairs(rows: list[tuple[str, str]], st: dict[str, ParagraphStyle], width: float) -> Table:
+    table = Table(
+        [[Paragraph(k, st["label"]), Paragraph(v, st["base"])] for k, v in rows],
+        colWidths=[width * 0.36, width * 0.64],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), st["base"].fontName),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d9dee7")),
+            ]
+        )
+    )
+    return table
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def receipt_pdf(data: ReceiptData) -> bytes:
+    """Render the receipt as an A5 PDF with the CJK font embedded."""
+    font = cjk_font()
+    st = _styles(font)
+    buffer = BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A5,
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=10 * mm,
+        bottomMargin=10 * mm,
+        title=f"Refund receipt {data.reference}",
+        author=data.agency_name,
+        subject=f"Departure VAT refund, form {data.form_number}",
+    )
+    # The frame pads 6 pt on each side; tables span exactly what is left.
+    width = doc.width - 12
+    paid_local = data.paid_at.astimezone(SHANGHAI)
+    story: list[Flowable] = [
+        Paragraph("离境退税退付凭证", st["title"]),
+        Paragraph("Departure VAT Refund Receipt", st["subtitle"]),
+        Spacer(1, 3 * mm),
+        _pairs(
+            [
+                ("凭证号 Receipt no.", f'<font size="10">{_esc(data.reference)}</font>'),
+                ("退税代理机构 Agency", f"{_esc(data.agency_name)} ({_esc(data.agency_code)})"),
+                ("口岸 Port", f"{_esc(data.port_name)} ({_esc(data.port_code)})"),
+                ("退付时间 Paid at", paid_local.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"),
+                ("经办人 Agent", _esc(data.agent)),
+            ],
+            st,
+            width,
+        ),
+        Paragraph("退税申请单 Refund application form", st["section"]),
+        _pairs(
+            [
+                ("申请单号 Form no.", f'<font size="10">{_esc(data.form_number)}</font>'),
+                ("旅客 Traveler", _esc(data.traveler_name)),
+                (
+                    "证件 Document",
+                    f"{_esc(DOCUMENT_LABELS.get(data.document_type, data.document_type))}"
+                    f" {_esc(data.document_masked)} · {_esc(data.nationality)}",
+                ),
+                ("商店 Store", f"{_esc(data.store_name)} ({_esc(data.store_code)})"),
+                ("购物日期 Purchase date", data.purchase_date.isoformat()),
+                *(
+                    [("离境日期 Departure date", data.departure_date.isoformat())]
+                    if data.departure_date
+                    else []
+                ),
+            ],
+            st,
+            width,
+        ),
+        Paragraph("金额 Amounts (RMB)", st["section"]),
+        _amounts(data, st, width),
+        Paragraph("退付方式 Payout", st["section"]),
+        _pairs(
+            [
+                (
+                    "方式 Method",
+                    _esc(PAYOUT_LABELS.get(data.payout_method, data.payout_method)),
+                ),
+                *(
+                    [("账户 Account", _esc(data.payout_account_masked))]
+                    if data.payout_account_masked
+                    else []
+                ),
+            ],
+            st,
+            width,
+        ),
+        Spacer(1, 9 * mm),
+        _signature(st, width),
+        Spacer(1, 4 * mm),
+        Paragraph(
+            "本人确认已收到上述退税款。I confirm I have received the net refund above."
+            " 退税款按海关核验的商品数量计算 / Computed on the quantities verified by customs."
+            " 请妥善保管本凭证 / Keep this receipt.",
+            st["small"],
+        ),
+    ]
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
+    fee_pct = f"{(data.fee_rate * 100).normalize():f}%"
+    rows = [
+        ["核验含税金额 Verified amount incl. VAT", money_str(data.verified_total)],
+        ["应退增值税 Refundable VAT", money_str(data.refundable_vat)],
+        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_str(data.fee)],
+        ["实退金额 Net refund paid", money_str(data.net_refund)],
+    ]
+    cells = [
+        [
+            Paragraph(label, st["base"] if i < 3 else st["section"]),
+            Paragraph(
+                value,
+                st["money"] if i < 3 else st["big"],
+            ),
+        ]
+        for i, (label, value) in enumerate(rows)
+    ]
+    cells.append(
+        [
+            Paragraph("大写 In words", st["label"]),
+            Paragraph(amount_in_words(data.net_refund), st["money"]),
+        ]
+    )
+    table = Table(cells, colWidths=[width * 0.68, width * 0.32])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTNAME", (0, 0), (-1, -1), st["base"].fontName),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("LINEABOVE", (0, 3), (-1, 3), 0.8, colors.HexColor("#1d2433")),
+                ("BACKGROUND", (0, 3), (-1, 3), colors.HexColor("#f5f7fa")),
+            ]
+        )
+    )
+    return table
+
+
+def _signature(st: dict[str, ParagraphStyle], width: float) -> Table:
+    table = Table(
+        [
+            ["", "", ""],
+            [
+                Paragraph("旅客签名 Traveler's signature", st["label"]),
+                "",
+                Paragraph("日期 Date", st["label"]),
+            ],
+        ],
+        colWidths=[width * 0.6, width * 0.08, width * 0.32],
+        rowHeights=[10 * mm, None],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), st["base"].fontName),
+                ("LINEBELOW", (0, 0), (0, 0), 0.8, colors.black),
+                ("LINEBELOW", (2, 0), (2, 0), 0.8, colors.black),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return table

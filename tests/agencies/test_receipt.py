@@ -1,0 +1,98 @@
+"""The bilingual receipt PDF: read back with poppler's pdftotext, as a person would read it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from agencies.pdf import ReceiptData, receipt_pdf
+
+PDFTOTEXT = shutil.which("pdftotext") or "pdftotext"
+PDFFONTS = shutil.which("pdffonts") or "pdffonts"
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils missing: scripts/setup --dev"
+)
+
+SAMPLE = ReceiptData(
+    reference="RF-2026-000123",
+    agency_name="东方退税服务有限公司",
+    agency_code="DEMO-AGENCY",
+    port_code="PVG",
+    port_name="上海浦东国际机场",
+    form_number="3126031700000127",
+    traveler_name="Marie Dupont",
+    document_type="passport",
+    document_masked="1*****345",
+    nationality="FR",
+    store_name="上海示范商店",
+    store_code="DEMO-SH-001",
+    purchase_date=date(2026, 3, 10),
+    verified_total=Decimal("3600.00"),
+    refundable_vat=Decimal("396.00"),
+    fee=Decimal("72.00"),
+    fee_rate=Decimal("0.0200"),
+    net_refund=Decimal("324.00"),
+    payout_method="alipay",
+    payout_account_masked="ma***@example.com",
+    paid_at=datetime(2026, 3, 17, 6, 5, tzinfo=UTC),
+    agent="agent",
+    departure_date=date(2026, 3, 17),
+)
+
+
+def pdf_text(data: bytes) -> str:
+    out = subprocess.run(  # noqa: S603 - fixed poppler command
+        [PDFTOTEXT, "-layout", "-", "-"], input=data, capture_output=True, check=True
+    )
+    return " ".join(out.stdout.decode().split())
+
+
+def test_receipt_prints_form_amounts_payout_and_signature_line_in_both_languages():
+    pdf = receipt_pdf(SAMPLE)
+    assert pdf.startswith(b"%PDF")
+    text = pdf_text(pdf)
+    for expected in [
+        "离境退税退付凭证",
+        "Departure VAT Refund Receipt",
+        "RF-2026-000123",
+        "东方退税服务有限公司 (DEMO-AGENCY)",
+        "上海浦东国际机场 (PVG)",
+        "3126031700000127",
+        "Marie Dupont",
+        "护照 Passport 1*****345 · FR",
+        "上海示范商店 (DEMO-SH-001)",
+        "核验含税金额 Verified amount incl. VAT 3600.00",
+        "应退增值税 Refundable VAT 396.00",
+        "代理服务费 Agency fee (2%) -72.00",
+        "实退金额 Net refund paid 324.00",
+        "叁佰贰拾肆圆整",
+        "支付宝 Alipay",
+        "ma***@example.com",
+        "2026-03-17 14:05 (UTC+8)",  # paid time shown in Shanghai time
+        "经办人 Agent agent",
+        "旅客签名 Traveler's signature",
+    ]:
+        assert expected in text, expected
+
+
+def test_cash_receipt_has_no_account_row_and_escapes_markup():
+    pdf = receipt_pdf(
+        replace(SAMPLE, payout_method="cash", payout_account_masked="", traveler_name="A <b>&")
+    )
+    text = pdf_text(pdf)
+    assert "现金 Cash" in text
+    assert "账户 Account" not in text
+    assert "A <b>&" in text
+
+
+def test_chinese_font_is_embedded():
+    pdf = receipt_pdf(SAMPLE)
+    fonts = subprocess.run(  # noqa: S603 - fixed poppler command
+        [PDFFONTS, "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert "WenQuanYi" in fonts
