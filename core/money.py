@@ -20,7 +20,6 @@ def money_str(value: Decimal) -> str:
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ["", "拾", "佰", "仟"]
-_BIG_UNITS = ["", "万", "亿", "万亿"]
 
 
 def _four_digits(group: int) -> str:
@@ -40,6 +39,28 @@ def _four_digits(group: int) -> str:
     return "".join(out)
 
 
+def _integer_words(number: int) -> str:
+    """Write a positive integer: 亿 over 万 over four-digit groups, one 零 per gap.
+
+    A 零 goes between two parts when the lower part does not fill its places
+    (壹佰万零伍佰, 壹亿零壹万); 亿 scales everything before it, so 10^12 is
+    壹万亿 and 1,0001,0000,0000 is 壹万零壹亿.
+    """
+    if number >= 10**8:
+        high, low = divmod(number, 10**8)
+        words = _integer_words(high) + "亿"
+        if low:
+            words += ("零" if low < 10**7 else "") + _integer_words(low)
+        return words
+    if number >= 10**4:
+        high, low = divmod(number, 10**4)
+        words = _four_digits(high) + "万"
+        if low:
+            words += ("零" if low < 1000 else "") + _four_digits(low)
+        return words
+    return _four_digits(number)
+
+
 def amount_in_words(amount: Decimal) -> str:
     """Chinese capital numerals as printed on invoices, e.g. 壹仟贰佰叁拾玖圆整.
 
@@ -52,24 +73,7 @@ def amount_in_words(amount: Decimal) -> str:
     yuan, cents = divmod(cents_total, 100)
     jiao, fen = divmod(cents, 10)
 
-    words = ""
-    if yuan:
-        groups = []
-        while yuan:
-            groups.append(yuan % 10000)
-            yuan //= 10000
-        parts: list[str] = []
-        need_zero = False
-        for index in range(len(groups) - 1, -1, -1):
-            group = groups[index]
-            if group == 0:
-                need_zero = True
-                continue
-            if parts and (need_zero or group < 1000):
-                parts.append("零")
-            parts.append(_four_digits(group) + _BIG_UNITS[index])
-            need_zero = False
-        words = "".join(parts) + "圆"
+    words = _integer_words(yuan) + "圆" if yuan else ""
     if not jiao and not fen:
         words = (words or "零圆") + "整"
     else:
