@@ -1,0 +1,246 @@
+"""Agency reads: the assessment behind checks A-F and the amounts, refunds in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+
+from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
+from core import rules
+from core.crypto import document_hash
+from core.money import ZERO, money_str
+from core.selectors import fee_rate_on, policies_all
+from core.signing import ParsedQr
+from customs.models import Verification, VerificationChannel, VerificationLine
+from customs.selectors import stamp_is_valid, verification_for
+from stores.models import FormStatus, RefundForm
+from stores.selectors import form_current_digest
+
+VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
+
+
+@dataclass(frozen=True)
+class PayoutOption:
+    """Whether one payout method may be used for this refund, and why not."""
+
+    method: str
+    allowed: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "allowed": self.allowed, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RefundAssessment:
+    """Everything the counter needs before paying: checks A-F, amounts, payout options.
+
+    ``computation`` is the FAQ Q36 computation on the verified goods (None until
+    customs has verified some goods); ``policy`` is the invoice-date policy and
+    ``cash_cap`` the cap in force on the refund date.
+    """
+
+    form: RefundForm
+    verification: Verification | None
+    checks: list[rules.Check]
+    computation: rules.Computation | None
+    policy: rules.Policy
+    fee_rate: Decimal
+    cash_cap: Decimal
+    mailbox: bool
+    refund_date: date
+    existing: Refund | None = None
+    payout_options: list[PayoutOption] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def net_refund(self) -> Decimal:
+        return self.computation.net if self.computation else ZERO
+
+    def option(self, method: str) -> PayoutOption | None:
+        return next((o for o in self.payout_options if o.method == method), None)
+
+    def checks_as_dicts(self) -> list[dict[str, Any]]:
+        return [check.as_dict() for check in self.checks]
+
+    def amounts(self) -> dict[str, str]:
+        """Verified base, refundable, fee and net as API money strings."""
+        comp = self.computation
+        return {
+            "verified_total": money_str(comp.total if comp else ZERO),
+            "refundable_vat": money_str(comp.refundable if comp else ZERO),
+            "fee": money_str(comp.fee if comp else ZERO),
+            "net_refund": money_str(comp.net if comp else ZERO),
+        }
+
+
+def groups_as_dicts(computation: rules.Computation) -> list[dict[str, str]]:
+    """Rate groups as stored on the refund and shown on the receipt."""
+    return [
+        {
+            "vat_rate": str(g.vat_rate),
+            "refund_rate": str(g.refund_rate),
+            "total": money_str(g.total),
+            "refundable": money_str(g.refundable),
+            "fee": money_str(g.fee),
+            "net": money_str(g.net),
+        }
+        for g in computation.groups
+    ]
+
+
+def _missing_fields(form: RefundForm, line_count: int) -> list[str]:
+    missing = [
+        name
+        for name in (
+            "traveler_name",
+            "document_type",
+            "document_hash",
+            "nationality",
+            "last_entry_date",
+            "purchase_date",
+            "content_digest",
+            "qr_payload",
+        )
+        if not getattr(form, name)
+    ]
+    if not form.total or form.total <= 0:
+        missing.append("total")
+    if line_count == 0:
+        missing.append("lines")
+    return missing
+
+
+def _verified_lines(verification: Verification | None) -> list[rules.LineFacts]:
+    """Per VAT rate, the VAT-inclusive total of the quantities customs verified (one query)."""
+    if verification is None or verification.result not in VERIFIED_STATUSES:
+        return []
+    rows = (
+        VerificationLine.objects.filter(verification=verification, verified_total__gt=0)
+        .values("form_line__vat_rate")
+        .annotate(total=Sum("verified_total"))
+        .order_by("form_line__vat_rate")
+    )
+    return [rules.LineFacts(vat_rate=r["form_line__vat_rate"], total=r["total"]) for r in rows]
+
+
+def refund_assess(
+    *,
+    form: RefundForm,
+    qr: ParsedQr,
+    document_number: str,
+    document_type: str | None,
+    agency_id: int,
+    refund_date: date,
+    existing: Refund | None = None,
+) -> RefundAssessment:
+    """Run checks A-F (FAQ Q37(3)) and compute the amounts on the verified goods.
+
+    A fixed number of queries whatever the number of lines.
+    """
+    verification = verification_for(form)
+    line_count = len(verification.lines.all()) if verification else form.lines.count()
+    record_digest = form_current_digest(form)
+    customs_verified = (
+        verification is not None
+        and verification.result in VERIFIED_STATUSES
+        and form.status in (*VERIFIED_STATUSES, FormStatus.REFUNDED)
+    )
+    facts = rules.AgencyFacts(
+        missing_fields=_missing_fields(form, line_count),
+        document_type_matches=document_type is None or document_type == form.document_type,
+        document_number_matches=bool(document_number.strip())
+        and document_hash(document_number) == form.document_hash,
+        customs_verified=customs_verified,
+        customs_signature_valid=verification is not None and stamp_is_valid(verification),
+        departure_date=verification.departure_date if verification else None,
+        last_entry_date=form.last_entry_date,
+        purchase_dates=[form.purchase_date] if form.purchase_date else [],
+        qr_signature_valid=qr.signature_valid and qr.number == form.number,
+        qr_digest_matches=qr.matches_digest(form.content_digest)
+        and record_digest == form.content_digest,
+        voided=form.status == FormStatus.VOIDED,
+        already_refunded=form.status == FormStatus.REFUNDED
+        or (existing is not None and existing.status == RefundStatus.PAID),
+    )
+    checks = rules.agency_checks(facts)
+
+    policies = policies_all()
+    policy = rules.in_force(policies, form.purchase_date)
+    cash_cap = rules.in_force(policies, refund_date).cash_cap
+    fee_rate = fee_rate_on(agency_id=agency_id, day=refund_date)
+    lines = _verified_lines(verification)
+    computation = rules.compute_refund(lines, policy=policy, fee_rate=fee_rate) if lines else None
+    mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
+    net = computation.net if computation else ZERO
+    options = []
+    for method in PayoutMethod:
+        allowed = rules.payout_allowed(
+            method=method.value, net_refund=net, cash_cap=cash_cap, mailbox=mailbox
+        )
+        reason = ""
+        if not allowed and mailbox:
+            reason = "Mailbox forms are paid by transfer only."
+        elif not allowed:
+            reason = (
+                f"The net refund RMB {money_str(net)} is over the cash cap"
+                f" RMB {money_str(cash_cap)}: transfer only."
+            )
+        options.append(PayoutOption(method=method.value, allowed=allowed, reason=reason))
+    return RefundAssessment(
+        form=form,
+        verification=verification,
+        checks=checks,
+        computation=computation,
+        policy=policy,
+        fee_rate=fee_rate,
+        cash_cap=cash_cap,
+        mailbox=mailbox,
+        refund_date=refund_date,
+        existing=existing,
+        payout_options=options,
+    )
+
+
+def live_refund_of(form: RefundForm) -> Refund | None:
+    """The form's pending, paid or failed refund, if any (at most one: DB constraint)."""
+    return Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
+
+
+def form_for_counter(*, number: str) -> RefundForm | None:
+    """A form with what the counter shows (store, traveler, lines, verification), or None."""
+    return (
+        RefundForm.objects.select_related("store", "policy")
+        .prefetch_related("lines", "invoices")
+        .filter(number=number.strip())
+        .first()
+    )
+
+
+def refunds_for_agency(*, agency_id: int) -> QuerySet[Refund]:
+    """An agency's refunds, newest first, with what lists and receipts show."""
+    return Refund.objects.filter(agency_id=agency_id).select_related(
+        "form", "form__store", "agent", "port", "agency"
+    )
+
+
+def refund_of_agency(*, agency_id: int, refund_id: int) -> Refund | None:
+    """One refund if it belongs to the agency, else None (other agencies' refunds are hidden)."""
+    return refunds_for_agency(agency_id=agency_id).filter(pk=refund_id).first()
+
+
+def refund_totals(refunds: Sequence[Refund]) -> dict[str, Decimal]:
+    """Sums of refundable, fee and net over some refunds."""
+    return {
+        "refundable_vat": sum((r.refundable_vat for r in refunds), ZERO),
+        "fee": sum((r.fee for r in refunds), ZERO),
+        "net_refund": sum((r.net_refund for r in refunds), ZERO),
+    }

@@ -1,0 +1,735 @@
+"""Agency writes: pay a refund exactly once, re-send a failed transfer, record refusals.
+
+Paying a transfer takes two short transactions with the payout call between
+them, never inside one (STYLE: no network call while holding a transaction):
+
+1. lock the form row, run checks A-F, compute the amounts on the verified
+   goods, create the refund ``pending`` with a stored payout key; a unique
+   constraint (one live refund per form) backs the lock up;
+2. call the payout gateway with that key (idempotent at the provider);
+3. lock the form and the refund again, mark the refund ``paid`` (form
+   ``refunded``) or ``failed`` (retryable with the same key).
+
+Cash is paid in the first transaction: no gateway is involved. Every refusal
+is recorded as a RefundAttempt with its ledger entry, in its own transaction
+after the refused one rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from stdnum import luhn
+
+from agencies.exceptions import (
+    AlreadyRefunded,
+    CashLimitExceeded,
+    ChecksFailed,
+    InvalidCardNumber,
+    InvalidPayoutAccount,
+    InvalidPayoutMethod,
+    InvalidQr,
+    MailboxTransferOnly,
+    PayoutDeclined,
+    PayoutUnavailable,
+    RefundNotFound,
+    RefundNotRetryable,
+    RefundRetryRequired,
+)
+from agencies.models import (
+    LIVE_REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    PayoutMethod,
+    Refund,
+    RefundAttempt,
+    RefundStatus,
+)
+from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
+from agencies.selectors import RefundAssessment, groups_as_dicts, refund_assess
+from core.crypto import document_hash
+from core.exceptions import ApplicationError
+from core.keys import fernet
+from core.ledger import ledger_append
+from core.models import Agency, Port
+from core.money import money_str
+from core.signing import MalformedQr, ParsedQr, parse_form_qr
+from stores.exceptions import FormNotFound
+from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
+
+logger = logging.getLogger(__name__)
+
+# A refund left pending this long (crash between the payout call and step 3)
+# is re-sent by the sweep with the same key.
+STALE_PENDING_AFTER = timedelta(minutes=5)
+
+_SEPARATORS = re.compile(r"[\s\-]")
+_MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_INTL_MOBILE = re.compile(r"^\+\d{7,15}$")
+_ALIPAY_USER_ID = re.compile(r"^2088\d{12}$")
+_WECHAT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{5,19}$")
+_WECHAT_OPENID = re.compile(r"^o[A-Za-z0-9_-]{27}$")
+
+
+def business_today() -> date:
+    """Today in Asia/Shanghai, the date of every business rule."""
+    return timezone.localdate()
+
+
+# --- Parsing the request (400: malformed input, nothing written) ---------------
+
+
+@dataclass(frozen=True)
+class PayoutChoice:
+    """A validated payout method and account (empty for cash)."""
+
+    method: str
+    account: str = ""
+    masked: str = ""
+
+    @property
+    def account_hash(self) -> str:
+        return document_hash(self.account) if self.account else ""
+
+
+def _mask_middle(value: str, head: int, tail: int) -> str:
+    if len(value) <= head + tail:
+        return "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def mask_account(method: str, account: str) -> str:
+    """How an account is shown: 6222 **** **** 0002, 138****0002, m***@example.com."""
+    if method == PayoutMethod.BANK_CARD:
+        return f"{account[:4]} **** **** {account[-4:]}"
+    if "@" in account:
+        local, _, domain = account.partition("@")
+        return local[:1] + "***@" + domain
+    if _MAINLAND_MOBILE.match(account):
+        return _mask_middle(account, 3, 4)
+    return _mask_middle(account, 2, 4)
+
+
+def payout_choice_parse(*, method: str, account: str | None) -> PayoutChoice:
+    """Validate the payout method and account: Luhn for cards, ids for Alipay and WeChat."""
+    if method not in PayoutMethod.values:
+        raise InvalidPayoutMethod(
+            f"Unknown payout method '{method}'.",
+            extra={
+                "fields": {"payout_method": [f"Choose one of: {', '.join(PayoutMethod.values)}."]}
+            },
+        )
+    raw = (account or "").strip()
+    if method == PayoutMethod.CASH:
+        if raw:
+            raise InvalidPayoutAccount(
+                "A cash payout takes no account.",
+                extra={"fields": {"payout_account": ["Leave empty for cash."]}},
+            )
+        return PayoutChoice(method=method)
+    if not raw:
+        raise InvalidPayoutAccount(
+            "A transfer needs the payee account.",
+            extra={"fields": {"payout_account": ["This field is required for a transfer."]}},
+        )
+    if method == PayoutMethod.BANK_CARD:
+        digits = _SEPARATORS.sub("", raw)
+        if not (digits.isdigit() and 12 <= len(digits) <= 19 and luhn.is_valid(digits)):
+            raise InvalidCardNumber(
+                "The bank card number is not valid (check digit).",
+                extra={"fields": {"payout_account": ["Enter a valid bank card number."]}},
+            )
+        return PayoutChoice(method=method, account=digits, masked=mask_account(method, digits))
+    value = raw if "@" in raw else _SEPARATORS.sub("", raw)
+    if method == PayoutMethod.ALIPAY:
+        ok = bool(
+            _MAINLAND_MOBILE.match(value)
+            or _INTL_MOBILE.match(value)
+            or _ALIPAY_USER_ID.match(value)
+            or _is_email(value)
+        )
+        label = "an Alipay account (mobile number, email or 2088 user id)"
+    else:
+        ok = bool(
+            _WECHAT_ID.match(value)
+            or _WECHAT_OPENID.match(value)
+            or _MAINLAND_MOBILE.match(value)
+            or _INTL_MOBILE.match(value)
+        )
+        label = "a WeChat Pay account (WeChat ID, mobile number or openid)"
+    if not ok:
+        raise InvalidPayoutAccount(
+            f"The account is not {label}.",
+            extra={"fields": {"payout_account": [f"Enter {label}."]}},
+        )
+    return PayoutChoice(method=method, account=value, masked=mask_account(method, value))
+
+
+def _is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def qr_parse(qr: str) -> ParsedQr:
+    """Parse a scanned QR; 400 ``invalid_qr`` when it is not a form QR at all."""
+    try:
+        return parse_form_qr(qr or "")
+    except MalformedQr as exc:
+        raise InvalidQr(
+            "The scanned code is not a refund form QR.",
+            extra={"fields": {"qr": ["Scan the QR code printed on the refund form."]}},
+        ) from exc
+
+
+def _document_type_parse(document_type: str | None) -> str | None:
+    if document_type in (None, ""):
+        return None
+    if document_type not in DocumentType.values:
+        raise ApplicationError(
+            f"Unknown document type '{document_type}'.",
+            "invalid",
+            {"fields": {"document_type": [f"Choose one of: {', '.join(DocumentType.values)}."]}},
+        )
+    return document_type
+
+
+# --- Check only ----------------------------------------------------------------
+
+
+def refund_check(
+    *,
+    form_number: str,
+    qr: str,
+    document_number: str,
+    agency: Agency,
+    document_type: str | None = None,
+    today: date | None = None,
+) -> RefundAssessment:
+    """Checks A-F, amounts and payout options for the counter, writing nothing."""
+    parsed = qr_parse(qr)
+    doc_type = _document_type_parse(document_type)
+    form = RefundForm.objects.select_related("store").filter(number=form_number.strip()).first()
+    if form is None:
+        raise FormNotFound(f"No refund form {form_number}.")
+    existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
+    return refund_assess(
+        form=form,
+        qr=parsed,
+        document_number=document_number,
+        document_type=doc_type,
+        agency_id=agency.pk,
+        refund_date=today or business_today(),
+        existing=existing,
+    )
+
+
+# --- Paying ----------------------------------------------------------------------
+
+_RECORDED_REFUSALS = (
+    ChecksFailed,
+    CashLimitExceeded,
+    MailboxTransferOnly,
+    AlreadyRefunded,
+    RefundRetryRequired,
+)
+
+
+def refund_attempt_record(
+    *,
+    form_number: str,
+    agency: Agency,
+    agent: User,
+    port: Port | None,
+    payout_method: str,
+    error: ApplicationError,
+) -> RefundAttempt:
+    """Record a refused refund request and its ledger entry, in their own transaction."""
+    with transaction.atomic():
+        form = RefundForm.objects.filter(number=form_number[:32]).only("pk").first()
+        attempt = RefundAttempt.objects.create(
+            form=form,
+            form_number=form_number[:32],
+            agency=agency,
+            agent=agent,
+            port=port,
+            payout_method=payout_method[:16],
+            code=error.code,
+            detail=error.message[:300],
+            checks=error.extra.get("checks", []),
+        )
+        ledger_append(
+            record=attempt,
+            action="refund_refused",
+            actor=agent,
+            payload={
+                "form": form_number[:32],
+                "agency": agency.code,
+                "code": error.code,
+                "payout_method": payout_method[:16],
+                "failed_checks": [c["code"] for c in attempt.checks if not c.get("passed")],
+            },
+        )
+    return attempt
+
+
+def refund_pay(
+    *,
+    form_number: str,
+    qr: str,
+    document_number: str,
+    payout_method: str,
+    agent: User,
+    agency: Agency,
+    payout_account: str | None = None,
+    document_type: str | None = None,
+    port: Port | None = None,
+    today: date | None = None,
+) -> Refund:
+    """Pay a form's refund exactly once after checks A-F; returns the paid refund.
+
+    Raises 400 on malformed input and 404 for an unknown form (nothing
+    written); 422 ``checks_failed`` / ``cash_limit_exceeded`` /
+    ``mailbox_transfer_only`` and 409 ``already_refunded`` (recorded as
+    refused attempts); 422 ``payout_declined`` or 503 ``payout_unavailable``
+    when the transfer fails (the refund stays ``failed``, retryable).
+    A request for a form whose refund failed re-sends it: with the same key
+    (same account), or with new payout details after a definite decline.
+    """
+    choice = payout_choice_parse(method=payout_method, account=payout_account)
+    parsed = qr_parse(qr)
+    doc_type = _document_type_parse(document_type)
+    day = today or business_today()
+    try:
+        refund = _refund_open(
+            form_number=form_number.strip(),
+            parsed=parsed,
+            document_number=document_number,
+            document_type=doc_type,
+            choice=choice,
+            agent=agent,
+            agency=agency,
+            port=port,
+            day=day,
+        )
+    except _RECORDED_REFUSALS as error:
+        refund_attempt_record(
+            form_number=form_number.strip(),
+            agency=agency,
+            agent=agent,
+            port=port,
+            payout_method=payout_method,
+            error=error,
+        )
+        raise
+    if refund.status == RefundStatus.PENDING:
+        refund = _refund_send(refund, actor=agent)
+    return refund
+
+
+def _validate_payout(assessment: RefundAssessment, method: str) -> None:
+    option = assessment.option(method)
+    if option is None or option.allowed:
+        return
+    extra = {
+        "net_refund": money_str(assessment.net_refund),
+        "cash_cap": money_str(assessment.cash_cap),
+        "payout_options": [o.as_dict() for o in assessment.payout_options],
+    }
+    if assessment.mailbox:
+        raise MailboxTransferOnly(option.reason, extra=extra)
+    raise CashLimitExceeded(option.reason, extra=extra)
+
+
+@transaction.atomic
+def _refund_open(
+    *,
+    form_number: str,
+    parsed: ParsedQr,
+    document_number: str,
+    document_type: str | None,
+    choice: PayoutChoice,
+    agent: User,
+    agency: Agency,
+    port: Port | None,
+    day: date,
+) -> Refund:
+    """Transaction 1: lock the form, check, create (or re-open) the refund; cash is paid here."""
+    form = (
+        RefundForm.objects.select_for_update(of=("self",))
+        .select_related("store")
+        .filter(number=form_number)
+        .first()
+    )
+    if form is None:
+        raise FormNotFound(f"No refund form {form_number}.")
+    existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
+    if existing is not None and existing.status != RefundStatus.FAILED:
+        raise AlreadyRefunded(
+            f"Form {form.number} is already refunded.",
+            extra={"refund": existing.pk, "status": existing.status},
+        )
+    if existing is not None and existing.agency_id != agency.pk:
+        raise RefundRetryRequired(
+            f"Form {form.number} has a failed refund at another agency; it must be re-sent there.",
+            extra={"refund": existing.pk, "status": existing.status},
+        )
+    assessment = refund_assess(
+        form=form,
+        qr=parsed,
+        document_number=document_number,
+        document_type=document_type,
+        agency_id=agency.pk,
+        refund_date=day,
+        existing=existing,
+    )
+    if not assessment.passed or assessment.computation is None:
+        failed = [c.code for c in assessment.checks if not c.passed]
+        raise ChecksFailed(
+            "Check " + ", ".join(failed) + " failed: the refund cannot be paid.",
+            extra={"checks": assessment.checks_as_dicts(), **assessment.amounts()},
+        )
+    _validate_payout(assessment, choice.method)
+    if existing is not None:
+        return _refund_reopen(existing, choice=choice, agent=agent, form=form)
+
+    computation = assessment.computation
+    verification = assessment.verification
+    assert verification is not None
+    refund = Refund(
+        form=form,
+        agency=agency,
+        agent=agent,
+        port=port or verification.port,
+        status=RefundStatus.PENDING,
+        payout_method=choice.method,
+        payout_account_masked=choice.masked,
+        payout_account_encrypted=fernet().encrypt(choice.account.encode()).decode()
+        if choice.account
+        else "",
+        payout_account_hash=choice.account_hash,
+        policy_id=form.policy_id,
+        fee_rate=assessment.fee_rate,
+        cash_cap=assessment.cash_cap,
+        verified_total=computation.total,
+        refundable_vat=computation.refundable,
+        fee=computation.fee,
+        net_refund=computation.net,
+        groups=groups_as_dicts(computation),
+        checks=assessment.checks_as_dicts(),
+        refund_date=day,
+    )
+    refund.payout_key = f"refund-{refund.uid}-1"
+    refund.save()
+    ledger_append(
+        record=refund,
+        action="refund_created",
+        actor=agent,
+        to_status=RefundStatus.PENDING,
+        payload={
+            "form": form.number,
+            "agency": agency.code,
+            "payout_method": choice.method,
+            "payout_account": choice.masked,
+            "payout_key": refund.payout_key,
+            "verified_total": refund.verified_total,
+            "refundable_vat": refund.refundable_vat,
+            "fee": refund.fee,
+            "net_refund": refund.net_refund,
+            "fee_rate": refund.fee_rate,
+            "checks": [c["code"] for c in refund.checks if c["passed"]],
+        },
+    )
+    if choice.method == PayoutMethod.CASH:
+        _mark_paid(refund, form=form, actor=agent, reference="")
+    return refund
+
+
+def _refund_reopen(
+    refund: Refund, *, choice: PayoutChoice, agent: User, form: RefundForm
+) -> Refund:
+    """A failed refund asked for again: re-send the same key, or new details after a decline."""
+    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    same_details = (
+        locked.payout_method == choice.method and locked.payout_account_hash == choice.account_hash
+    )
+    if not same_details and not locked.failure_definite:
+        raise RefundRetryRequired(
+            "The last transfer's outcome is unknown: re-send it to the same account first.",
+            extra={"refund": locked.pk, "status": locked.status},
+        )
+    REFUND_TRANSITIONS.check(locked.status, RefundStatus.PENDING)
+    payload: dict[str, Any] = {"payout_key_reused": same_details}
+    if not same_details:
+        locked.payout_attempt += 1
+        locked.payout_method = choice.method
+        locked.payout_account_masked = choice.masked
+        locked.payout_account_encrypted = (
+            fernet().encrypt(choice.account.encode()).decode() if choice.account else ""
+        )
+        locked.payout_account_hash = choice.account_hash
+        locked.payout_key = f"refund-{locked.uid}-{locked.payout_attempt}"
+        payload.update({"payout_method": choice.method, "payout_account": choice.masked})
+    locked.status = RefundStatus.PENDING
+    locked.agent_id = agent.pk
+    locked.save()
+    ledger_append(
+        record=locked,
+        action="refund_resent",
+        actor=agent,
+        from_status=RefundStatus.FAILED,
+        to_status=RefundStatus.PENDING,
+        payload={**payload, "payout_key": locked.payout_key},
+    )
+    if locked.payout_method == PayoutMethod.CASH:
+        _mark_paid(locked, form=form, actor=agent, reference="")
+    return locked
+
+
+def _mark_paid(refund: Refund, *, form: RefundForm, actor: object, reference: str) -> None:
+    """Refund pending -> paid and form -> refunded, with both ledger entries (caller's txn)."""
+    REFUND_TRANSITIONS.check(refund.status, RefundStatus.PAID)
+    FORM_TRANSITIONS.check(form.status, FormStatus.REFUNDED)
+    refund.status = RefundStatus.PAID
+    refund.paid_at = timezone.now()
+    refund.payout_reference = reference
+    refund.failure_code = ""
+    refund.failure_message = ""
+    refund.failure_definite = False
+    refund.save(
+        update_fields=[
+            "status",
+            "paid_at",
+            "payout_reference",
+            "failure_code",
+            "failure_message",
+            "failure_definite",
+            "updated_at",
+        ]
+    )
+    ledger_append(
+        record=refund,
+        action="refund_paid",
+        actor=actor,
+        from_status=RefundStatus.PENDING,
+        to_status=RefundStatus.PAID,
+        payload={
+            "form": form.number,
+            "payout_method": refund.payout_method,
+            "payout_account": refund.payout_account_masked,
+            "payout_key": refund.payout_key,
+            "payout_reference": reference,
+            "net_refund": refund.net_refund,
+        },
+    )
+    previous = form.status
+    form.status = FormStatus.REFUNDED
+    form.save(update_fields=["status"])
+    ledger_append(
+        record=form,
+        action="form_refunded",
+        actor=actor,
+        from_status=previous,
+        to_status=FormStatus.REFUNDED,
+        payload={
+            "refund": refund.pk,
+            "agency": refund.agency_id,
+            "refundable_vat": refund.refundable_vat,
+            "fee": refund.fee,
+            "net_refund": refund.net_refund,
+            "payout_method": refund.payout_method,
+        },
+    )
+
+
+def _refund_send(refund: Refund, *, actor: object) -> Refund:
+    """Step 2 and 3: call the gateway outside any transaction, then record the outcome."""
+    request = PayoutRequest(
+        key=refund.payout_key,
+        method=refund.payout_method,
+        account=fernet().decrypt(refund.payout_account_encrypted.encode()).decode(),
+        account_masked=refund.payout_account_masked,
+        amount=refund.net_refund,
+        reference_text=f"VAT refund form {refund.form.number}",
+    )
+    try:
+        result = payout_gateway().transfer(request)
+    except PayoutError as exc:
+        settled = _refund_settle(
+            refund.pk, actor=actor, paid=False, code=exc.code, message=exc.message, definite=False
+        )
+        if settled.status == RefundStatus.PAID:
+            return settled
+        raise PayoutUnavailable(
+            "The transfer got no answer; the refund is failed and can be re-sent safely.",
+            extra={"refund": settled.pk, "status": settled.status, "retryable": True},
+        ) from exc
+    except Exception as exc:  # any other failure of the adapter: outcome unknown
+        logger.exception("payout gateway error for refund %s", refund.pk)
+        _refund_settle(
+            refund.pk,
+            actor=actor,
+            paid=False,
+            code="payout_error",
+            message=str(exc)[:300],
+            definite=False,
+        )
+        raise PayoutUnavailable(
+            "The payout provider failed; the refund is failed and can be re-sent safely.",
+            extra={"refund": refund.pk, "status": RefundStatus.FAILED, "retryable": True},
+        ) from exc
+    settled = _refund_settle(
+        refund.pk,
+        actor=actor,
+        paid=result.succeeded,
+        reference=result.reference,
+        code=result.code,
+        message=result.message,
+        definite=True,
+    )
+    if settled.status != RefundStatus.PAID:
+        raise PayoutDeclined(
+            f"The transfer was declined: {result.message or result.code}",
+            extra={
+                "refund": settled.pk,
+                "status": settled.status,
+                "retryable": True,
+                "reason": result.code,
+            },
+        )
+    return settled
+
+
+@transaction.atomic
+def _refund_settle(
+    refund_id: int,
+    *,
+    actor: object,
+    paid: bool,
+    reference: str = "",
+    code: str = "",
+    message: str = "",
+    definite: bool,
+) -> Refund:
+    """Transaction 2: lock form then refund; pending -> paid (form refunded) or failed."""
+    form_id = Refund.objects.filter(pk=refund_id).values_list("form_id", flat=True).get()
+    form = RefundForm.objects.select_for_update().get(pk=form_id)
+    refund = Refund.objects.select_for_update().select_related("form").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return refund  # settled meanwhile by a concurrent re-send: nothing to do
+    if paid:
+        _mark_paid(refund, form=form, actor=actor, reference=reference)
+        return refund
+    REFUND_TRANSITIONS.check(refund.status, RefundStatus.FAILED)
+    refund.status = RefundStatus.FAILED
+    refund.failure_code = code[:64]
+    refund.failure_message = message[:300]
+    refund.failure_definite = definite
+    refund.save(
+        update_fields=[
+            "status",
+            "failure_code",
+            "failure_message",
+            "failure_definite",
+            "updated_at",
+        ]
+    )
+    ledger_append(
+        record=refund,
+        action="refund_failed",
+        actor=actor,
+        from_status=RefundStatus.PENDING,
+        to_status=RefundStatus.FAILED,
+        payload={
+            "payout_key": refund.payout_key,
+            "code": code,
+            "definite": definite,
+            "retryable": True,
+        },
+    )
+    return refund
+
+
+@transaction.atomic
+def _refund_resend_open(
+    *, refund_id: int, agency_id: int | None, actor: object, stale_pending: bool
+) -> Refund:
+    """Lock form then refund; failed -> pending under the same payout key."""
+    form_id = Refund.objects.filter(pk=refund_id).values_list("form_id", flat=True).first()
+    if form_id is None:
+        raise RefundNotFound(f"No refund {refund_id}.")
+    RefundForm.objects.select_for_update().get(pk=form_id)
+    refund = Refund.objects.select_for_update().select_related("form").get(pk=refund_id)
+    if agency_id is not None and refund.agency_id != agency_id:
+        raise RefundNotFound(f"No refund {refund_id}.")
+    if refund.status == RefundStatus.PENDING and stale_pending:
+        return refund  # the sweep re-sends stale pending refunds as they are
+    if refund.status != RefundStatus.FAILED:
+        raise RefundNotRetryable(
+            f"Refund {refund.pk} is {refund.status}; only a failed refund can be re-sent.",
+            extra={"status": refund.status},
+        )
+    REFUND_TRANSITIONS.check(refund.status, RefundStatus.PENDING)
+    refund.status = RefundStatus.PENDING
+    refund.save(update_fields=["status", "updated_at"])
+    ledger_append(
+        record=refund,
+        action="refund_resent",
+        actor=actor,
+        from_status=RefundStatus.FAILED,
+        to_status=RefundStatus.PENDING,
+        payload={"payout_key": refund.payout_key, "payout_key_reused": True},
+    )
+    return refund
+
+
+def refund_retry(
+    *,
+    refund_id: int,
+    actor: User | None,
+    agency: Agency | None,
+    stale_pending: bool = False,
+) -> Refund:
+    """Re-send a failed transfer with its stored key and account: pays at most once.
+
+    ``agency`` scopes the refund (None for the system sweep, which also re-sends
+    ``stale_pending`` refunds left by a crash).
+    """
+    refund = _refund_resend_open(
+        refund_id=refund_id,
+        agency_id=agency.pk if agency else None,
+        actor=actor or "system",
+        stale_pending=stale_pending,
+    )
+    if refund.payout_method == PayoutMethod.CASH:
+        # A cash refund is paid in its first transaction; it is never pending after it.
+        return refund
+    return _refund_send(refund, actor=actor or "system")
+
+
+def refunds_resend_stale(*, older_than: timedelta = STALE_PENDING_AFTER) -> int:
+    """Re-send transfers left pending by a crash between the payout call and its record."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    done = 0
+    for refund_id in ids:
+        try:
+            refund_retry(refund_id=refund_id, actor=None, agency=None, stale_pending=True)
+            done += 1
+        except (PayoutUnavailable, PayoutDeclined):
+            logger.warning("stale refund %s re-sent and failed again", refund_id)
+    return done
