@@ -8,6 +8,7 @@ filesystem Celery broker under ``var/``. ``DATABASE_URL`` and
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("REFUND_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -188,6 +189,21 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-seal": {
         "task": "core.tasks.ledger_seal_task",
         "schedule": env.float("LEDGER_SEAL_INTERVAL_SECONDS", default=60.0),
+    },
+    # Full recheck of every chain and signed head (the seal only checks new entries).
+    "ledger-verify": {
+        "task": "core.tasks.ledger_verify_task",
+        "schedule": env.float("LEDGER_VERIFY_INTERVAL_SECONDS", default=86400.0),
+    },
+    # Last month's settlement file for every agency, on the 1st at 02:00 Shanghai time.
+    "agency-monthly-settlement": {
+        "task": "agencies.tasks.settlement_monthly_task",
+        "schedule": crontab(day_of_month="1", hour="2", minute="0"),
+    },
+    # Transfers a crash left pending are re-sent with their stored payout keys.
+    "agency-resend-stale-refunds": {
+        "task": "agencies.tasks.refunds_resend_stale_task",
+        "schedule": 300.0,
     },
 }
 
