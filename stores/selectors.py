@@ -7,11 +7,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
+from core.crypto import document_hash
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
-from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice
+from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 
 
 def form_content(
@@ -121,3 +122,78 @@ def form_with_lines(*, number: str) -> RefundForm | None:
 def form_lines(form: RefundForm) -> list[RefundFormLine]:
     """The form's lines in order."""
     return list(form.lines.order_by("position"))
+
+
+def form_in_scope(*, number: str, store_id: int | None) -> RefundForm | None:
+    """A form with everything its detail shows, or None when missing or out of scope.
+
+    ``store_id`` limits the lookup to one store (clerks); None reads any form
+    (customs officers and agents work nationwide).
+    """
+    queryset = (
+        RefundForm.objects.select_related("store", "issued_by")
+        .prefetch_related(
+            Prefetch("lines", queryset=RefundFormLine.objects.order_by("position")),
+            Prefetch(
+                "invoices",
+                queryset=VatInvoice.objects.select_related("red_invoice").order_by("number"),
+            ),
+        )
+        .filter(number=number)
+    )
+    if store_id is not None:
+        queryset = queryset.filter(store_id=store_id)
+    return queryset.first()
+
+
+def forms_filtered(
+    *,
+    store_id: int,
+    status: str | None = None,
+    purchase_date_from: date | None = None,
+    purchase_date_to: date | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
+    document_number: str | None = None,
+) -> QuerySet[RefundForm]:
+    """A store's forms, newest first, narrowed by status, dates and traveler document."""
+    queryset = forms_for_store(store_id=store_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    if purchase_date_from:
+        queryset = queryset.filter(purchase_date__gte=purchase_date_from)
+    if purchase_date_to:
+        queryset = queryset.filter(purchase_date__lte=purchase_date_to)
+    if issued_from:
+        queryset = queryset.filter(issued_at__date__gte=issued_from)
+    if issued_to:
+        queryset = queryset.filter(issued_at__date__lte=issued_to)
+    if document_number:
+        queryset = queryset.filter(document_hash=document_hash(document_number))
+    return queryset.order_by("-issued_at", "-pk")
+
+
+def forms_today(*, store_id: int, day: date) -> QuerySet[RefundForm]:
+    """A store's forms issued on ``day`` (business date), newest first."""
+    return forms_filtered(store_id=store_id, issued_from=day, issued_to=day)
+
+
+def invoice_in_scope(*, number: str, store_id: int) -> VatInvoice | None:
+    """One of a store's invoices with its lines, or None."""
+    return (
+        VatInvoice.objects.select_related("store", "original", "red_invoice", "form")
+        .prefetch_related(Prefetch("lines", queryset=VatInvoiceLine.objects.order_by("position")))
+        .filter(number=number, store_id=store_id)
+        .first()
+    )
+
+
+def invoices_with_lines(*, pks: Sequence[int]) -> list[VatInvoice]:
+    """Invoices with their lines loaded, in the order of ``pks``."""
+    rows = {
+        inv.pk: inv
+        for inv in VatInvoice.objects.select_related("original")
+        .prefetch_related(Prefetch("lines", queryset=VatInvoiceLine.objects.order_by("position")))
+        .filter(pk__in=pks)
+    }
+    return [rows[pk] for pk in pks if pk in rows]

@@ -43,6 +43,11 @@ VAT_RATES = frozenset(
     for r in ("0", "0.03", "0.05", "0.06", "0.09", "0.10", "0.11", "0.13", "0.16", "0.17")
 )
 MAX_LINES = 200
+# Bounds that keep every figure inside its column and refuse absurd input early.
+MAX_QUANTITY = Decimal("1000000")
+MAX_UNIT_PRICE = Decimal("100000000")
+MAX_INVOICE_TOTAL = Decimal("1000000000")
+MAX_FORM_INVOICES = 100
 
 
 def business_today() -> date:
@@ -69,6 +74,34 @@ def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Deci
     return amount, total - amount, total
 
 
+def _line_error(index: int, field: str, message: str) -> BadRequest:
+    return BadRequest(
+        f"Line {index + 1}: {message}",
+        "invalid",
+        {"fields": {"lines": {str(index): {field: [message]}}}},
+    )
+
+
+def _check_line(index: int, line: InvoiceLineInput) -> None:
+    """Refuse a line that no real invoice has: odd rates, signs, precision or sizes."""
+    for field, value, bound in (
+        ("quantity", line.quantity, MAX_QUANTITY),
+        ("unit_price", line.unit_price, MAX_UNIT_PRICE),
+    ):
+        if not value.is_finite():
+            raise _line_error(index, field, "A valid number is required.")
+        if value <= 0:
+            raise _line_error(index, field, "Must be greater than zero.")
+        if value > bound:
+            raise _line_error(index, field, f"Must be at most {bound}.")
+        if value != value.quantize(Decimal("0.01")):
+            raise _line_error(index, field, "At most 2 decimal places.")
+    if not line.vat_rate.is_finite() or line.vat_rate not in VAT_RATES:
+        raise _line_error(index, "vat_rate", f"{line.vat_rate} is not a VAT rate.")
+    if not line.item.strip():
+        raise _line_error(index, "item", "This field may not be blank.")
+
+
 def invoice_sequence_key(*, store: Store, day: date) -> str:
     """The counter behind a store region's invoice numbers for the year of ``day``."""
     return f"invoice:{day:%y}{store.region_code}"
@@ -93,15 +126,29 @@ def invoice_issue(
         )
     if not lines or len(lines) > MAX_LINES:
         raise BadRequest(f"An invoice has 1 to {MAX_LINES} lines.", "invalid")
-    for line in lines:
-        if line.vat_rate not in VAT_RATES:
-            raise BadRequest(
-                f"{line.vat_rate} is not a VAT rate.",
-                "invalid",
-                {"fields": {"vat_rate": [f"{line.vat_rate} is not a VAT rate."]}},
-            )
-        if line.quantity <= 0 or line.unit_price <= 0:
-            raise BadRequest("Quantity and unit price must be positive.", "invalid")
+    if not buyer_name.strip():
+        raise BadRequest(
+            "The buyer's name is required.",
+            "invalid",
+            {"fields": {"buyer_name": ["This field may not be blank."]}},
+        )
+    for index, line in enumerate(lines):
+        _check_line(index, line)
+    invoice_total = sum((quantize_money(ln.quantity * ln.unit_price) for ln in lines), ZERO)
+    if invoice_total > MAX_INVOICE_TOTAL:
+        raise BadRequest(
+            f"The invoice total is above RMB {MAX_INVOICE_TOTAL}.",
+            "invalid",
+            {"fields": {"lines": [f"The invoice total is above RMB {MAX_INVOICE_TOTAL}."]}},
+        )
+    try:
+        policy_on(day)
+    except rules.NoPolicyInForce:
+        raise BadRequest(
+            f"No refund policy covers invoices dated {day.isoformat()}.",
+            "invalid",
+            {"fields": {"issued_on": ["No refund policy covers this date."]}},
+        ) from None
     sequence = sequence_next(key=invoice_sequence_key(store=store, day=day))
     computed = [(line, *invoice_line_amounts(line)) for line in lines]
     invoice = VatInvoice(
@@ -219,8 +266,12 @@ def refund_form_issue(
     forms toward the minimum; signs the content into the QR payload.
     """
     numbers = sorted(set(invoice_numbers))
-    if not numbers:
-        raise BadRequest("A form needs at least one invoice.", "invalid")
+    if not numbers or len(numbers) > MAX_FORM_INVOICES:
+        raise BadRequest(
+            f"A form has 1 to {MAX_FORM_INVOICES} invoices.",
+            "invalid",
+            {"fields": {"invoice_numbers": [f"Give 1 to {MAX_FORM_INVOICES} invoices."]}},
+        )
     invoices = list(
         VatInvoice.objects.select_for_update()
         .filter(number__in=numbers, store=store, kind="blue")

@@ -1,0 +1,394 @@
+"""Store API shapes: parse requests into service inputs, render records as SPEC §4 says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.crypto import normalize_document_number
+from core.ledger import record_history
+from core.money import amount_in_words
+from core.rules import DOCUMENT_TYPES
+from stores.api.countries import ISO_3166_ALPHA2
+from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.services import (
+    MAX_FORM_INVOICES,
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE,
+    VAT_RATES,
+    VOID_REASON_MAX,
+    InvoiceLineInput,
+    TravelerInput,
+    business_today,
+)
+
+DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{5,20}$")
+CENT = Decimal("0.01")
+
+
+def rate_str(rate: Decimal) -> str:
+    """A rate as the API writes it: at least two decimals, no trailing noise ("0.13")."""
+    normalized = rate.normalize()
+    exponent = normalized.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        normalized = normalized.quantize(CENT)
+    return f"{normalized:f}"
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class RateField(serializers.Field):
+    """A VAT or refund rate rendered as a decimal string, e.g. "0.13"."""
+
+    def to_representation(self, value: Decimal) -> str:
+        return rate_str(value)
+
+
+def money_field(**kwargs: Any) -> serializers.DecimalField:
+    """Money out: a string with two decimals."""
+    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The shared error shape (documentation only)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+# --- Invoices ----------------------------------------------------------------------
+
+
+class InvoiceLineInputSerializer(serializers.Serializer):
+    """One goods line as the POS sends it; the unit price includes VAT."""
+
+    item = serializers.CharField(max_length=200)
+    spec = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    unit = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    quantity = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=CENT, max_value=MAX_QUANTITY
+    )
+    unit_price = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=CENT, max_value=MAX_UNIT_PRICE
+    )
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+
+    def validate_vat_rate(self, value: Decimal) -> Decimal:
+        if value not in VAT_RATES:
+            rates = ", ".join(rate_str(r) for r in sorted(VAT_RATES))
+            raise serializers.ValidationError(f"{value} is not a VAT rate (one of {rates}).")
+        return value
+
+
+class InvoiceCreateSerializer(serializers.Serializer):
+    """POST /invoices/ body."""
+
+    buyer_name = serializers.CharField(max_length=200)
+    issued_on = serializers.DateField(required=False)
+    lines = InvoiceLineInputSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_LINES,  # type: ignore[call-arg]
+    )
+
+    def validate_issued_on(self, value: Any) -> Any:
+        if value > business_today():
+            raise serializers.ValidationError("The invoice date cannot be in the future.")
+        return value
+
+    def line_inputs(self) -> list[InvoiceLineInput]:
+        return [InvoiceLineInput(**line) for line in self.validated_data["lines"]]
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    """An invoice line: VAT-inclusive unit price, amount excl. VAT, VAT and total."""
+
+    vat_rate = RateField()
+
+    class Meta:
+        model = VatInvoiceLine
+        fields = [
+            "position",
+            "item",
+            "spec",
+            "unit",
+            "quantity",
+            "unit_price",
+            "vat_rate",
+            "amount",
+            "vat_amount",
+            "total",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    """A VAT invoice (blue, or red-ink reversing ``original``) with its lines and totals."""
+
+    store = serializers.CharField(source="store.code", read_only=True)
+    # Plain strings: a second "status" enum would collide with the form's in the schema.
+    status = serializers.CharField(read_only=True, help_text="issued | reversed")
+    original = serializers.SerializerMethodField()
+    form = serializers.SerializerMethodField()
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+    total_in_words = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VatInvoice
+        fields = [
+            "number",
+            "kind",
+            "status",
+            "store",
+            "buyer_name",
+            "issued_on",
+            "original",
+            "reason",
+            "form",
+            "lines",
+            "total_excl_vat",
+            "total_vat",
+            "total",
+            "total_in_words",
+        ]
+        read_only_fields = fields
+
+    def get_original(self, obj: VatInvoice) -> str | None:
+        return obj.original.number if obj.original_id else None  # type: ignore[union-attr]
+
+    def get_form(self, obj: VatInvoice) -> str | None:
+        return obj.form.number if obj.form_id else None  # type: ignore[union-attr]
+
+    def get_total_in_words(self, obj: VatInvoice) -> str:
+        return amount_in_words(obj.total)
+
+
+# --- Forms -------------------------------------------------------------------------
+
+
+class TravelerInputSerializer(serializers.Serializer):
+    """The traveler as presented: document, nationality and this trip's last entry date."""
+
+    name = serializers.CharField(max_length=200)
+    document_type = serializers.ChoiceField(choices=list(DOCUMENT_TYPES))
+    document_number = serializers.CharField(max_length=40)
+    nationality = serializers.CharField(max_length=2, min_length=2)
+    last_entry_date = serializers.DateField()
+
+    def validate_document_number(self, value: str) -> str:
+        number = normalize_document_number(value)
+        if not DOCUMENT_NUMBER.match(number):
+            raise serializers.ValidationError("A document number has 5 to 20 letters or digits.")
+        return number
+
+    def validate_nationality(self, value: str) -> str:
+        code = value.upper()
+        if code not in ISO_3166_ALPHA2:
+            raise serializers.ValidationError(f"{value} is not an ISO 3166 alpha-2 country code.")
+        return code
+
+    def validate_last_entry_date(self, value: Any) -> Any:
+        if value > business_today():
+            raise serializers.ValidationError("The last entry date cannot be in the future.")
+        return value
+
+
+class FormCreateSerializer(serializers.Serializer):
+    """POST /forms/ body."""
+
+    traveler = TravelerInputSerializer()
+    invoice_numbers = serializers.ListField(
+        child=serializers.RegexField(r"^\d{20}$", error_messages={"invalid": "20 digits."}),
+        allow_empty=False,
+        max_length=MAX_FORM_INVOICES,
+    )
+    buy_and_refund = serializers.BooleanField(required=False, default=False)
+
+    def traveler_input(self) -> TravelerInput:
+        return TravelerInput(**self.validated_data["traveler"])
+
+
+class FormLineSerializer(serializers.ModelSerializer):
+    """A goods line of a form with its refund rate."""
+
+    vat_rate = RateField()
+    refund_rate = RateField()
+
+    class Meta:
+        model = RefundFormLine
+        fields = [
+            "id",
+            "position",
+            "item",
+            "spec",
+            "unit",
+            "quantity",
+            "unit_price",
+            "vat_rate",
+            "total",
+            "refund_rate",
+        ]
+        read_only_fields = fields
+
+
+class FormIssuedSerializer(serializers.ModelSerializer):
+    """A form as issued: lines, amounts and the signed QR payload."""
+
+    store = serializers.CharField(source="store.code", read_only=True)
+    lines = FormLineSerializer(many=True, read_only=True)
+    qr = serializers.CharField(source="qr_payload", read_only=True)
+
+    class Meta:
+        model = RefundForm
+        fields = [
+            "number",
+            "status",
+            "store",
+            "purchase_date",
+            "issued_at",
+            "buy_and_refund",
+            "lines",
+            "total",
+            "refundable_vat",
+            "fee",
+            "net_refund",
+            "qr",
+        ]
+        read_only_fields = fields
+
+
+class FormSummarySerializer(serializers.ModelSerializer):
+    """A form in a list: no lines, the traveler masked."""
+
+    store = serializers.CharField(source="store.code", read_only=True)
+    traveler_name = serializers.CharField(read_only=True)
+    document_number_masked = serializers.CharField(source="document_masked", read_only=True)
+
+    class Meta:
+        model = RefundForm
+        fields = [
+            "number",
+            "status",
+            "store",
+            "purchase_date",
+            "issued_at",
+            "buy_and_refund",
+            "traveler_name",
+            "nationality",
+            "document_type",
+            "document_number_masked",
+            "total",
+            "refundable_vat",
+            "fee",
+            "net_refund",
+            "voided_at",
+        ]
+        read_only_fields = fields
+
+
+class TravelerOutSerializer(serializers.Serializer):
+    """The traveler as recorded on the form; the document number only masked."""
+
+    name = serializers.CharField(source="traveler_name")
+    nationality = serializers.CharField()
+    document_type = serializers.CharField()
+    document_number_masked = serializers.CharField(source="document_masked")
+    last_entry_date = serializers.DateField()
+
+
+class FormInvoiceSerializer(serializers.ModelSerializer):
+    """An invoice of a form, with the red-ink invoice that reversed it, if any."""
+
+    status = serializers.CharField(read_only=True, help_text="issued | reversed")
+    red_invoice = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VatInvoice
+        fields = ["number", "issued_on", "status", "total", "red_invoice"]
+        read_only_fields = fields
+
+    def get_red_invoice(self, obj: VatInvoice) -> str | None:
+        red = getattr(obj, "red_invoice", None)
+        return red.number if red is not None else None
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One status change from the ledger."""
+
+    action = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    actor = serializers.CharField(source="actor_label")
+    at = serializers.DateTimeField(source="created_at")
+
+
+FormSection = Callable[[RefundForm], dict[str, Any] | None]
+_form_sections: dict[str, FormSection] = {}
+
+
+def register_form_section(key: str, build: FormSection) -> None:
+    """Let a downstream app add a key to the form detail (customs' verification,
+    the Buy & Refund prepayment and guarantee) without stores importing it."""
+    _form_sections[key] = build
+
+
+class FormDetailSerializer(FormIssuedSerializer):
+    """GET /forms/{number}/: the form, its traveler, invoices, amounts, status and history."""
+
+    store_name = serializers.CharField(source="store.name", read_only=True)
+    issued_by = serializers.CharField(source="issued_by.username", read_only=True)
+    traveler = serializers.SerializerMethodField()
+    invoices = FormInvoiceSerializer(many=True, read_only=True)
+    fee_rate = RateField(read_only=True)
+    history = serializers.SerializerMethodField()
+
+    class Meta(FormIssuedSerializer.Meta):
+        fields = [
+            *FormIssuedSerializer.Meta.fields,
+            "store_name",
+            "issued_by",
+            "traveler",
+            "invoices",
+            "fee_rate",
+            "voided_at",
+            "void_reason",
+            "history",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(TravelerOutSerializer)
+    def get_traveler(self, obj: RefundForm) -> dict[str, Any]:
+        return dict(TravelerOutSerializer(obj).data)
+
+    @extend_schema_field(HistoryEntrySerializer(many=True))
+    def get_history(self, obj: RefundForm) -> list[dict[str, Any]]:
+        return list(HistoryEntrySerializer(record_history(obj), many=True).data)
+
+    def to_representation(self, instance: RefundForm) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        for key, build in _form_sections.items():
+            section = build(instance)
+            if section is not None:
+                data[key] = section
+        return data
+
+
+class VoidSerializer(serializers.Serializer):
+    """POST /forms/{number}/void/ body."""
+
+    reason = serializers.CharField(max_length=VOID_REASON_MAX)
+
+
+class VoidResultSerializer(serializers.Serializer):
+    """The voided form and the red-ink invoices that reverse its invoices."""
+
+    number = serializers.CharField()
+    status = serializers.CharField()
+    red_invoices = InvoiceSerializer(many=True)
