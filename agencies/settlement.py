@@ -176,8 +176,8 @@ def settlement_for(*, agency: Agency, year: int, month: int) -> Settlement:
         for r in _grouped(refunds, "payout_method")
     ]
     tz = ZoneInfo(settings.TIME_ZONE)
-    per_day = {
-        r["day"]: r
+    per_day: dict[date, dict[str, Any]] = {
+        r["day"]: dict(r)
         for r in refunds.annotate(day=TruncDate("paid_at", tzinfo=tz))
         .values("day")
         .annotate(**_SUMS)

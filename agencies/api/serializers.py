@@ -1,0 +1,191 @@
+"""Agency API shapes: refund requests and answers, settlement (SPEC §4; money as strings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from agencies.models import Refund
+from agencies.selectors import RefundAssessment
+from core.money import money_str
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The shared error shape."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+class RefundRequestSerializer(serializers.Serializer):
+    """POST /api/v1/refunds/: the form number, its scanned QR, the presented document."""
+
+    form = serializers.CharField(max_length=32)
+    qr = serializers.CharField(max_length=400)
+    document_number = serializers.CharField(max_length=40)
+    document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    # Validated by the service (400 invalid_payout_method / invalid_card_number ...).
+    payout_method = serializers.CharField(max_length=32)
+    payout_account = serializers.CharField(
+        max_length=80, required=False, allow_blank=True, allow_null=True
+    )
+
+
+class RefundCheckRequestSerializer(serializers.Serializer):
+    """POST /api/v1/refunds/check/: like a refund request, without the payout."""
+
+    form = serializers.CharField(max_length=32)
+    qr = serializers.CharField(max_length=400)
+    document_number = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+
+class CheckSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    passed = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class RateGroupSerializer(serializers.Serializer):
+    vat_rate = serializers.CharField()
+    refund_rate = serializers.CharField()
+    total = serializers.CharField()
+    refundable = serializers.CharField()
+    fee = serializers.CharField()
+    net = serializers.CharField()
+
+
+class RefundSerializer(serializers.ModelSerializer[Refund]):
+    """A refund as the agency sees it; the SPEC §4 answer plus the receipt's facts."""
+
+    form = serializers.CharField(source="form.number")
+    store = serializers.CharField(source="form.store.code")
+    traveler_name = serializers.CharField(source="form.traveler_name")
+    nationality = serializers.CharField(source="form.nationality")
+    agency = serializers.CharField(source="agency.code")
+    agent = serializers.CharField(source="agent.username")
+    port = serializers.SerializerMethodField()
+    checks = CheckSerializer(many=True)
+    groups = RateGroupSerializer(many=True)
+    payout_account = serializers.CharField(source="payout_account_masked")
+    retryable = serializers.SerializerMethodField()
+    verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    refundable_vat = serializers.DecimalField(max_digits=14, decimal_places=2)
+    fee = serializers.DecimalField(max_digits=14, decimal_places=2)
+    net_refund = serializers.DecimalField(max_digits=14, decimal_places=2)
+    fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "form",
+            "store",
+            "traveler_name",
+            "nationality",
+            "agency",
+            "agent",
+            "port",
+            "status",
+            "checks",
+            "verified_total",
+            "refundable_vat",
+            "fee",
+            "net_refund",
+            "fee_rate",
+            "groups",
+            "payout_method",
+            "payout_account",
+            "payout_reference",
+            "failure_code",
+            "retryable",
+            "refund_date",
+            "created_at",
+            "paid_at",
+        ]
+
+    def get_port(self, refund: Refund) -> str:
+        return refund.port.code if refund.port else ""
+
+    def get_retryable(self, refund: Refund) -> bool:
+        return refund.status == "failed"
+
+
+class PayoutOptionSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class RefundCheckSerializer(serializers.Serializer):
+    """The counter's preview: checks A-F, amounts on the verified goods, payout options."""
+
+    form = serializers.CharField()
+    status = serializers.CharField()
+    store = serializers.CharField()
+    traveler = serializers.DictField()
+    passed = serializers.BooleanField()
+    checks = CheckSerializer(many=True)
+    verified_total = serializers.CharField()
+    refundable_vat = serializers.CharField()
+    fee = serializers.CharField()
+    net_refund = serializers.CharField()
+    fee_rate = serializers.CharField()
+    cash_cap = serializers.CharField()
+    mailbox = serializers.BooleanField()
+    payout_options = PayoutOptionSerializer(many=True)
+    refund = serializers.DictField(allow_null=True)
+
+
+def assessment_body(assessment: RefundAssessment) -> dict[str, Any]:
+    """Render an assessment as the check endpoint's JSON."""
+    form = assessment.form
+    existing = assessment.existing
+    return {
+        "form": form.number,
+        "status": form.status,
+        "store": form.store.code,
+        "traveler": {
+            "name": form.traveler_name,
+            "document_type": form.document_type,
+            "document_number": form.document_masked,
+            "nationality": form.nationality,
+            "last_entry_date": form.last_entry_date.isoformat(),
+        },
+        "purchase_date": form.purchase_date.isoformat(),
+        "departure_date": assessment.verification.departure_date.isoformat()
+        if assessment.verification
+        else None,
+        "passed": assessment.passed,
+        "checks": assessment.checks_as_dicts(),
+        **assessment.amounts(),
+        "fee_rate": str(assessment.fee_rate),
+        "cash_cap": money_str(assessment.cash_cap),
+        "mailbox": assessment.mailbox,
+        "payout_options": [o.as_dict() for o in assessment.payout_options],
+        "refund": {"id": existing.pk, "status": existing.status} if existing else None,
+    }
+
+
+class SettlementRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    count = serializers.IntegerField()
+    goods_total = serializers.CharField()
+    refundable_vat = serializers.CharField()
+    fee = serializers.CharField()
+    net_refund = serializers.CharField()
+
+
+class SettlementSerializer(serializers.Serializer):
+    agency = serializers.CharField()
+    month = serializers.CharField()
+    count = serializers.IntegerField()
+    totals = SettlementRowSerializer()
+    by_payout_method = SettlementRowSerializer(many=True)
+    by_store = SettlementRowSerializer(many=True)
+    by_port = SettlementRowSerializer(many=True)
+    by_nationality = SettlementRowSerializer(many=True)
+    daily = SettlementRowSerializer(many=True)
