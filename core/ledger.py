@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from django.db import models, transaction
@@ -147,22 +147,29 @@ def _head_message(seal: LedgerSeal) -> bytes:
 
 @transaction.atomic
 def ledger_seal() -> LedgerSeal | None:
-    """Seal every entry not yet sealed into a signed head; None when there is nothing new."""
+    """Seal every entry not yet sealed into a signed head; None when there is nothing new.
+
+    Before signing, the batch itself is checked (each entry's digests and its
+    link to the previous entry of its record, and the previous head's
+    signature), so a break is logged as an error within one sealing interval;
+    ``ledger_verify`` re-checks everything.
+    """
     lock, _ = NumberSequence.objects.get_or_create(key="ledger-seal")
     NumberSequence.objects.select_for_update().get(pk=lock.pk)
     entries = list(
-        LedgerEntry.objects.filter(seal_item__isnull=True)
-        .order_by("id")
-        .values_list("id", "entry_hash")[:SEAL_BATCH_LIMIT]
+        LedgerEntry.objects.filter(seal_item__isnull=True).order_by("id")[:SEAL_BATCH_LIMIT]
     )
     if not entries:
         return None
     previous = LedgerSeal.objects.order_by("-id").first()
+    problem = _batch_problem(entries, previous)
+    if problem:
+        logger.error("Ledger verification failed: %s", problem)
     seal = LedgerSeal(
         created_at=timezone.now(),
         tree_size=(previous.tree_size if previous else 0) + len(entries),
         batch_size=len(entries),
-        batch_root=merkle_root([h for _, h in entries]),
+        batch_root=merkle_root([e.entry_hash for e in entries]),
         prev_head=previous.head_hash if previous else "",
     )
     message = _head_message(seal)
@@ -170,10 +177,55 @@ def ledger_seal() -> LedgerSeal | None:
     seal.signature = base64.b64encode(sign(message)).decode()
     seal.save()
     LedgerSealItem.objects.bulk_create(
-        LedgerSealItem(seal=seal, entry_id=entry_id, leaf_index=index)
-        for index, (entry_id, _) in enumerate(entries)
+        LedgerSealItem(seal=seal, entry_id=entry.pk, leaf_index=index)
+        for index, entry in enumerate(entries)
     )
     return seal
+
+
+def _entry_problem(entry: LedgerEntry, prev_hash: str | None, prev_seq: int) -> str | None:
+    """What is wrong with one entry given its predecessor's hash and seq (None: nothing)."""
+    if sha256_hex(canonical_json(entry.payload)) != entry.payload_digest:
+        return "payload does not match its digest"
+    if entry_hash_of(entry) != entry.entry_hash:
+        return "entry hash does not match its content"
+    if prev_hash is None or entry.prev_hash != prev_hash or entry.seq != prev_seq + 1:
+        return "chain link to the previous entry is broken"
+    return None
+
+
+def _describe(entry: LedgerEntry, problem: str) -> str:
+    return f"entry {entry.pk} ({entry}): {problem}"
+
+
+def _batch_problem(entries: Sequence[LedgerEntry], previous: LedgerSeal | None) -> str | None:
+    """The first problem among new entries (and the last head), reading only their neighbours."""
+    if previous is not None and not verify(
+        _head_message(previous), base64.b64decode(previous.signature)
+    ):
+        return f"seal {previous.pk}: head signature is not valid"
+    by_type: dict[str, set[str]] = {}
+    for entry in entries:
+        by_type.setdefault(entry.record_type, set()).add(entry.record_id)
+    hashes: dict[tuple[str, str, int], str] = {}
+    for record_type, ids in by_type.items():
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 500):
+            rows = LedgerEntry.objects.filter(
+                record_type=record_type, record_id__in=id_list[start : start + 500]
+            ).values_list("record_id", "seq", "entry_hash")
+            for record_id, seq, entry_hash in rows:
+                hashes[(record_type, record_id, seq)] = entry_hash
+    for entry in entries:
+        prev_hash = (
+            ""
+            if entry.seq == 1
+            else hashes.get((entry.record_type, entry.record_id, entry.seq - 1))
+        )
+        problem = _entry_problem(entry, prev_hash, entry.seq - 1)
+        if problem:
+            return _describe(entry, problem)
+    return None
 
 
 # --- Verification -----------------------------------------------------------------
@@ -208,15 +260,9 @@ def ledger_verify() -> VerifyReport:
         key = (entry.record_type, entry.record_id)
         if key != last_key:
             last_key, last_hash, last_seq = key, "", 0
-        problem = None
-        if sha256_hex(canonical_json(entry.payload)) != entry.payload_digest:
-            problem = "payload does not match its digest"
-        elif entry_hash_of(entry) != entry.entry_hash:
-            problem = "entry hash does not match its content"
-        elif entry.prev_hash != last_hash or entry.seq != last_seq + 1:
-            problem = "chain link to the previous entry is broken"
+        problem = _entry_problem(entry, last_hash, last_seq)
         if problem:
-            breaks.append((entry.pk, f"entry {entry.pk} ({entry}): {problem}"))
+            breaks.append((entry.pk, _describe(entry, problem)))
         last_hash, last_seq = entry.entry_hash, entry.seq
     if breaks:
         return VerifyReport(entries=count, seals=0, first_break=min(breaks)[1])
@@ -248,8 +294,3 @@ def ledger_verify() -> VerifyReport:
             )
         prev_head = seal.head_hash
     return VerifyReport(entries=count, seals=seals, first_break=None)
-
-
-def verify_time() -> datetime:
-    """Now, for reports."""
-    return timezone.now()

@@ -222,21 +222,46 @@ class NumberSequence(models.Model):
 
 
 class AppendOnlyError(Exception):
-    """Ledger rows are never updated or deleted."""
+    """Ledger rows (entries, seals, seal items) are never updated or deleted."""
 
 
-class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Refuses every bulk change: rows of these tables are only ever inserted."""
+
     def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("ledger entries cannot be updated")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} cannot be updated")
 
     def delete(self) -> NoReturn:  # type: ignore[override]
-        raise AppendOnlyError("ledger entries cannot be deleted")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} cannot be deleted")
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("ledger entries cannot be updated")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} cannot be updated")
 
 
-class LedgerEntry(models.Model):
+# Kept under its first name: the ledger entries' queryset.
+LedgerQuerySet = AppendOnlyQuerySet
+
+
+class AppendOnlyModel(models.Model):
+    """A model whose saved rows may not be changed or deleted through the ORM."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural} cannot be updated")
+        # Insert only: a new instance given an existing pk must not overwrite that row.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} cannot be deleted")
+
+
+class LedgerEntry(AppendOnlyModel):
     """One state change of one record, hash-chained to that record's previous entry."""
 
     record_type = models.CharField(max_length=64)
@@ -253,8 +278,6 @@ class LedgerEntry(models.Model):
     entry_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
 
-    objects = LedgerQuerySet.as_manager()
-
     class Meta:
         verbose_name_plural = "ledger entries"
         ordering = ["id"]
@@ -268,16 +291,8 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.record_type}#{self.record_id}.{self.seq} {self.action}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise AppendOnlyError("ledger entries cannot be updated")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("ledger entries cannot be deleted")
-
-
-class LedgerSeal(models.Model):
+class LedgerSeal(AppendOnlyModel):
     """A signed tree head over the entries sealed in this batch, chained to the previous head."""
 
     created_at = models.DateTimeField()
@@ -295,7 +310,7 @@ class LedgerSeal(models.Model):
         return f"seal {self.pk} size {self.tree_size}"
 
 
-class LedgerSealItem(models.Model):
+class LedgerSealItem(AppendOnlyModel):
     """Membership of an entry in exactly one seal, at a leaf index."""
 
     seal = models.ForeignKey(LedgerSeal, on_delete=models.PROTECT, related_name="items")

@@ -195,6 +195,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.ledger_verify_task",
         "schedule": env.float("LEDGER_VERIFY_INTERVAL_SECONDS", default=86400.0),
     },
+    # Full recheck of every chain and signed head (the seal only checks new entries).
+    "ledger-verify": {
+        "task": "core.tasks.ledger_verify_task",
+        "schedule": env.float("LEDGER_VERIFY_INTERVAL_SECONDS", default=86400.0),
+    },
     # Last month's settlement file for every agency, on the 1st at 02:00 Shanghai time.
     "agency-monthly-settlement": {
         "task": "agencies.tasks.settlement_monthly_task",
