@@ -12,8 +12,7 @@ from io import StringIO
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management import ManagementUtility, call_command
-from django.core.management import base as management_base
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from core.ledger import (
     entry_hash_of,
@@ -45,7 +44,7 @@ def records(db):
 def run_verify_command(capsys, monkeypatch):
     """Run `manage.py ledger verify` as a shell would: (exit status, output)."""
     # run_from_argv closes every connection when done, which would end the test's transaction
-    monkeypatch.setattr(management_base.connections, "close_all", lambda: None)
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     return lambda: _run_verify(capsys)
 
 
