@@ -82,6 +82,8 @@ def daily_totals_svg(
     last_day = calendar.monthrange(year, mon)[1]
     totals: dict[int, tuple[Decimal, int]] = {}
     for day, net, count in days:
+        if not count and not net:
+            continue  # an empty day of a full-month series: no bar, not a day with refunds
         if day.year == year and day.month == mon:
             old_net, old_count = totals.get(day.day, (ZERO, 0))
             totals[day.day] = (old_net + net, old_count + count)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -21,6 +22,9 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 
 from core.money import amount_in_words, money_str
 from core.pdf import cjk_font
+
+if TYPE_CHECKING:
+    from agencies.models import Refund
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -263,3 +267,42 @@ def _signature(st: dict[str, ParagraphStyle], width: float) -> Table:
         )
     )
     return table
+
+
+def receipt_reference(refund: Refund) -> str:
+    """The number printed on the receipt and shown in lists: refund date and id."""
+    return f"R{refund.refund_date:%Y%m%d}-{refund.pk:06d}"
+
+
+def receipt_data_for(refund: Refund) -> ReceiptData:
+    """The receipt of a paid refund (form, store, agency, port, agent and verification loaded)."""
+    form = refund.form
+    verification = getattr(form, "verification", None)
+    agency = refund.agency
+    port = refund.port
+    paid_at = refund.paid_at or refund.created_at
+    return ReceiptData(
+        reference=receipt_reference(refund),
+        agency_name=" ".join(part for part in (agency.name, agency.name_en) if part),
+        agency_code=agency.code,
+        port_code=port.code if port else "",
+        port_name=port.name if port else "",
+        form_number=form.number,
+        traveler_name=form.traveler_name,
+        document_type=form.document_type,
+        document_masked=form.document_masked,
+        nationality=form.nationality,
+        store_name=form.store.name,
+        store_code=form.store.code,
+        purchase_date=form.purchase_date,
+        verified_total=refund.verified_total,
+        refundable_vat=refund.refundable_vat,
+        fee=refund.fee,
+        fee_rate=refund.fee_rate,
+        net_refund=refund.net_refund,
+        payout_method=refund.payout_method,
+        payout_account_masked=refund.payout_account_masked,
+        paid_at=paid_at,
+        agent=refund.agent.get_username(),
+        departure_date=verification.departure_date if verification else None,
+    )

@@ -41,6 +41,7 @@ def test_one_bar_per_day_with_refunds_and_tooltips():
                 (date(2026, 3, 2), Decimal("18.00"), 1),  # same day again: summed
                 (date(2026, 3, 17), Decimal("1250.50"), 3),
                 (date(2026, 4, 1), Decimal("999.00"), 1),  # other month: ignored
+                (date(2026, 3, 9), Decimal("0.00"), 0),  # an empty day of a full series
             ],
             month=date(2026, 3, 1),
         )
