@@ -26,3 +26,7 @@ urlpatterns = [
     path("agency/", include("agencies.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "core.views.bad_request"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -11,6 +11,7 @@ retry waits for it; the same key with another body gets 422
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,23 +22,27 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
 from core.api.errors import error_body
 from core.models import IdempotencyRecord
-from core.signing import canonical_json, sha256_hex
+from core.signing import sha256_hex
 
 HEADER = "Idempotency-Key"
 STALE_AFTER = timedelta(minutes=5)
 
 
 def _request_hash(request: Request) -> str:
-    try:
-        body: Any = request.data
-    except Exception:  # a body DRF cannot parse: hash its raw bytes
-        body = request.body.decode(errors="replace")
-    return sha256_hex(
-        canonical_json({"method": request.method, "path": request.path, "body": body})
+    """Digest of method, path and parsed body; a body DRF cannot parse raises ParseError."""
+    body: Any = request.data  # malformed JSON -> 400 before any record is written
+    text = json.dumps(
+        {"method": request.method, "path": request.path, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,  # Decimals, dates, uploaded files: their text is enough to compare
     )
+    return sha256_hex(text.encode())
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -104,10 +109,15 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
                     )
                 time.sleep(0.05)
         try:
-            response = view(self, request, *args, **kwargs)
-        except Exception as exc:
-            handled = self.handle_exception(exc)
-            response = handled
+            try:
+                response = view(self, request, *args, **kwargs)
+            except Exception as exc:
+                # Domain and DRF errors become definite 4xx answers that are stored;
+                # anything else re-raises here and frees the key below.
+                response = self.handle_exception(exc)
+        except BaseException:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            raise
         if 200 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
             rendered_data = response.data
             IdempotencyRecord.objects.filter(pk=record.pk).update(
@@ -124,6 +134,5 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _jsonable(data: Any) -> Any:
-    import json
-
-    return json.loads(canonical_json(data))
+    """The body as the client saw it: encoded the way DRF's JSON renderer encodes it."""
+    return json.loads(json.dumps(data, cls=DRFJSONEncoder))
