@@ -112,6 +112,9 @@ def _missing_fields(form: RefundForm, line_count: int) -> list[str]:
         )
         if not getattr(form, name)
     ]
+    missing += [
+        f"store_{name}" for name in ("name", "taxpayer_id") if not getattr(form.store, name)
+    ]
     if not form.total or form.total <= 0:
         missing.append("total")
     if line_count == 0:

@@ -56,7 +56,7 @@ from agencies.models import (
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
 from agencies.selectors import RefundAssessment, groups_as_dicts, refund_assess
 from core.crypto import document_hash
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
 from core.ledger import ledger_append
 from core.models import Agency, Port
@@ -196,7 +196,7 @@ def _document_type_parse(document_type: str | None) -> str | None:
     if document_type in (None, ""):
         return None
     if document_type not in DocumentType.values:
-        raise ApplicationError(
+        raise BadRequest(
             f"Unknown document type '{document_type}'.",
             "invalid",
             {"fields": {"document_type": [f"Choose one of: {', '.join(DocumentType.values)}."]}},
