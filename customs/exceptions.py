@@ -18,8 +18,32 @@ class QrRefused(RuleViolation):
 
 
 class VerificationRefused(RuleViolation):
+    """A customs rule refuses this verification (quantities, dates); ``code`` says which."""
+
     default_code = "verification_refused"
+
+
+class InspectionRequired(RuleViolation):
+    """The form was selected for inspection: only an officer may verify it (no green lane)."""
+
+    default_code = "inspection_required"
 
 
 class UnknownLine(BadRequest):
     default_code = "unknown_line"
+
+
+class InvalidFormNumber(BadRequest):
+    """Sixteen digits whose check digit is wrong: a typo, not a forgery."""
+
+    default_code = "invalid_form_number"
+
+
+class MailboxRefused(RuleViolation):
+    """The port has no mailbox, or the drop date is out of range."""
+
+    default_code = "mailbox_refused"
+
+
+class BatchClosed(StateConflict):
+    default_code = "batch_closed"

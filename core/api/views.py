@@ -28,7 +28,7 @@ class TokenView(ObtainAuthToken):
 
 
 class PublicKeysView(APIView):
-    """The platform's Ed25519 public key and the QR payload format."""
+    """The platform's Ed25519 public key, the QR payload format, each port's stamp key."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
@@ -41,6 +41,9 @@ class PublicKeysView(APIView):
                 "platform": serializers.CharField(),
                 "qr_format": serializers.CharField(),
                 "qr_length": serializers.IntegerField(),
+                "ports": serializers.DictField(
+                    child=serializers.DictField(child=serializers.CharField())
+                ),
             },
         )
     )
@@ -51,5 +54,17 @@ class PublicKeysView(APIView):
                 "platform": platform_public_key_b64(),
                 "qr_format": "RF1 + 16-digit form number + BASE32(digest16 || signature64)",
                 "qr_length": QR_LENGTH,
+                "ports": _port_stamp_keys(),
             }
         )
+
+
+def _port_stamp_keys() -> dict[str, dict[str, str]]:
+    """Each port's customs stamp key (Ed25519, raw base64) and its key id."""
+    from core.models import Port
+    from customs.stamps import key_id, port_public_key_b64  # customs builds on core
+
+    return {
+        code: {"key_id": key_id(code), "public_key": port_public_key_b64(code)}
+        for code in Port.objects.order_by("code").values_list("code", flat=True)
+    }

@@ -1,0 +1,235 @@
+"""Customs API: request parsing and reply shapes (no business rules here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from core.money import ZERO, money_str
+from core.numbering import is_valid_form_number
+from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
+
+# --- Requests ----------------------------------------------------------------------------
+
+
+class LinePresentedIn(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    quantity_presented = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class VerificationIn(serializers.Serializer):
+    form = serializers.RegexField(r"^\d{16}$", help_text="16-digit form number.")
+    qr = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    departure_date = serializers.DateField()
+    flight = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
+    lines = LinePresentedIn(many=True, required=False)
+    traveler_matches = serializers.BooleanField(required=False, default=True)
+
+    def validate_form(self, value: str) -> str:
+        if not is_valid_form_number(value):
+            raise serializers.ValidationError("The form number's check digit is wrong.")
+        return value
+
+    def validate_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [row["id"] for row in value]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("A line is listed twice.")
+        return value
+
+
+class BatchOpenIn(serializers.Serializer):
+    drop_date = serializers.DateField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class ScanIn(serializers.Serializer):
+    code = serializers.CharField(max_length=300, help_text="QR payload or 16-digit form number.")
+
+
+# --- Replies ----------------------------------------------------------------------------
+
+
+class StampOut(serializers.Serializer):
+    """The port's signature: verify ``signature`` over ``message`` with the port key."""
+
+    port = serializers.CharField(source="port.code")
+    officer = serializers.CharField(source="officer_label")
+    signed_at = serializers.DateTimeField(source="verified_at")
+    algorithm = serializers.SerializerMethodField()
+    key_id = serializers.CharField(source="stamp_key_id")
+    signature = serializers.CharField(source="stamp_signature")
+    message = serializers.CharField(source="stamp_message")
+
+    def get_algorithm(self, obj: Verification) -> str:
+        return "Ed25519"
+
+
+class InspectionOut(serializers.Serializer):
+    selected = serializers.BooleanField()
+    lane = serializers.CharField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    rule = serializers.CharField(source="rule.name", allow_null=True, default=None)
+    port = serializers.CharField(source="port.code")
+    decided_at = serializers.DateTimeField()
+
+
+class WarningOut(serializers.Serializer):
+    code = serializers.CharField()
+    check = serializers.CharField()
+    days = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class VerificationLineOut(serializers.Serializer):
+    id = serializers.IntegerField(source="form_line_id")
+    position = serializers.IntegerField(source="form_line.position")
+    item = serializers.CharField(source="form_line.item")
+    quantity = serializers.DecimalField(
+        source="form_line.quantity", max_digits=12, decimal_places=2
+    )
+    quantity_presented = serializers.DecimalField(max_digits=12, decimal_places=2)
+    verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class VerificationOut(serializers.Serializer):
+    form = serializers.CharField(source="form.number")
+    result = serializers.CharField()
+    verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    channel = serializers.CharField()
+    departure_date = serializers.DateField()
+    flight = serializers.CharField()
+    traveler_matches = serializers.BooleanField()
+    lines = serializers.SerializerMethodField()
+    warnings = WarningOut(many=True)
+    inspection = serializers.SerializerMethodField()
+    stamp = StampOut(source="*")
+
+    def get_lines(self, obj: Verification) -> list[dict[str, Any]]:
+        rows = sorted(obj.lines.all(), key=lambda line: line.form_line.position)
+        return VerificationLineOut(rows, many=True).data  # type: ignore[return-value]
+
+    def get_inspection(self, obj: Verification) -> dict[str, Any] | None:
+        decision = getattr(obj.form, "inspection_decision", None)
+        return InspectionOut(decision).data if decision else None
+
+
+class FormLineOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    item = serializers.CharField()
+    spec = serializers.CharField()
+    unit = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class TravelerOut(serializers.Serializer):
+    name = serializers.CharField(source="traveler_name")
+    document_type = serializers.CharField()
+    document_number = serializers.CharField(source="document_masked")
+    nationality = serializers.CharField()
+    last_entry_date = serializers.DateField()
+
+
+class FormCustomsOut(serializers.Serializer):
+    """A form as customs sees it: traveler (document masked), lines, inspection, warnings."""
+
+    number = serializers.CharField()
+    status = serializers.CharField()
+    store = serializers.CharField(source="store.code")
+    store_name = serializers.CharField(source="store.name")
+    purchase_date = serializers.DateField()
+    buy_and_refund = serializers.BooleanField()
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    traveler = TravelerOut(source="*")
+    lines = serializers.SerializerMethodField()
+    inspection = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+    verification = serializers.SerializerMethodField()
+
+    def get_lines(self, obj: Any) -> list[dict[str, Any]]:
+        return FormLineOut(sorted(obj.lines.all(), key=lambda x: x.position), many=True).data  # type: ignore[return-value]
+
+    def get_inspection(self, obj: Any) -> dict[str, Any] | None:
+        decision: InspectionDecision | None = self.context.get("inspection")
+        return InspectionOut(decision).data if decision else None
+
+    def get_warnings(self, obj: Any) -> list[dict[str, Any]]:
+        return list(self.context.get("warnings", []))
+
+    def get_verification(self, obj: Any) -> dict[str, Any] | None:
+        verification: Verification | None = self.context.get("verification")
+        return VerificationOut(verification).data if verification else None
+
+
+class VerificationListOut(serializers.Serializer):
+    form = serializers.CharField(source="form.number")
+    store = serializers.CharField(source="form.store.code")
+    traveler = serializers.CharField(source="form.traveler_name")
+    result = serializers.CharField()
+    channel = serializers.CharField()
+    verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    departure_date = serializers.DateField()
+    officer = serializers.CharField(source="officer_label")
+    verified_at = serializers.DateTimeField()
+
+
+class QueueOut(serializers.Serializer):
+    form = serializers.CharField(source="form.number")
+    store = serializers.CharField(source="form.store.code")
+    traveler = serializers.CharField(source="form.traveler_name")
+    document_number = serializers.CharField(source="form.document_masked")
+    total = serializers.DecimalField(source="form.total", max_digits=14, decimal_places=2)
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+
+
+class BatchItemOut(serializers.Serializer):
+    position = serializers.IntegerField()
+    form = serializers.CharField(source="form_number")
+    result = serializers.CharField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    verified_total = serializers.DecimalField(
+        source="verification.verified_total",
+        max_digits=14,
+        decimal_places=2,
+        allow_null=True,
+        default=None,
+    )
+    scanned_by = serializers.CharField(source="scanned_by.username")
+    scanned_at = serializers.DateTimeField()
+
+
+class BatchOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    port = serializers.CharField(source="port.code")
+    drop_date = serializers.DateField()
+    status = serializers.CharField()
+    note = serializers.CharField()
+    opened_by = serializers.CharField(source="opened_by.username")
+    opened_at = serializers.DateTimeField()
+    closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    scanned = serializers.IntegerField(source="scanned_count", default=0)
+    verified = serializers.IntegerField(source="verified_count", default=0)
+    refused = serializers.IntegerField(source="refused_count", default=0)
+    verified_total = serializers.SerializerMethodField()
+
+    def get_verified_total(self, obj: MailboxBatch) -> str:
+        return money_str(getattr(obj, "verified_sum", None) or ZERO)
+
+
+class BatchDetailOut(BatchOut):
+    items = serializers.SerializerMethodField()
+
+    def get_items(self, obj: MailboxBatch) -> list[dict[str, Any]]:
+        items: list[MailboxBatchItem] = list(self.context.get("items", []))
+        return BatchItemOut(items, many=True).data  # type: ignore[return-value]

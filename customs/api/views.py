@@ -1,0 +1,226 @@
+"""Customs API views: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.idempotency import idempotent
+from core.api.permissions import IsOfficer
+from core.exceptions import NotFound
+from core.models import Port
+from customs.api.serializers import (
+    BatchDetailOut,
+    BatchItemOut,
+    BatchOpenIn,
+    BatchOut,
+    FormCustomsOut,
+    QueueOut,
+    ScanIn,
+    VerificationIn,
+    VerificationListOut,
+    VerificationOut,
+)
+from customs.exports import mailbox_batch_csv
+from customs.models import MailboxBatch
+from customs.rules import departure_warnings
+from customs.selectors import (
+    form_for_customs,
+    inspection_for,
+    inspection_queue,
+    mailbox_batch_get,
+    mailbox_batches,
+    mailbox_items,
+    verification_detail,
+    verification_for,
+    verifications_on,
+)
+from customs.services import (
+    customs_form_scan,
+    mailbox_batch_close,
+    mailbox_batch_open,
+    mailbox_batch_scan,
+    verification_create,
+)
+
+
+class OfficerView(APIView):
+    """Base: a logged-in customs officer acting for their port."""
+
+    permission_classes = [IsAuthenticated, IsOfficer]
+
+    def port(self, request: Request) -> Port:
+        port: Port = request.membership.port  # type: ignore[attr-defined]
+        return port
+
+    def batch(self, request: Request, batch_id: int) -> MailboxBatch:
+        batch = mailbox_batch_get(port=self.port(request), batch_id=batch_id)
+        if batch is None:
+            raise NotFound("No such mailbox batch at your port.", "batch_not_found")
+        return batch
+
+
+class VerificationsView(OfficerView):
+    """POST: verify and stamp a form (SPEC §4). GET: the port's verifications of a day."""
+
+    @extend_schema(request=VerificationIn, responses={201: VerificationOut})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = VerificationIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = data.validated_data
+        lines = values.get("lines")
+        verification = verification_create(
+            port=self.port(request),
+            officer=request.user,  # type: ignore[arg-type]
+            form_number=values["form"],
+            qr=values.get("qr") or None,
+            departure_date=values["departure_date"],
+            flight=values.get("flight", ""),
+            quantities=(
+                {row["id"]: row["quantity_presented"] for row in lines}
+                if lines is not None
+                else None
+            ),
+            traveler_matches=values["traveler_matches"],
+        )
+        return Response(
+            VerificationOut(verification_detail(pk=verification.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("date", str, description="YYYY-MM-DD, default today")],
+        responses=VerificationListOut(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("date")
+        try:
+            day = date.fromisoformat(raw) if raw else timezone.localdate()
+        except ValueError as exc:
+            raise ValidationError({"date": ["Use YYYY-MM-DD."]}) from exc
+        queryset = verifications_on(port=self.port(request), day=day)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(VerificationListOut(page, many=True).data)
+
+
+class FormCustomsView(OfficerView):
+    """GET a form by number or scanned QR, as customs sees it.
+
+    The first look-up at a port decides the form's inspection (once, recorded);
+    a bad QR is refused and recorded as an attempt.
+    """
+
+    @extend_schema(responses=FormCustomsOut)
+    def get(self, request: Request, code: str) -> Response:
+        scanned = customs_form_scan(port=self.port(request), officer=request.user, code=code)  # type: ignore[arg-type]
+        form = form_for_customs(number=scanned.number)
+        assert form is not None
+        verification = verification_for(form)
+        context = {
+            "inspection": inspection_for(form),
+            "verification": verification_detail(pk=verification.pk) if verification else None,
+            "warnings": departure_warnings(
+                departure_date=timezone.localdate(),
+                last_entry_date=form.last_entry_date,
+                purchase_date=form.purchase_date,
+            ),
+        }
+        return Response(FormCustomsOut(form, context=context).data)
+
+
+class InspectionQueueView(OfficerView):
+    """GET the forms selected for inspection at this port, not verified yet."""
+
+    @extend_schema(responses=QueueOut(many=True))
+    def get(self, request: Request) -> Response:
+        queryset = inspection_queue(port=self.port(request))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(QueueOut(page, many=True).data)
+
+
+class MailboxBatchesView(OfficerView):
+    """POST opens a mailbox batch; GET lists the port's batches."""
+
+    @extend_schema(request=BatchOpenIn, responses={201: BatchOut})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = BatchOpenIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        batch = mailbox_batch_open(
+            port=self.port(request),
+            officer=request.user,  # type: ignore[arg-type]
+            drop_date=data.validated_data.get("drop_date"),
+            note=data.validated_data.get("note", ""),
+        )
+        return Response(BatchOut(self.batch(request, batch.pk)).data, status=201)
+
+    @extend_schema(responses=BatchOut(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(
+            mailbox_batches(port=self.port(request)), request, view=self
+        )
+        return paginator.get_paginated_response(BatchOut(page, many=True).data)
+
+
+class MailboxBatchView(OfficerView):
+    """GET one batch with its scans, latest first."""
+
+    @extend_schema(responses=BatchDetailOut)
+    def get(self, request: Request, batch_id: int) -> Response:
+        batch = self.batch(request, batch_id)
+        return Response(BatchDetailOut(batch, context={"items": mailbox_items(batch=batch)}).data)
+
+
+class MailboxScanView(OfficerView):
+    """POST a scanned QR or typed number into an open batch -> 201 the item, verified or refused."""
+
+    @extend_schema(request=ScanIn, responses={201: BatchItemOut})
+    @idempotent
+    def post(self, request: Request, batch_id: int) -> Response:
+        data = ScanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = mailbox_batch_scan(
+            batch=self.batch(request, batch_id),
+            officer=request.user,  # type: ignore[arg-type]
+            code=data.validated_data["code"],
+        )
+        batch = self.batch(request, batch_id)
+        return Response(
+            {"item": BatchItemOut(item).data, "batch": BatchOut(batch).data}, status=201
+        )
+
+
+class MailboxCloseView(OfficerView):
+    """POST closes the batch."""
+
+    @extend_schema(request=None, responses=BatchOut)
+    @idempotent
+    def post(self, request: Request, batch_id: int) -> Response:
+        mailbox_batch_close(batch=self.batch(request, batch_id), officer=request.user)  # type: ignore[arg-type]
+        return Response(BatchOut(self.batch(request, batch_id)).data)
+
+
+class MailboxExportView(OfficerView):
+    """GET the batch as CSV."""
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request, batch_id: int) -> HttpResponse:
+        batch = self.batch(request, batch_id)
+        response = HttpResponse(mailbox_batch_csv(batch), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="mailbox-{batch.number}.csv"'
+        return response
