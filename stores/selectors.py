@@ -131,7 +131,7 @@ def form_in_scope(*, number: str, store_id: int | None) -> RefundForm | None:
     (customs officers and agents work nationwide).
     """
     queryset = (
-        RefundForm.objects.select_related("store", "issued_by")
+        RefundForm.objects.select_related("store", "issued_by", "policy")
         .prefetch_related(
             Prefetch("lines", queryset=RefundFormLine.objects.order_by("position")),
             Prefetch(

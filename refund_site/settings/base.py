@@ -158,6 +158,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status" with other choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {"FormStatusEnum": "stores.models.FormStatus"},
 }
 
 # --- Keys ------------------------------------------------------------------

@@ -55,7 +55,7 @@ def money_field(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
 
 
-class ApiErrorSerializer(serializers.Serializer):
+class StoreApiErrorSerializer(serializers.Serializer):
     """The shared error shape (documentation only)."""
 
     code = serializers.CharField()
@@ -293,7 +293,7 @@ class FormSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TravelerOutSerializer(serializers.Serializer):
+class FormTravelerSerializer(serializers.Serializer):
     """The traveler as recorded on the form; the document number only masked."""
 
     name = serializers.CharField(source="traveler_name")
@@ -317,6 +317,14 @@ class FormInvoiceSerializer(serializers.ModelSerializer):
     def get_red_invoice(self, obj: VatInvoice) -> str | None:
         red = getattr(obj, "red_invoice", None)
         return red.number if red is not None else None
+
+
+class PolicySerializer(serializers.Serializer):
+    """The refund policy the purchase date picked (minimum, cash payout cap)."""
+
+    effective_from = serializers.DateField()
+    minimum_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    cash_cap = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class HistoryEntrySerializer(serializers.Serializer):
@@ -347,6 +355,7 @@ class FormDetailSerializer(FormIssuedSerializer):
     traveler = serializers.SerializerMethodField()
     invoices = FormInvoiceSerializer(many=True, read_only=True)
     fee_rate = RateField(read_only=True)
+    policy = PolicySerializer(read_only=True)
     history = serializers.SerializerMethodField()
 
     class Meta(FormIssuedSerializer.Meta):
@@ -357,15 +366,16 @@ class FormDetailSerializer(FormIssuedSerializer):
             "traveler",
             "invoices",
             "fee_rate",
+            "policy",
             "voided_at",
             "void_reason",
             "history",
         ]
         read_only_fields = fields
 
-    @extend_schema_field(TravelerOutSerializer)
+    @extend_schema_field(FormTravelerSerializer)
     def get_traveler(self, obj: RefundForm) -> dict[str, Any]:
-        return dict(TravelerOutSerializer(obj).data)
+        return dict(FormTravelerSerializer(obj).data)
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: RefundForm) -> list[dict[str, Any]]:

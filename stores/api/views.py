@@ -16,13 +16,13 @@ from core.api.permissions import IsClerk, IsStaff
 from core.models import StaffMembership, StaffRole
 from stores.api.filters import FormFilter
 from stores.api.serializers import (
-    ApiErrorSerializer,
     FormCreateSerializer,
     FormDetailSerializer,
     FormIssuedSerializer,
     FormSummarySerializer,
     InvoiceCreateSerializer,
     InvoiceSerializer,
+    StoreApiErrorSerializer,
     VoidResultSerializer,
     VoidSerializer,
 )
@@ -46,7 +46,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ApiErrorSerializer, description=description)
+    return OpenApiResponse(StoreApiErrorSerializer, description=description)
 
 
 AUTH_ERRORS = {
