@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -69,14 +70,36 @@ def demo_seed() -> dict[str, int]:
         ("agent", {"role": "agent", "agency": agency}),
     ]
     for username, place in people:
-        user, _ = User.objects.get_or_create(username=username)
-        user.set_password(password)
-        user.save()
+        user = _demo_user(username, password, superuser=False)
         defaults = {"store": None, "port": None, "agency": None, **place}
         StaffMembership.objects.update_or_create(user=user, defaults=defaults)
-    admin, _ = User.objects.get_or_create(username="admin")
-    admin.is_staff = True
-    admin.is_superuser = True
-    admin.set_password(password)
-    admin.save()
-    return {"stores": 2, "ports": 1, "agencies": 1, "users": 5}
+    _demo_user("admin", password, superuser=True)
+    return {
+        "agencies": Agency.objects.filter(code="DEMO-AGENCY").count(),
+        "ports": Port.objects.filter(code="PVG").count(),
+        "stores": Store.objects.filter(code__in=["DEMO-SH-001", "DEMO-BJ-001"]).count(),
+        "users": User.objects.filter(username__in=[*DEMO_USERNAMES]).count(),
+    }
+
+
+DEMO_USERNAMES = ("clerk", "clerk2", "officer", "agent", "admin")
+
+
+def _demo_user(username: str, password: str, *, superuser: bool) -> Any:
+    """The demo user, active, with the demo password; rehashed only when it differs.
+
+    Leaving a matching hash alone keeps running sessions valid across restarts
+    (Django ties a session to the password hash).
+    """
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    changed = False
+    if not user.check_password(password):
+        user.set_password(password)
+        changed = True
+    for field, value in (("is_active", True), ("is_staff", superuser), ("is_superuser", superuser)):
+        if getattr(user, field) != value:
+            setattr(user, field, value)
+            changed = True
+    if changed:
+        user.save()
+    return user

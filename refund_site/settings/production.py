@@ -1,5 +1,9 @@
 """Production settings: refuse to start without secrets; HTTPS everywhere."""
 
+import base64
+import binascii
+
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -20,6 +24,23 @@ if _missing:
     raise ImproperlyConfigured(f"Production settings need: {', '.join(_missing)}")
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters.")
+
+
+def _check_key(name: str, value: str) -> None:
+    """Fail at start-up, not at the first signature, when a key is not what it should be."""
+    try:
+        if name == "FIELD_ENCRYPTION_KEY":
+            Fernet(value.encode())
+        elif len(base64.b64decode(value, validate=True)) != 32:
+            raise ValueError("must be 32 bytes")
+    except (ValueError, binascii.Error) as exc:
+        raise ImproperlyConfigured(
+            f"{name} is malformed ({exc}); python manage.py generate_keys prints valid ones."
+        ) from exc
+
+
+for _name in ("SIGNING_PRIVATE_KEY", "FIELD_ENCRYPTION_KEY", "DOCUMENT_HASH_KEY"):
+    _check_key(_name, _required[_name])
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

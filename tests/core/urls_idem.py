@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.urls import include, path
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
-from core.exceptions import RuleViolation
+from core.exceptions import NotFound, PermissionDenied, RuleViolation, StateConflict
 from core.models import Agency
 
 
@@ -34,8 +36,24 @@ class CreateAgencyView(APIView):
         return Response({"id": agency.pk, "code": agency.code, "name": agency.name}, status=201)
 
 
+class ErrorView(APIView):
+    """GET raises the error named in the URL, as a service would."""
+
+    def get(self, request: Request, kind: str) -> Response:
+        errors: dict[str, Exception] = {
+            "rule": RuleViolation("A rule says no.", "below_minimum", {"minimum": "200.00"}),
+            "conflict": StateConflict("Already verified.", "already_verified"),
+            "missing": NotFound("No such form."),
+            "forbidden": PermissionDenied("Not your store."),
+            "django-validation": DjangoValidationError({"quantity": ["Must be positive."]}),
+            "django-404": Http404("gone"),
+        }
+        raise errors[kind]
+
+
 urlpatterns = [
     path("api/v1/test/agencies/", CreateAgencyView.as_view()),
+    path("api/v1/test/errors/<str:kind>/", ErrorView.as_view()),
     path("", include("refund_site.urls")),
 ]
 handler404 = "core.views.page_not_found"
