@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from core.models import Port
 from customs.models import InspectionPolicy
 from stores.models import RefundForm
-from tests.factories import line, make_form, traveler
+from tests.factories import PortFactory, line, make_form, traveler
 
 SEED = "customs-test-seed"
 
@@ -36,3 +37,9 @@ def issued(demo: Any, pvg_policy: InspectionPolicy) -> Callable[..., RefundForm]
 
 def line_ids(form: RefundForm) -> list[int]:
     return list(form.lines.order_by("position").values_list("pk", flat=True))
+
+
+def new_port(code: str, region_code: str = "31", has_mailbox: bool = True) -> Port:
+    """Another port (typed as a Port for mypy)."""
+    port = PortFactory(code=code, region_code=region_code, has_mailbox=has_mailbox)
+    return cast(Port, port)

@@ -15,7 +15,7 @@ from core.models import LedgerEntry
 from core.numbering import form_number
 from customs.models import Verification, VerificationAttempt
 from stores.models import RefundForm
-from tests.customs.conftest import line_ids
+from tests.customs.conftest import line_ids, new_port
 from tests.factories import line, make_form, staff_user, traveler
 
 URL = "/api/v1/customs/verifications/"
@@ -157,7 +157,8 @@ def test_quantity_above_purchase_is_422_and_writes_nothing(demo, api, issued):
     assert not Verification.objects.exists()
     # only the refusal itself is recorded
     assert LedgerEntry.objects.count() == entries + 1
-    assert LedgerEntry.objects.last().action == "verification_refused"
+    last = LedgerEntry.objects.last()
+    assert last is not None and last.action == "verification_refused"
 
 
 def test_departure_before_purchase_is_422(demo, api, issued):
@@ -269,9 +270,7 @@ def test_only_officers_may_verify(demo, api, issued):
 
 
 def test_the_port_comes_from_the_officers_membership(demo, api, issued):
-    from tests.factories import PortFactory
-
-    other = PortFactory(code="PEK", region_code="11")
+    other = new_port("PEK", "11")
     officer = staff_user("officer", other, "pek-officer")
     form = issued()
     reply = post(api(officer), {"form": form.number, "departure_date": today(), "port": "PVG"})
@@ -427,9 +426,7 @@ def test_stamp_verifies_with_only_the_port_public_key(demo, api, issued):
 
 
 def test_stamp_does_not_verify_with_another_ports_key(demo, api, issued):
-    from tests.factories import PortFactory
-
-    PortFactory(code="SHA")
+    new_port("SHA")
     form = issued()
     stamp = post(api(demo.officer), {"form": form.number, "departure_date": today()}).json()[
         "stamp"

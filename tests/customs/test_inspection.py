@@ -15,8 +15,8 @@ from customs.models import InspectionDecision, InspectionPolicy, RiskRule, Verif
 from customs.rules import sample_draw
 from customs.selectors import inspection_for, inspection_queue
 from customs.services import inspection_decide, verification_create
-from tests.customs.conftest import SEED
-from tests.factories import PortFactory, line, make_form, traveler
+from tests.customs.conftest import SEED, new_port
+from tests.factories import line, make_form, traveler
 
 
 def decide(form, demo):
@@ -38,7 +38,7 @@ def test_threshold_is_configurable_per_port(demo, issued, pvg_policy):
     pvg_policy.save()
     form = issued(line(unit_price="600.00"))
     assert decide(form, demo).reason == "threshold"
-    other = PortFactory(code="CAN", region_code="44")
+    other = new_port("CAN", "44")
     # another port keeps the default 10,000 threshold
     second = issued(line(unit_price="600.00"))
     assert inspection_decide(form=second, port=other).reason != "threshold"
@@ -98,7 +98,7 @@ def test_decided_once_and_then_always_the_same(demo, issued):
 
 
 def test_a_port_without_a_policy_gets_the_defaults(demo):
-    port = PortFactory(code="XMN", region_code="35")
+    port = new_port("XMN", "35")
     form = make_form(demo.store_sh, demo.clerk, line(quantity="10", unit_price="1000.00"))
     decision = inspection_decide(form=form, port=port)
     policy = InspectionPolicy.objects.get(port=port)
@@ -172,7 +172,7 @@ def test_splitting_under_the_threshold_is_caught_by_the_open_total_rule(demo, is
 
 def test_inactive_and_other_ports_rules_do_not_apply(demo, issued):
     rule(demo, "store", "Inactive", values="DEMO-SH-001", active=False)
-    rule(demo, "store", "Elsewhere", values="DEMO-SH-001", port=PortFactory(code="CTU"))
+    rule(demo, "store", "Elsewhere", values="DEMO-SH-001", port=new_port("CTU"))
     assert decide(issued(), demo).reason == "not_selected"
     rule(demo, "store", "Everywhere", values="DEMO-SH-001", port=None)
     assert decide(issued(), demo).reason == "risk_rule"
@@ -205,7 +205,8 @@ def test_the_form_customs_view_shows_the_decision(demo, api, issued):
         "red",
         "threshold",
     )
-    assert inspection_for(form).selected is True
+    decision = inspection_for(form)
+    assert decision is not None and decision.selected is True
     assert [d.form_id for d in inspection_queue(port=demo.port)] == [form.pk]
     # the queue through the API
     queue = api(demo.officer).get("/api/v1/customs/inspections/").json()["results"]
@@ -220,7 +221,8 @@ def test_verified_forms_leave_the_inspection_queue(demo, api, issued):
         form_number=form.number,
         departure_date=timezone.localdate(),
     )
-    assert inspection_for(form).reason == "threshold"  # decided at verification
+    decision = inspection_for(form)
+    assert decision is not None and decision.reason == "threshold"  # decided at verification
     assert not inspection_queue(port=demo.port).exists()
 
 
@@ -237,7 +239,8 @@ def test_the_kiosk_green_lane_refuses_forms_selected_for_inspection(demo, issued
         )
     red.refresh_from_db()
     assert red.status == "issued"
-    assert inspection_for(red).selected  # the decision stays recorded
+    decision = inspection_for(red)
+    assert decision is not None and decision.selected  # the decision stays recorded
     assert VerificationAttempt.objects.filter(code="inspection_required", channel="kiosk")
     verification = verification_create(
         port=demo.port,

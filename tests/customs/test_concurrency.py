@@ -1,0 +1,94 @@
+"""Two officers stamping the same form at the same moment: one verification, one 409."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from customs.exceptions import AlreadyVerified
+from customs.models import MailboxBatchItem, Verification, VerificationAttempt
+from customs.services import mailbox_batch_open, mailbox_batch_scan, verification_create
+from tests.factories import line, make_form, staff_user
+
+
+@pytest.fixture
+def pg(postgres_only: None, django_db_serialized_rollback: None) -> None:
+    """PostgreSQL, committed data, and the migrations' rows (policies) restored for the test."""
+
+
+def run_together(*jobs: Any) -> list[Any]:
+    """Start the jobs on threads behind one barrier; each returns its result or exception."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+
+    def runner(index: int, job: Any) -> None:
+        try:
+            barrier.wait()
+            results[index] = job()
+        except Exception as exc:  # reported to the test
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_officers_same_form_same_moment(pg, demo):
+    form = make_form(demo.store_sh, demo.clerk, line(quantity="2"), line(item="Tea"))
+    second_officer = staff_user("officer", demo.port, "officer-b")
+
+    def stamp(officer: Any) -> Any:
+        return lambda: verification_create(
+            port=demo.port,
+            officer=officer,
+            form_number=form.number,
+            qr=form.qr_payload,
+            departure_date=timezone.localdate(),
+        )
+
+    results = run_together(stamp(demo.officer), stamp(second_officer))
+    winners = [r for r in results if isinstance(r, Verification)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1, results
+    assert len(losers) == 1 and isinstance(losers[0], AlreadyVerified), results
+    assert losers[0].status_code == 409
+    assert Verification.objects.filter(form=form).count() == 1
+    assert VerificationAttempt.objects.filter(code="already_verified").count() == 1
+
+
+def test_two_officers_through_the_api(pg, demo, api):
+    form = make_form(demo.store_sh, demo.clerk, line())
+    second_officer = staff_user("officer", demo.port, "officer-c")
+    clients = [api(demo.officer), api(second_officer)]
+    body = {"form": form.number, "departure_date": timezone.localdate().isoformat()}
+    replies = run_together(
+        *[
+            (lambda c=c: c.post("/api/v1/customs/verifications/", body, format="json"))
+            for c in clients
+        ]
+    )
+    assert sorted(r.status_code for r in replies) == [201, 409]
+    assert Verification.objects.filter(form=form).count() == 1
+
+
+def test_two_officers_scanning_into_one_batch(pg, demo):
+    batch = mailbox_batch_open(port=demo.port, officer=demo.officer)
+    forms = [make_form(demo.store_sh, demo.clerk, line()) for _ in range(4)]
+    second_officer = staff_user("officer", demo.port, "officer-d")
+    jobs = [
+        (lambda f=f, o=o: mailbox_batch_scan(batch=batch, officer=o, code=f.number))
+        for f, o in zip(forms, [demo.officer, second_officer] * 2, strict=True)
+    ]
+    results = run_together(*jobs)
+    assert all(isinstance(r, MailboxBatchItem) for r in results), results
+    positions = sorted(MailboxBatchItem.objects.values_list("position", flat=True))
+    assert positions == [1, 2, 3, 4]
