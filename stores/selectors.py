@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from core.crypto import document_hash
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
 from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
@@ -144,38 +143,6 @@ def form_in_scope(*, number: str, store_id: int | None) -> RefundForm | None:
     if store_id is not None:
         queryset = queryset.filter(store_id=store_id)
     return queryset.first()
-
-
-def forms_filtered(
-    *,
-    store_id: int,
-    status: str | None = None,
-    purchase_date_from: date | None = None,
-    purchase_date_to: date | None = None,
-    issued_from: date | None = None,
-    issued_to: date | None = None,
-    document_number: str | None = None,
-) -> QuerySet[RefundForm]:
-    """A store's forms, newest first, narrowed by status, dates and traveler document."""
-    queryset = forms_for_store(store_id=store_id)
-    if status:
-        queryset = queryset.filter(status=status)
-    if purchase_date_from:
-        queryset = queryset.filter(purchase_date__gte=purchase_date_from)
-    if purchase_date_to:
-        queryset = queryset.filter(purchase_date__lte=purchase_date_to)
-    if issued_from:
-        queryset = queryset.filter(issued_at__date__gte=issued_from)
-    if issued_to:
-        queryset = queryset.filter(issued_at__date__lte=issued_to)
-    if document_number:
-        queryset = queryset.filter(document_hash=document_hash(document_number))
-    return queryset.order_by("-issued_at", "-pk")
-
-
-def forms_today(*, store_id: int, day: date) -> QuerySet[RefundForm]:
-    """A store's forms issued on ``day`` (business date), newest first."""
-    return forms_filtered(store_id=store_id, issued_from=day, issued_to=day)
 
 
 def invoice_in_scope(*, number: str, store_id: int) -> VatInvoice | None:

@@ -15,7 +15,7 @@ from core.crypto import normalize_document_number
 from core.ledger import record_history
 from core.money import amount_in_words
 from core.rules import DOCUMENT_TYPES
-from stores.api.countries import ISO_3166_ALPHA2
+from stores.countries import country_names
 from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 from stores.services import (
     MAX_FORM_INVOICES,
@@ -190,7 +190,7 @@ class TravelerInputSerializer(serializers.Serializer):
 
     def validate_nationality(self, value: str) -> str:
         code = value.upper()
-        if code not in ISO_3166_ALPHA2:
+        if country_names(code) is None:
             raise serializers.ValidationError(f"{value} is not an ISO 3166 alpha-2 country code.")
         return code
 

@@ -348,3 +348,22 @@ def test_idempotent_replay_of_a_refusal(demo, api):
     assert again.json() == first.json() and again.status_code == 422
     assert RefundForm.objects.count() == 0
     assert Decimal(first.json()["extra"]["day_total"]) == Decimal("100.00")
+
+
+def test_downstream_apps_can_add_a_section_to_the_detail(demo, api):
+    # customs / Buy & Refund register sections without stores importing them
+    from stores.api import serializers
+
+    form = make_form(demo.store_sh, demo.clerk)
+    serializers.register_form_section(
+        "prepayment", lambda f: {"amount": str(f.net_refund)} if f.buy_and_refund else None
+    )
+    try:
+        plain = api(demo.clerk).get(f"{FORMS}{form.number}/").json()
+        RefundForm.objects.filter(pk=form.pk).update(buy_and_refund=True)
+        marked = api(demo.clerk).get(f"{FORMS}{form.number}/").json()
+    finally:
+        serializers._form_sections.pop("prepayment")
+
+    assert "prepayment" not in plain
+    assert marked["prepayment"] == {"amount": "18.00"}

@@ -255,3 +255,16 @@ def test_raw_json_roundtrip(demo, api):
     response = api(demo.clerk).post(URL, raw, content_type="application/json")
     assert response.status_code == 201, response.json()
     assert response.json()["total"] == "201.00"
+
+
+def test_oversized_body_is_400_in_shared_shape_and_writes_nothing(demo, api):
+    # 5 MB of lines: refused before parsing (DATA_UPLOAD_MAX_MEMORY_SIZE)
+    line = {"item": "a" * 100, "quantity": "1", "unit_price": "1.00", "vat_rate": "0.13"}
+    raw = json.dumps({"buyer_name": "x", "lines": [line] * 30000})
+    before = rows()
+
+    response = api(demo.clerk).post(URL, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"code", "message", "extra"}
+    assert rows() == before

@@ -91,3 +91,22 @@ def test_form_issue_query_count_is_the_same_for_1_and_50_lines(demo, api):
     assert first.status_code == second.status_code == 201
     assert one == fifty, (one, fifty)
     print(f"form issue queries: 1 line {one}, 50 lines {fifty}")
+
+
+def test_form_list_and_detail_queries_do_not_grow_with_forms(demo, api):
+    from tests.factories import make_form
+
+    client = api(demo.clerk)
+    make_form(demo.store_sh, demo.clerk, line(unit_price="300.00"))
+    few, _ = count_queries(lambda: client.get(FORMS))
+    for _ in range(5):
+        make_form(demo.store_sh, demo.clerk, line(unit_price="300.00"))
+    form = make_form(demo.store_sh, demo.clerk, *[line(unit_price="300.00")] * 10)
+    many, response = count_queries(lambda: client.get(FORMS))
+    assert response.json()["count"] == 7
+    assert few == many
+
+    small = make_form(demo.store_sh, demo.clerk, line(unit_price="300.00"))
+    one_line, _ = count_queries(lambda: client.get(f"{FORMS}{small.number}/"))
+    ten_lines, _ = count_queries(lambda: client.get(f"{FORMS}{form.number}/"))
+    assert one_line == ten_lines
