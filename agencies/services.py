@@ -566,7 +566,13 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
         result = payout_gateway().transfer(request)
     except PayoutError as exc:
         settled = _refund_settle(
-            refund.pk, actor=actor, paid=False, code=exc.code, message=exc.message, definite=False
+            refund.pk,
+            form_id=refund.form_id,
+            actor=actor,
+            paid=False,
+            code=exc.code,
+            message=exc.message,
+            definite=False,
         )
         if settled.status == RefundStatus.PAID:
             return settled
@@ -578,6 +584,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
         logger.exception("payout gateway error for refund %s", refund.pk)
         _refund_settle(
             refund.pk,
+            form_id=refund.form_id,
             actor=actor,
             paid=False,
             code="payout_error",
@@ -590,6 +597,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
         ) from exc
     settled = _refund_settle(
         refund.pk,
+        form_id=refund.form_id,
         actor=actor,
         paid=result.succeeded,
         reference=result.reference,
@@ -614,6 +622,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
 def _refund_settle(
     refund_id: int,
     *,
+    form_id: int,
     actor: object,
     paid: bool,
     reference: str = "",
@@ -622,9 +631,8 @@ def _refund_settle(
     definite: bool,
 ) -> Refund:
     """Transaction 2: lock form then refund; pending -> paid (form refunded) or failed."""
-    form_id = Refund.objects.filter(pk=refund_id).values_list("form_id", flat=True).get()
     form = RefundForm.objects.select_for_update().get(pk=form_id)
-    refund = Refund.objects.select_for_update().select_related("form").get(pk=refund_id)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("form").get(pk=refund_id)
     if refund.status != RefundStatus.PENDING:
         return refund  # settled meanwhile by a concurrent re-send: nothing to do
     if paid:
