@@ -523,10 +523,10 @@ def settlement(request: HttpRequest, agency: Agency) -> HttpResponse:
         title="Daily net refunds paid",
     )
     sections = [
-        ("By payout method", "退付方式", "Method", result.by_method),
-        ("By store", "商店", "Store", result.by_store),
-        ("By port", "口岸", "Port", result.by_port),
-        ("By nationality", "国籍", "Nationality", result.by_nationality),
+        ("By payout method", "退付方式", "Method", result.by_method, False),
+        ("By store", "商店", "Store", result.by_store, True),
+        ("By port", "口岸", "Port", result.by_port, True),
+        ("By nationality", "国籍", "Nationality", result.by_nationality, False),
     ]
     previous = _shift_month(month, -1)
     following = _shift_month(month, 1)

@@ -3,6 +3,10 @@
 // this only spares the agent a second click.
 (function () {
   "use strict";
+  // After a refused scan the code stays visible but selected: the next scan replaces it.
+  var scan = document.getElementById("id_qr");
+  if (scan && scan.value) scan.select();
+
   var form = document.getElementById("pay-form");
   if (!form) return;
   var radios = form.querySelectorAll("input[name=payout_method]");

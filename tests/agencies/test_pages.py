@@ -13,7 +13,7 @@ from django.test import Client
 from agencies.models import Refund, RefundAttempt, RefundStatus
 from core.signing import make_form_qr
 from stores.models import FormStatus
-from tests.agencies.conftest import DOCUMENT, GOOD_CARD
+from tests.agencies.conftest import DECLINED_CARD, DOCUMENT, GOOD_CARD, UNAVAILABLE_ONCE_CARD
 from tests.factories import AgencyFactory, line, make_form, staff_user
 
 PAGES = [
@@ -250,3 +250,45 @@ def test_settlement_page_chart_tables_and_downloads(demo, verified_form):
     assert xlsx["Content-Type"].endswith("spreadsheetml.sheet")
     assert xlsx.content.startswith(b"PK")
     assert client.get("/agency/settlement/2026-13.csv").status_code == 404
+
+
+def test_declined_transfer_is_shown_and_can_be_paid_to_another_account(demo, verified_form):
+    form = verified_form()
+    client = client_for(demo.agent)
+    url = start_visit(client, form)
+    response = client.post(
+        url + "pay/", {"payout_method": "bank_card", "card_number": DECLINED_CARD}
+    )
+    assert response.status_code == 422
+    assert "Not paid: The transfer was declined" in text(response)
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.FAILED
+    detail = text(client.get(f"/agency/refunds/{refund.pk}/"))
+    assert "The transfer did not go through." in detail
+    assert "Print receipt" not in detail
+    assert client.get(f"/agency/refunds/{refund.pk}/receipt.pdf").status_code == 404
+
+    # Same page, another card: the failed refund is re-opened and paid, still one refund.
+    response = client.post(url + "pay/", {"payout_method": "bank_card", "card_number": GOOD_CARD})
+    assert response.status_code == 302
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.PAID
+    assert Refund.objects.count() == 1
+
+
+def test_unanswered_transfer_is_resent_from_the_refund_page(demo, verified_form):
+    form = verified_form()
+    client = client_for(demo.agent)
+    url = start_visit(client, form)
+    response = client.post(
+        url + "pay/", {"payout_method": "bank_card", "card_number": UNAVAILABLE_ONCE_CARD}
+    )
+    assert "payout_unavailable" in text(response)
+    refund = Refund.objects.get()
+    assert refund.status == RefundStatus.FAILED
+    assert "Re-send transfer" in text(client.get(f"/agency/refunds/{refund.pk}/"))
+
+    page = client.post(f"/agency/refunds/{refund.pk}/resend/", follow=True)
+    assert "the transfer went through" in text(page)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.PAID

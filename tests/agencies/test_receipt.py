@@ -10,7 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from agencies.pdf import ReceiptData, receipt_pdf
+from agencies.pdf import ReceiptData, receipt_data_for, receipt_pdf, receipt_reference
+from agencies.services import refund_pay
+from tests.agencies.conftest import DOCUMENT, GOOD_CARD
+from tests.factories import line
 
 PDFTOTEXT = shutil.which("pdftotext") or "pdftotext"
 PDFFONTS = shutil.which("pdffonts") or "pdffonts"
@@ -96,3 +99,33 @@ def test_chinese_font_is_embedded():
         [PDFFONTS, "-"], input=pdf, capture_output=True, check=True
     ).stdout.decode()
     assert "WenQuanYi" in fonts
+
+
+def test_receipt_of_a_paid_refund_reads_the_refund_the_form_and_customs(demo, verified_form):
+    form = verified_form(line(unit_price="3600.00"))
+    refund = refund_pay(
+        form_number=form.number,
+        qr=form.qr_payload,
+        document_number=DOCUMENT,
+        payout_method="bank_card",
+        payout_account=GOOD_CARD,
+        agent=demo.agent,
+        agency=demo.agency,
+    )
+    data = receipt_data_for(refund)
+    assert data.reference == receipt_reference(refund)
+    assert data.reference == f"R{refund.refund_date:%Y%m%d}-{refund.pk:06d}"
+    assert (data.verified_total, data.refundable_vat, data.fee, data.net_refund) == (
+        Decimal("3600.00"),
+        Decimal("396.00"),
+        Decimal("72.00"),
+        Decimal("324.00"),
+    )
+    assert data.departure_date == form.verification.departure_date
+    text = pdf_text(receipt_pdf(data))
+    assert "示范退税代理机构 Demo Refund Agency (DEMO-AGENCY)" in text
+    assert f"{GOOD_CARD[:4]} **** **** {GOOD_CARD[-4:]}" in text
+    assert GOOD_CARD not in text  # never the full card number
+    assert "银行卡 Bank card" in text
+    assert "(PVG)" in text
+    assert "经办人 Agent agent" in text
