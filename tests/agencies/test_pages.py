@@ -8,7 +8,9 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from agencies.models import Refund, RefundAttempt, RefundStatus
 from core.signing import make_form_qr
@@ -292,3 +294,21 @@ def test_unanswered_transfer_is_resent_from_the_refund_page(demo, verified_form)
     assert "the transfer went through" in text(page)
     refund.refresh_from_db()
     assert refund.status == RefundStatus.PAID
+
+
+def test_counter_pages_make_the_same_queries_for_1_or_12_lines(demo, verified_form):
+    counts = []
+    for n in (1, 12):
+        form = verified_form(*[line(item=f"item {i}", unit_price="300.00") for i in range(n)])
+        client = client_for(demo.agent)
+        url = start_visit(client, form)
+        with CaptureQueriesContext(connection) as visit_queries:
+            client.get(url)
+        with CaptureQueriesContext(connection) as pay_queries:
+            paid = client.post(
+                url + "pay/", {"payout_method": "bank_card", "card_number": GOOD_CARD}
+            )
+        with CaptureQueriesContext(connection) as receipt_queries:
+            client.get(paid["Location"] + "receipt.pdf")
+        counts.append((len(visit_queries), len(pay_queries), len(receipt_queries)))
+    assert counts[0] == counts[1]
