@@ -145,3 +145,53 @@ def test_concurrent_api_retries_with_one_idempotency_key_make_one_form(pg, demo,
     assert all(status == 201 for status, _ in results), results
     assert len({data["number"] for _, data in results}) == 1
     assert RefundForm.objects.count() == 1
+
+
+def test_two_concurrent_voids_reverse_once(pg, demo):
+    from stores.models import VatInvoice
+    from stores.services import refund_form_void
+    from tests.factories import make_form
+
+    form = make_form(demo.store_sh, demo.clerk, line(unit_price="500.00"))
+
+    def work(index: int) -> int:
+        return len(refund_form_void(form=form, clerk=demo.clerk, reason=f"Return {index}"))
+
+    results = run_together(work, count=4)
+
+    assert sorted(str(r) if isinstance(r, int) else r.code for r in results) == [
+        "1",
+        "form_not_voidable",
+        "form_not_voidable",
+        "form_not_voidable",
+    ], results
+    assert VatInvoice.objects.filter(kind="red").count() == 1
+
+
+def test_void_racing_customs_verification_one_wins(pg, demo):
+    # the form row lock orders them: voided then not verifiable, or verified then not voidable
+    from customs.services import verification_create
+    from stores.services import business_today, refund_form_void
+    from tests.factories import make_form
+
+    form = make_form(demo.store_sh, demo.clerk, line(unit_price="500.00"))
+
+    def work(index: int) -> str:
+        if index % 2:
+            refund_form_void(form=form, clerk=demo.clerk, reason="Returned")
+            return "voided"
+        verification_create(
+            port=demo.port,
+            officer=demo.officer,
+            form_number=form.number,
+            departure_date=business_today(),
+        )
+        return "verified"
+
+    results = run_together(work, count=2)
+
+    final = RefundForm.objects.get(pk=form.pk).status
+    assert final in ("voided", "verified")
+    assert results.count(final) == 1, results
+    loser = next(r for r in results if r != final)
+    assert isinstance(loser, ApplicationError) and loser.status_code == 409, results
