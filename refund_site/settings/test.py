@@ -1,4 +1,8 @@
-"""Test settings: the local defaults with fast hashing and a per-run var dir."""
+"""Test settings: the local defaults with fast hashing, fixed keys, an in-process broker."""
+
+import os
+import tempfile
+from pathlib import Path
 
 from .local import *  # noqa: F403
 from .local import env
@@ -15,3 +19,15 @@ SIGNING_PRIVATE_KEY = "dGVzdC1zaWduaW5nLWtleS0wMDAwMDAwMDAwMDAwMDA="
 FIELD_ENCRYPTION_KEY = "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0wMDAwMDA="
 DOCUMENT_HASH_KEY = "dGVzdC1kb2N1bWVudC1oYXNoLWtleS0wMDAwMDAwMDA="
 GENERATE_MISSING_KEYS = False
+
+# Enqueued tasks stay in this process: unit tests call tasks directly, and a test run
+# must never drop messages into the broker folder a local worker is reading.
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file rather than memory, so that the end-to-end tests' Celery worker (another
+    # process) sees what a test commits; one file per test process, removed after.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"refund-test-{os.getpid()}.sqlite3")
+    }
