@@ -261,7 +261,7 @@ class IssueForm(forms.Form):
         label="Passport MRZ · 护照机读码",
         widget=forms.Textarea(
             attrs={
-                "rows": 2,
+                "rows": 3,
                 "class": "mono mrz",
                 "spellcheck": "false",
                 "autocomplete": "off",

@@ -42,7 +42,7 @@ from core.money import amount_in_words, quantize_money
 from core.pdf import FONT_NAME, cjk_font
 from core.selectors import buy_and_refund_days
 from stores.countries import country_names
-from stores.models import RefundForm, RefundFormLine
+from stores.models import FormStatus, RefundForm, RefundFormLine
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 15 * mm
@@ -253,12 +253,31 @@ class _FormDoc(BaseDocTemplate):
         )
         self.addPageTemplates(
             [
-                PageTemplate(id="first", frames=[first], onPage=self._first_page),
-                PageTemplate(id="later", frames=[later], onPage=self._later_page),
+                PageTemplate(
+                    id="first", frames=[first], onPage=self._first_page, onPageEnd=self._stamp
+                ),
+                PageTemplate(
+                    id="later", frames=[later], onPage=self._later_page, onPageEnd=self._stamp
+                ),
             ]
         )
 
     # --- page furniture ----------------------------------------------------------
+
+    def _stamp(self, canvas: Canvas, doc: Any) -> None:
+        """Across every page of a voided form, so a reprint can never pass for a live one."""
+        if self.form.status != FormStatus.VOIDED:
+            return
+        canvas.saveState()
+        canvas.setFillColor(RED)
+        canvas.setFillAlpha(0.22)
+        canvas.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+        canvas.rotate(35)
+        canvas.setFont(self.font, 110)
+        canvas.drawCentredString(0, 10, "已作废")
+        canvas.setFont(self.font, 64)
+        canvas.drawCentredString(0, -70, "VOID")
+        canvas.restoreState()
 
     def _footer(self, canvas: Canvas) -> None:
         canvas.setFont(self.font, 7)

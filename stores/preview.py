@@ -133,7 +133,7 @@ class Estimate:
     total: Decimal = ZERO
     refundable_vat: Decimal = ZERO
     fee: Decimal = ZERO
-    fee_rate: Decimal = ZERO
+    fee_rate: Decimal | None = None
     earlier_same_day_total: Decimal = ZERO
     minimum: Decimal | None = None
     purchase_date: date | None = None

@@ -25,6 +25,12 @@
 
   function text(el, value) { if (el) el.textContent = value; }
 
+  /* "3600.00" -> "3,600.00": amounts arrive as exact decimal strings. */
+  function money(value) {
+    var parts = String(value).split(".");
+    return parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (parts.length > 1 ? "." + parts[1] : "");
+  }
+
   function el(tag, cls, content) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -152,7 +158,7 @@
       }
       text(mrzStatus, msg + " Now enter the last entry date · 请填写最后入境日期");
       var entry = form.querySelector("[name=last_entry_date]");
-      if (entry && !entry.value) entry.focus();
+      if (entry && !entry.value && document.activeElement === mrz) entry.focus();
       schedule();
     }).catch(function () {
       mrzStatus.className = "mrz-status bad";
@@ -160,9 +166,11 @@
     });
   }
   if (mrz) {
-    mrz.addEventListener("input", readMrz);
+    /* A scanner ends with Enter: read then. Without one, read once typing pauses. */
+    var mrzTimer = null;
+    mrz.addEventListener("input", function () { clearTimeout(mrzTimer); mrzTimer = setTimeout(readMrz, 400); });
     mrz.addEventListener("keydown", function (e) {
-      if (e.key === "Enter") setTimeout(readMrz, 0);
+      if (e.key === "Enter") { clearTimeout(mrzTimer); setTimeout(readMrz, 0); }
     });
   }
 
@@ -188,7 +196,7 @@
       var row = list[line.index];
       if (!row) return;
       var cell = row.querySelector("[data-line-total]");
-      text(cell, line.total);
+      text(cell, money(line.total));
       cell.title = "excl. VAT " + line.amount + " + VAT " + line.vat + (line.refund_rate ? " · refund rate " + line.refund_rate : " · no refund rate");
     });
     Object.keys(r.line_errors || {}).forEach(function (index) {
@@ -226,7 +234,7 @@
       renderInvoices(r);
       renderFieldErrors(r.field_errors);
       ["total", "refundable_vat", "fee", "net_refund"].forEach(function (k) {
-        text(form.querySelector("[data-est=" + k + "]"), Number(r[k]).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+        text(form.querySelector("[data-est=" + k + "]"), money(r[k]));
       });
       text(form.querySelector("[data-est=fee_rate]"), r.fee_rate ? "(" + r.fee_rate + ")" : "");
       form.classList.toggle("is-eligible", !!r.eligible);

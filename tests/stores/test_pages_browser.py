@@ -1,0 +1,124 @@
+"""The store counter in a real browser: scan a passport, type lines, issue, print, void."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from mrz.generator.td3 import TD3CodeGenerator
+from playwright.sync_api import expect
+
+from stores.models import FormStatus, RefundForm
+from stores.services import business_today
+from tests.browser import login, screenshot
+
+
+def scanned_passport() -> list[str]:
+    """The two MRZ lines of a valid French passport, as a scanner types them."""
+    code = TD3CodeGenerator(
+        "P", "FRA", "Dupont", "Marie Claire", "18AB12345", "FRA", "900101", "F", "350101", ""
+    )
+    return str(code).splitlines()
+
+
+@pytest.mark.browser
+def test_clerk_issues_prints_and_voids_a_form(demo, page):
+    login(page, "clerk")
+    expect(page.locator("h1")).to_contain_text("Today's forms")
+    page.get_by_role("link", name="+ Issue a form · 开单").click()
+    expect(page.locator("h1")).to_contain_text("Issue a refund form")
+
+    # A keyboard-wedge scanner types the two MRZ lines, each ended by Enter.
+    page.locator("textarea[name=mrz]").click()
+    for mrz_line in scanned_passport():
+        page.keyboard.type(mrz_line)
+        page.keyboard.press("Enter")
+    expect(page.locator("input[name=name]")).to_have_value("DUPONT MARIE CLAIRE")
+    expect(page.locator("input[name=document_number]")).to_have_value("18AB12345")
+    expect(page.locator("select[name=nationality]")).to_have_value("FR")
+    expect(page.locator("#mrz-status")).to_contain_text("check digits verified")
+    # The page moves the cursor on to what the MRZ does not say.
+    expect(page.locator("input[name=last_entry_date]")).to_be_focused()
+    entry = business_today() - timedelta(days=12)
+    page.fill("input[name=last_entry_date]", entry.isoformat())
+
+    # A first, small line: the rule says so at once.
+    page.fill("input[name=lines-0-item]", "丝巾 Silk scarf")
+    page.fill("input[name=lines-0-quantity]", "1")
+    page.fill("input[name=lines-0-unit_price]", "150")
+    expect(page.locator("#checks")).to_contain_text("Below the RMB 200 minimum")
+    screenshot(page, "stores-issue-below-minimum")
+
+    # Fix the price, add a second line with the keyboard, and a third one to remove.
+    page.fill("input[name=lines-0-unit_price]", "1800")
+    page.locator("select[name=lines-0-vat_rate]").focus()
+    page.keyboard.press("Enter")  # Enter on a line's last field adds the next line
+    expect(page.locator("input[name=lines-1-item]")).to_be_focused()
+    page.keyboard.type("羊绒围巾 Cashmere wrap")
+    page.fill("input[name=lines-1-quantity]", "2")
+    page.fill("input[name=lines-1-unit_price]", "900")
+    page.get_by_role("button", name="+ Add line · 添加明细").click()
+    page.fill("input[name=lines-2-item]", "Mistake")
+    page.fill("input[name=lines-2-quantity]", "1")
+    page.fill("input[name=lines-2-unit_price]", "99")
+    expect(page.locator("[data-est=total]")).to_have_text("3,699.00")
+    page.locator("tr[data-line]").nth(2).get_by_role("button", name="Remove line · 删除").click()
+    expect(page.locator("tr[data-line]")).to_have_count(2)
+
+    # RMB 3,600 at 13%: 396.00 refundable - 72.00 fee = 324.00 net.
+    expect(page.locator("[data-est=total]")).to_have_text("3,600.00")
+    expect(page.locator("[data-est=refundable_vat]")).to_have_text("396.00")
+    expect(page.locator("[data-est=fee]")).to_have_text("72.00")
+    expect(page.locator("[data-est=net_refund]")).to_have_text("324.00")
+    expect(page.locator("#checks")).to_contain_text("Eligible for a refund")
+    expect(page.locator("tr[data-line]").nth(1).locator("[data-line-total]")).to_have_text(
+        "1,800.00"
+    )
+    screenshot(page, "stores-issue-ready")
+
+    page.get_by_role("button", name="Issue form · 开具申请单").click()
+    expect(page.locator("#form-status")).to_have_text("Issued")
+    form = RefundForm.objects.get()
+    expect(page.locator("h1")).to_contain_text(form.number)
+    expect(page.locator("#net-refund")).to_have_text("RMB 324.00")
+    expect(page.locator("#history")).to_contain_text("Issued · 已开具")
+    screenshot(page, "stores-form-detail")
+
+    # The print link serves the PDF.
+    pdf_url = page.locator("#print-link").get_attribute("href")
+    response = page.request.get(page.base_url + pdf_url)
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF")
+
+    # Void: a confirmation page, a reason, then the voided status.
+    page.locator("#void-link").click()
+    expect(page.locator("h1")).to_contain_text("Void form")
+    expect(page.locator("textarea[name=reason]")).to_be_focused()
+    screenshot(page, "stores-void-confirm")
+    page.keyboard.type("Traveler returned the goods")
+    page.get_by_role("button", name="Void form · 确认作废").click()
+    expect(page.locator("#form-status")).to_have_text("Voided")
+    expect(page.locator(".messages")).to_contain_text("voided")
+    expect(page.locator("#history")).to_contain_text("Traveler returned the goods")
+    expect(page.locator("#void-link")).to_have_count(0)
+    screenshot(page, "stores-form-voided")
+    form.refresh_from_db()
+    assert form.status == FormStatus.VOIDED
+
+    page.get_by_role("link", name="Forms · 申请单").click()
+    expect(page.locator("table.list")).to_contain_text(form.number)
+    expect(page.locator("table.list .badge.voided")).to_have_count(1)
+    screenshot(page, "stores-todays-forms")
+
+
+@pytest.mark.browser
+def test_bad_scan_says_so_and_typing_still_works(demo, page):
+    login(page, "clerk")
+    page.goto(page.base_url + "/store/forms/new/")
+    first, second = scanned_passport()
+    broken = second[:9] + ("0" if second[9] != "0" else "1") + second[10:]  # bad check digit
+    page.fill("textarea[name=mrz]", first + "\n" + broken + "\n")
+    expect(page.locator("#mrz-status")).to_contain_text("check digits do not match")
+    expect(page.locator("input[name=name]")).to_have_value("")
+    screenshot(page, "stores-issue-bad-scan")
