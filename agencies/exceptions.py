@@ -23,6 +23,12 @@ class MailboxTransferOnly(RuleViolation):
     default_code = "mailbox_transfer_only"
 
 
+class NothingToRefund(RuleViolation):
+    """The fee would eat the whole refund (a fee rate set above a refund rate)."""
+
+    default_code = "nothing_to_refund"
+
+
 class AlreadyRefunded(StateConflict):
     """The form already has a paid (or in-flight) refund."""
 

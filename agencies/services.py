@@ -39,6 +39,7 @@ from agencies.exceptions import (
     InvalidPayoutMethod,
     InvalidQr,
     MailboxTransferOnly,
+    NothingToRefund,
     PayoutDeclined,
     PayoutUnavailable,
     RefundNotFound,
@@ -238,6 +239,7 @@ def refund_check(
 
 _RECORDED_REFUSALS = (
     ChecksFailed,
+    NothingToRefund,
     CashLimitExceeded,
     MailboxTransferOnly,
     AlreadyRefunded,
@@ -398,6 +400,10 @@ def _refund_open(
         raise ChecksFailed(
             "Check " + ", ".join(failed) + " failed: the refund cannot be paid.",
             extra={"checks": assessment.checks_as_dicts(), **assessment.amounts()},
+        )
+    if assessment.computation.net <= 0:
+        raise NothingToRefund(
+            "After the agency fee nothing is left to refund.", extra=assessment.amounts()
         )
     _validate_payout(assessment, choice.method)
     if existing is not None:

@@ -17,6 +17,7 @@ from agencies.exceptions import (
     InvalidPayoutMethod,
     InvalidQr,
     MailboxTransferOnly,
+    NothingToRefund,
 )
 from agencies.models import Refund, RefundAttempt, SandboxTransfer
 from agencies.services import payout_choice_parse, refund_check, refund_pay
@@ -421,3 +422,14 @@ def test_agents_may_refund_forms_of_any_store(demo):
     form = verify(form, demo)
     refund = pay(form, demo)
     assert (refund.status, refund.form.store.code) == ("paid", "DEMO-BJ-001")
+
+
+def test_a_fee_above_the_refund_rate_refuses_instead_of_paying_a_negative_net(demo, verified_form):
+    # given 9% VAT goods (refund rate 8%) and an agency fee misconfigured at 10%
+    form = verified_form(line("茶叶 Tea", unit_price="1000.00", vat_rate="0.09"))
+    demo.agency.fee_rates.create(effective_from=business_today(), rate=Decimal("0.10"))
+    with pytest.raises(NothingToRefund) as error:
+        pay(form, demo)
+    assert error.value.extra["net_refund"] == "-20.00"
+    assert not Refund.objects.exists()
+    assert RefundAttempt.objects.get().code == "nothing_to_refund"
