@@ -174,7 +174,7 @@ GENERATE_MISSING_KEYS = env.bool("GENERATE_MISSING_KEYS", default=False)
 
 # --- Celery ----------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -218,6 +218,7 @@ CELERY_BEAT_SCHEDULE = {
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
