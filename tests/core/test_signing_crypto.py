@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 import segno
@@ -145,3 +146,21 @@ def test_encryption_is_randomized_and_reversible():
 )
 def test_mask(number, masked):
     assert mask_document(number) == masked
+
+
+def test_the_readme_verifier_works_as_documented(demo, client):
+    # the snippet a customs or agency system would copy from the README, run as written
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    snippet = next(block for block in blocks if "def verify_form_qr" in block)
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README
+    form = make_form(demo.store_sh, demo.clerk)
+    public = client.get("/api/v1/keys/").json()["platform"]
+    number, digest16 = namespace["verify_form_qr"](form.qr_payload.lower(), public)
+    assert (number, digest16.hex()) == (form.number, form.content_digest[:32])
+    forged = (
+        form.qr_payload[:20] + ("A" if form.qr_payload[20] != "A" else "B") + form.qr_payload[21:]
+    )
+    with pytest.raises(InvalidSignature):
+        namespace["verify_form_qr"](forged, public)
