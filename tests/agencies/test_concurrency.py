@@ -2,9 +2,10 @@
 
 On PostgreSQL the form row lock and the one-live-refund constraint decide.
 On SQLite the same code relies on its serialized writers (WAL, BEGIN
-IMMEDIATE, busy timeout): the test runs them on a real database file, since
-the in-memory test database uses shared-cache table locks that fail at once
-instead of waiting, unlike any deployment.
+IMMEDIATE, busy timeout): the threads run on a WAL copy of the test database
+in a file of their own, the deployed configuration, whatever the test
+settings choose (an in-memory test database would use shared-cache table
+locks that fail at once instead of waiting).
 """
 
 from __future__ import annotations
