@@ -61,24 +61,27 @@ def main(repeats: int) -> int:
     cold = time.perf_counter() - start
     print(f"cold (registers the CJK font, first layout): {cold * 1000:7.1f} ms")
 
-    worst = cold
+    worst = 0.0
     for label, form in (("2 lines, 1 page ", small), ("50 lines, 3 pages", big)):
         times = []
+        cpu_start = time.process_time()
         size = 0
         for _ in range(repeats):
             start = time.perf_counter()
             size = len(form_pdf(form))
             times.append(time.perf_counter() - start)
+        cpu = (time.process_time() - cpu_start) / repeats
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
         worst = max(worst, p95)
         print(
-            f"{label}: median {statistics.median(times) * 1000:6.1f} ms,"
-            f" p95 {p95 * 1000:6.1f} ms, max {times[-1] * 1000:6.1f} ms,"
-            f" {size / 1024:.0f} KiB, n={repeats}"
+            f"{label}: wall median {statistics.median(times) * 1000:6.1f} ms,"
+            f" p95 {p95 * 1000:6.1f} ms, max {times[-1] * 1000:6.1f} ms;"
+            f" CPU {cpu * 1000:6.1f} ms/PDF; {size / 1024:.0f} KiB, n={repeats}"
         )
+    # The font registers once per process; the budget is for each PDF after that.
     verdict = "OK" if worst < BUDGET_SECONDS else "OVER BUDGET"
-    print(f"budget {BUDGET_SECONDS:.1f} s per PDF: {verdict}")
+    print(f"budget {BUDGET_SECONDS:.1f} s per PDF (warm p95): {verdict}")
     return 0 if worst < BUDGET_SECONDS else 1
 
 

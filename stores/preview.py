@@ -230,6 +230,24 @@ def _existing_invoices(
     return facts, shown
 
 
+def _pct(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def _detail(violation: rules.Violation) -> str:
+    """The rule's message, worded for the draft (the new invoice has no number yet)."""
+    extra = violation.extra
+    if violation.code == "goods_not_eligible" and extra.get("vat_rate") is not None:
+        where = "" if extra.get("invoice") == NEW_INVOICE else f" (invoice {extra['invoice']})"
+        item = extra.get("item") or "Goods"
+        return (
+            f"{item}: goods at {_pct(Decimal(extra['vat_rate']))} VAT have no refund rate{where}."
+        )
+    return violation.message.replace(f"Invoice {NEW_INVOICE} ", "The new invoice ").replace(
+        f"invoice {NEW_INVOICE}", "the new invoice"
+    )
+
+
 def form_estimate(
     *,
     store: Store,
@@ -344,7 +362,7 @@ def form_estimate(
         earlier_same_day_total=earlier,
     )
     for violation in violations:
-        detail = violation.message
+        detail = _detail(violation)
         if violation.code == "below_minimum" and earlier:
             detail += f" (RMB {money_str(earlier)} of it is on earlier forms today.)"
         messages.append(

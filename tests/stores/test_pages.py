@@ -455,3 +455,14 @@ def test_clerk_of_new_store_sees_empty_day(client, demo):
     client.force_login(clerk)
     html = client.get("/store/").content.decode()
     assert "No forms yet today" in html
+
+
+def test_estimate_names_the_line_without_a_refund_rate(clerk_client):
+    data = issue_data(
+        [{"item": "画册 Art book", "quantity": "1", "unit_price": "680", "vat_rate": "0.06"}]
+    )
+    payload = clerk_client.post(ESTIMATE, data).json()
+    goods = next(m for m in payload["messages"] if m["code"] == "goods_not_eligible")
+    assert goods["detail"] == "画册 Art book: goods at 6% VAT have no refund rate."
+    assert payload["lines"][0]["refund_rate"] is None
+    assert payload["net_refund"] == "0.00"

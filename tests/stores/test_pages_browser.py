@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,14 @@ from playwright.sync_api import expect
 from stores.models import FormStatus, RefundForm
 from stores.services import business_today
 from tests.browser import login, screenshot
+
+
+@pytest.fixture(autouse=True)
+def policies(transactional_db: None) -> None:
+    """Live-server tests run on a flushed database: put back the policies the migration seeds."""
+    from django.apps import apps
+
+    importlib.import_module("core.migrations.0002_seed_policies").forwards(apps, None)
 
 
 def scanned_passport() -> list[str]:
@@ -122,3 +131,20 @@ def test_bad_scan_says_so_and_typing_still_works(demo, page):
     expect(page.locator("#mrz-status")).to_contain_text("check digits do not match")
     expect(page.locator("input[name=name]")).to_have_value("")
     screenshot(page, "stores-issue-bad-scan")
+
+    # The clerk types the traveler instead; a book (6% VAT) has no refund rate.
+    page.fill("input[name=name]", "DUPONT MARIE CLAIRE")
+    page.fill("input[name=document_number]", "18AB12345")
+    page.select_option("select[name=nationality]", "FR")
+    page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=3)).isoformat())
+    page.fill("input[name=lines-0-item]", "画册 Art book")
+    page.fill("input[name=lines-0-quantity]", "1")
+    page.fill("input[name=lines-0-unit_price]", "680")
+    page.select_option("select[name=lines-0-vat_rate]", "0.06")
+    expect(page.locator("#checks")).to_contain_text("Goods not eligible")
+    # Issuing anyway: the server refuses with the same rule, and nothing is written.
+    page.get_by_role("button", name="Issue form · 开具申请单").click()
+    expect(page.locator("#rule-errors")).to_contain_text("Goods not eligible")
+    expect(page.locator("input[name=lines-0-item]")).to_have_value("画册 Art book")
+    assert RefundForm.objects.count() == 0
+    screenshot(page, "stores-issue-refused")
