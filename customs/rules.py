@@ -13,10 +13,15 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from core.money import money_str
+from core.money import quantize_money
 from core.rules import MAX_PURCHASE_TO_DEPARTURE_DAYS, MAX_STAY_DAYS
 
 DRAW_PLACES = Decimal("0.000001")
+
+
+def rmb(value: Decimal) -> str:
+    """12,800.00: how amounts read in a reason."""
+    return f"{quantize_money(value):,.2f}"
 
 
 def departure_warnings(
@@ -101,15 +106,13 @@ def risk_rule_hit(rule: RiskRuleSpec, facts: RiskFacts) -> str | None:
     elif rule.kind == "document_open_total":
         if facts.document_open_total >= amount:
             return (
-                f"RMB {money_str(facts.document_open_total)} on this document's open forms"
-                f" (rule: {money_str(amount)} or more)"
+                f"RMB {rmb(facts.document_open_total)} on this document's open forms"
+                f" (rule: {rmb(amount)} or more)"
             )
     elif rule.kind == "line_total":
         for item, total in facts.items:
             if total >= amount:
-                return (
-                    f"{item}: RMB {money_str(total)} (rule: a line of {money_str(amount)} or more)"
-                )
+                return f"{item}: RMB {rmb(total)} (rule: a line of {rmb(amount)} or more)"
     elif rule.kind == "item_keyword":
         for item, _ in facts.items:
             lowered = item.casefold()
@@ -149,7 +152,7 @@ def inspection_outcome(
         return InspectionOutcome(
             True,
             "threshold",
-            f"Total RMB {money_str(facts.total)} is at or over RMB {money_str(threshold)}:"
+            f"Total RMB {rmb(facts.total)} is at or over RMB {rmb(threshold)}:"
             " inspect item by item.",
             None,
             draw,
@@ -166,4 +169,11 @@ def inspection_outcome(
             None,
             draw,
         )
-    return InspectionOutcome(False, "not_selected", "No inspection needed.", None, draw)
+    return InspectionOutcome(
+        False,
+        "not_selected",
+        f"Below RMB {rmb(threshold)}, no risk rule matched, random draw {draw}"
+        f" not under rate {sample_rate.normalize()}.",
+        None,
+        draw,
+    )

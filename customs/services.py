@@ -358,7 +358,8 @@ def _verify(
         FormStatus.REFUNDED,
     ):
         raise AlreadyVerified(
-            f"Form {form.number} was already verified ({form.status}).",
+            f"Form {form.number} was already stamped by customs"
+            f" ({form.get_status_display().lower()}).",
             extra={"status": form.status},
         )
     if form.status != FormStatus.ISSUED:

@@ -82,12 +82,15 @@ def scan(request: HttpRequest) -> HttpResponse:
     """The start page: one box for the scanner; Enter looks the form up."""
     form = ScanForm(request.POST or None)
     status = 200
+    refusal: dict[str, Any] = {}
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
         try:
             found = customs_form_scan(port=_port(request), officer=request.user, code=code)  # type: ignore[arg-type]
         except ApplicationError as error:
-            form.add_error("code", error.message)
+            # An empty box for the next scan; the refusal is shown beside it.
+            form = ScanForm()
+            refusal = {"scan_error": error.message, "scanned": code.strip()}
             status = error.status_code
         else:
             url = reverse("customs:form", args=[found.number])
@@ -97,7 +100,7 @@ def scan(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(url)
     day = timezone.localdate()
     recent = verifications_on(port=_port(request), day=day)[:5]
-    return _page(request, "customs/scan.html", "scan", status, form=form, recent=recent)
+    return _page(request, "customs/scan.html", "scan", status, form=form, recent=recent, **refusal)
 
 
 def _verify_context(
@@ -234,13 +237,15 @@ def mailbox(request: HttpRequest) -> HttpResponse:
             return redirect("customs:batch", batch_id=batch.pk)
     elif request.method == "POST":
         status = 400
+    batches = list(mailbox_batches(port=_port(request))[:100])
     return _page(
         request,
         "customs/mailbox.html",
         "mailbox",
         status,
         open_form=open_form,
-        batches=list(mailbox_batches(port=_port(request))[:100]),
+        batches=batches,
+        has_open=any(b.status == "open" for b in batches),
     )
 
 
@@ -257,6 +262,7 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         return _page(request, "customs/forbidden.html", "mailbox", 404, missing=True)
     form = ScanForm(request.POST or None)
     status = 200
+    refusal: dict[str, Any] = {}
     if request.method == "POST" and form.is_valid():
         try:
             item = mailbox_batch_scan(
@@ -265,7 +271,8 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
                 code=form.cleaned_data["code"],
             )
         except ApplicationError as error:
-            form.add_error("code", error.message)
+            form = ScanForm()
+            refusal = {"scan_error": error.message, "scanned": request.POST.get("code", "")}
             status = error.status_code
         else:
             return redirect(reverse("customs:batch", args=[found.pk]) + f"?last={item.position}")
@@ -284,6 +291,7 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
         items=items,
         scan_form=form,
         last=next((i for i in items if str(i.position) == last), None),
+        **refusal,
     )
 
 

@@ -466,3 +466,40 @@ def test_verifying_takes_the_same_number_of_queries_for_1_or_50_lines(demo, api,
     print(f"\nqueries per verification: 1 line={one}, 50 lines={fifty}")
     assert one == fifty
     assert one <= 30
+
+
+def test_the_form_detail_shows_the_stamp_and_the_lane(demo, api, issued):
+    form = issued()
+    client = api(demo.officer)
+    assert client.get(f"/api/v1/customs/forms/{form.number}/").json()["verification"] is None
+    post(client, {"form": form.number, "departure_date": today()})
+    customs_view = client.get(f"/api/v1/customs/forms/{form.qr_payload}/").json()
+    assert customs_view["status"] == "verified"
+    assert customs_view["traveler"]["document_number"] == "1*****345"
+    assert customs_view["verification"]["stamp"]["port"] == "PVG"
+    assert customs_view["inspection"]["lane"] == "green"
+    detail = client.get(f"/api/v1/forms/{form.number}/")
+    if detail.status_code == 200:  # the stores form detail, with customs' sections
+        assert detail.json()["verification"]["result"] == "verified"
+        assert detail.json()["inspection"]["lane"] == "green"
+
+
+def test_the_customs_form_view_refuses_a_bad_qr_and_records_it(demo, api, issued):
+    form = issued()
+    bad = form.qr_payload[:-2] + ("AA" if form.qr_payload[-2:] != "AA" else "BB")
+    reply = api(demo.officer).get(f"/api/v1/customs/forms/{bad}/")
+    assert reply.status_code == 422 and reply.json()["code"] == "qr_mismatch"
+    assert VerificationAttempt.objects.filter(code="qr_mismatch").count() == 1
+
+
+def test_todays_verifications_list(demo, api, issued):
+    form = issued()
+    client = api(demo.officer)
+    post(client, {"form": form.number, "departure_date": today()})
+    rows = client.get(URL).json()["results"]
+    assert [(r["form"], r["result"], r["verified_total"]) for r in rows] == [
+        (form.number, "verified", "200.00")
+    ]
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert client.get(URL, {"date": yesterday}).json()["results"] == []
+    assert client.get(URL, {"date": "nope"}).status_code == 400
