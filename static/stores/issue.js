@@ -211,7 +211,7 @@
     ul.innerHTML = "";
     r.invoices.forEach(function (inv) {
       var li = inv.found
-        ? el("li", "", inv.number + " · " + inv.issued_on + " · RMB " + inv.total)
+        ? el("li", "", inv.number + " · " + inv.issued_on + " · RMB " + money(inv.total))
         : el("li", "missing", inv.number + " · not found at this store · 本店无此发票");
       ul.appendChild(li);
     });

@@ -466,3 +466,21 @@ def test_estimate_names_the_line_without_a_refund_rate(clerk_client):
     assert goods["detail"] == "画册 Art book: goods at 6% VAT have no refund rate."
     assert payload["lines"][0]["refund_rate"] is None
     assert payload["net_refund"] == "0.00"
+
+
+def test_read_mrz_recognises_mainland_travel_permits():
+    today = business_today()
+
+    def permit(code: str, region: str) -> str:
+        return str(
+            TD1CodeGenerator(
+                code, "CHN", "H12345678", "900101", "M", "350101", region, "Chan", "Tai Man"
+            )
+        )
+
+    hk = read_mrz(permit("C", "HKG"), today=today)
+    assert (hk.ok, hk.document_type, hk.nationality) == (True, "hk_macao_permit", "HK")
+    tw = read_mrz(permit("CT", "TWN"), today=today)
+    assert (tw.document_type, tw.nationality, tw.name) == ("taiwan_permit", "TW", "CHAN TAI MAN")
+    unknown = read_mrz(permit("C", "CHN"), today=today)
+    assert unknown.ok and unknown.document_type == "" and "by hand" in unknown.message

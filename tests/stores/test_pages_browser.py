@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from stores.models import FormStatus, RefundForm
 from stores.services import business_today
 from tests.browser import login, screenshot
+from tests.factories import line, make_invoice
 
 
 @pytest.fixture(autouse=True)
@@ -148,3 +149,34 @@ def test_bad_scan_says_so_and_typing_still_works(demo, page):
     expect(page.locator("input[name=lines-0-item]")).to_have_value("画册 Art book")
     assert RefundForm.objects.count() == 0
     screenshot(page, "stores-issue-refused")
+
+
+@pytest.mark.browser
+def test_form_from_imported_invoices_with_buy_and_refund(demo, page):
+    # Given two invoices of this morning, imported from the e-invoice platform
+    first = make_invoice(demo.store_sh, demo.clerk, line("手提包 Handbag", unit_price="2600.00"))
+    second = make_invoice(demo.store_sh, demo.clerk, line("茶叶 Tea", "2", "250.00", "0.09"))
+    login(page, "clerk")
+    page.goto(page.base_url + "/store/forms/new/")
+    page.fill("input[name=name]", "TANAKA HANAKO")
+    page.fill("input[name=document_number]", "TK1234567")
+    page.select_option("select[name=nationality]", "JP")
+    page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=5)).isoformat())
+    page.get_by_text("Or issue from existing invoices · 按已开发票开单").click()
+    page.fill(
+        "textarea[name=invoice_numbers]", f"{first.number}\n{second.number}\n12345678901234567890"
+    )
+    expect(page.locator("#invoice-found")).to_contain_text("not found at this store")
+    expect(page.locator("#checks")).to_contain_text("Invoice not found")
+    page.fill("textarea[name=invoice_numbers]", f"{first.number}\n{second.number}")
+    expect(page.locator("#invoice-found li")).to_have_count(2)
+    page.get_by_label("Buy & Refund · 即买即退").check()
+    # 2600 x 11% + 500 x 8% = 326.00; fee 2% of 3100 = 62.00
+    expect(page.locator("[data-est=net_refund]")).to_have_text("264.00")
+    screenshot(page, "stores-issue-from-invoices")
+    page.get_by_role("button", name="Issue form · 开具申请单").click()
+    expect(page.locator("#form-status")).to_have_text("Issued")
+    expect(page.locator("h1")).to_contain_text("即买即退")
+    form = RefundForm.objects.get()
+    assert form.buy_and_refund and str(form.net_refund) == "264.00"
+    assert set(form.invoices.values_list("number", flat=True)) == {first.number, second.number}
