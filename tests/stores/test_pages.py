@@ -484,3 +484,16 @@ def test_read_mrz_recognises_mainland_travel_permits():
     assert (tw.document_type, tw.nationality, tw.name) == ("taiwan_permit", "TW", "CHAN TAI MAN")
     unknown = read_mrz(permit("C", "CHN"), today=today)
     assert unknown.ok and unknown.document_type == "" and "by hand" in unknown.message
+
+
+def test_tampered_line_counts_are_refused(clerk_client):
+    data = issue_data()
+    data["lines-TOTAL_FORMS"] = "100000"
+    response = clerk_client.post(ISSUE, data)
+    assert response.status_code == 400
+    assert "Please submit at most 200 forms" in response.content.decode()
+    no_management = {k: v for k, v in issue_data().items() if "_FORMS" not in k}
+    assert clerk_client.post(ISSUE, no_management).status_code == 400
+    payload = clerk_client.post(ESTIMATE, no_management).json()
+    assert payload["lines"] == [] and payload["eligible"] is False
+    assert RefundForm.objects.count() == 0
