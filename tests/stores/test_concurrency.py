@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 
 from core.exceptions import ApplicationError
@@ -19,12 +21,13 @@ THREADS = 8
 
 
 @pytest.fixture
-def pg(postgres_only: None, django_db_serialized_rollback: None) -> None:
-    """PostgreSQL, committed transactions, and the migration-seeded policies restored.
+def pg(postgres_only: None) -> None:
+    """PostgreSQL with committed transactions, and the seeded refund policies present.
 
-    A transactional test flushes the database when it ends, data migrations
-    included (the refund policies); serialized rollback reloads them first.
+    An earlier transactional test flushed the database, data migrations included;
+    the seed is idempotent, so putting it back is safe whoever else does too.
     """
+    import_module("core.migrations.0002_seed_policies").forwards(django_apps, None)
 
 
 def run_together(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
