@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -32,6 +34,9 @@ class Demo:
 
 @pytest.fixture
 def demo(db: None) -> Demo:
+    # A transactional test before this one (browser tests, live server) flushed the
+    # database, data migrations included: put the seeded policies back (idempotent).
+    import_module("core.migrations.0002_seed_policies").forwards(django_apps, None)
     demo_seed()
     users = {u.username: u for u in get_user_model().objects.all()}
     return Demo(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
@@ -10,18 +9,6 @@ import pytest
 from tests.agencies.conftest import DOCUMENT
 from tests.browser import login, screenshot
 from tests.factories import line
-
-
-@pytest.fixture(autouse=True)
-def policies(transactional_db: None) -> None:
-    """Browser tests run on a flushed database: put back the policies the migration seeds.
-
-    (Serialized rollback does not help here: the Playwright session fixture makes the
-    test see another connection object than the one the test database was serialized on.)
-    """
-    from django.apps import apps
-
-    importlib.import_module("core.migrations.0002_seed_policies").forwards(apps, None)
 
 
 def scan_like_a_wedge_scanner(page, payload: str) -> None:
