@@ -268,3 +268,19 @@ def test_production_security_settings_pass_check_deploy(tmp_path):
     result = run_manage(tmp_path, *args, **SECRETS)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_policies_come_back_after_a_flush(transactional_db):
+    # transactional tests flush every table after themselves; the next test still needs
+    # the policies the data migration seeded (flush sends post_migrate, like migrate)
+    call_command("flush", interactive=False, verbosity=0)
+    assert policy_on(date(2026, 1, 1)).minimum_amount == D("200.00")
+    assert policy_on(date(2019, 4, 1)).cash_cap == D("10000.00")
+    assert fee_rate_on(agency_id=None, day=date(2026, 1, 1)) == D("0.02")
+
+
+def test_an_edited_policy_table_is_left_alone(transactional_db):
+    RefundPolicy.objects.filter(effective_from__lt=date(2025, 1, 1)).delete()
+    RefundPolicy.objects.update(minimum_amount=D("300.00"))
+    call_command("migrate", verbosity=0)  # sends post_migrate
+    assert list(RefundPolicy.objects.values_list("minimum_amount", flat=True)) == [D("300.00")]
