@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from typing import Any
 
@@ -16,8 +17,14 @@ from tests.factories import line, make_form, staff_user
 
 
 @pytest.fixture
-def pg(postgres_only: None, django_db_serialized_rollback: None) -> None:
-    """PostgreSQL, committed data, and the migrations' rows (policies) restored for the test."""
+def pg(postgres_only: None) -> None:
+    """PostgreSQL with committed data; the policies the migration seeds put back after a flush.
+
+    (Not serialized rollback: on SQLite its setup runs before the skip and can collide.)
+    """
+    from django.apps import apps
+
+    importlib.import_module("core.migrations.0002_seed_policies").forwards(apps, None)
 
 
 def run_together(*jobs: Any) -> list[Any]:
