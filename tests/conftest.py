@@ -70,6 +70,23 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> None:
+    """The test databases, without a serialized copy: serialized rollback is not needed here.
+
+    A flush (after every transactional test) sends post_migrate, which puts back what
+    migrations create: content types, permissions, and the policies and default fee rate
+    of core's data migration (core.apps). Restoring a serialized copy on top of that
+    collides on unique keys, depending on test order, so ``django_db_serialized_rollback``
+    behaves as a plain ``transactional_db`` here.
+    """
+    from django.db import connections
+
+    for connection_ in connections.all():
+        if hasattr(connection_, "_test_serialized_contents"):
+            del connection_._test_serialized_contents
+
+
 @pytest.fixture
 def postgres_only(transactional_db: None) -> None:
     """Concurrency tests need real row locks: they skip loudly on SQLite (CI runs them on PG)."""
