@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import ZERO, money_str
@@ -107,10 +108,12 @@ class VerificationOut(serializers.Serializer):
     inspection = serializers.SerializerMethodField()
     stamp = StampOut(source="*")
 
+    @extend_schema_field(VerificationLineOut(many=True))
     def get_lines(self, obj: Verification) -> list[dict[str, Any]]:
         rows = sorted(obj.lines.all(), key=lambda line: line.form_line.position)
         return VerificationLineOut(rows, many=True).data  # type: ignore[return-value]
 
+    @extend_schema_field(InspectionOut(allow_null=True))
     def get_inspection(self, obj: Verification) -> dict[str, Any] | None:
         decision = getattr(obj.form, "inspection_decision", None)
         return InspectionOut(decision).data if decision else None
@@ -152,16 +155,20 @@ class FormCustomsOut(serializers.Serializer):
     warnings = serializers.SerializerMethodField()
     verification = serializers.SerializerMethodField()
 
+    @extend_schema_field(FormLineOut(many=True))
     def get_lines(self, obj: Any) -> list[dict[str, Any]]:
         return FormLineOut(sorted(obj.lines.all(), key=lambda x: x.position), many=True).data  # type: ignore[return-value]
 
+    @extend_schema_field(InspectionOut(allow_null=True))
     def get_inspection(self, obj: Any) -> dict[str, Any] | None:
         decision: InspectionDecision | None = self.context.get("inspection")
         return InspectionOut(decision).data if decision else None
 
+    @extend_schema_field(WarningOut(many=True))
     def get_warnings(self, obj: Any) -> list[dict[str, Any]]:
         return list(self.context.get("warnings", []))
 
+    @extend_schema_field(VerificationOut(allow_null=True))
     def get_verification(self, obj: Any) -> dict[str, Any] | None:
         verification: Verification | None = self.context.get("verification")
         return VerificationOut(verification).data if verification else None
@@ -230,6 +237,7 @@ class BatchOut(serializers.Serializer):
 class BatchDetailOut(BatchOut):
     items = serializers.SerializerMethodField()
 
+    @extend_schema_field(BatchItemOut(many=True))
     def get_items(self, obj: MailboxBatch) -> list[dict[str, Any]]:
         items: list[MailboxBatchItem] = list(self.context.get("items", []))
         return BatchItemOut(items, many=True).data  # type: ignore[return-value]
