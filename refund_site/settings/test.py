@@ -1,5 +1,6 @@
 """Test settings: the local defaults with fast hashing, fixed keys, an in-process broker."""
 
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +29,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file rather than memory, so that the end-to-end tests' Celery worker (another
     # process) sees what a test commits; one file per test process, removed after.
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": str(Path(tempfile.gettempdir()) / f"refund-test-{os.getpid()}.sqlite3")
-    }
+    _TEST_DB = Path(tempfile.gettempdir()) / f"refund-test-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(_TEST_DB)}  # noqa: F405
+
+    def _remove_test_db_files() -> None:
+        # Django removes the database file; SQLite's -wal/-shm, or all of it after an
+        # interrupted run, would stay behind.
+        for leftover in _TEST_DB.parent.glob(_TEST_DB.name + "*"):
+            leftover.unlink(missing_ok=True)
+
+    atexit.register(_remove_test_db_files)
