@@ -24,13 +24,18 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """404 for an unknown address under /api/, in the shared shape even with DEBUG on."""
+    return JsonResponse(
+        error_body("not_found", "No API endpoint at this address.", {"path": request.path}),
+        status=404,
+    )
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404: JSON under /api/ (an unknown URL is not an HTML page for an API client)."""
     if _is_api(request):
-        return JsonResponse(
-            error_body("not_found", "No API endpoint at this address.", {"path": request.path}),
-            status=404,
-        )
+        return api_not_found(request)
     return defaults.page_not_found(request, exception)
 
 

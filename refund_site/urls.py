@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.views import home
+from core.views import api_not_found, home
 
 api_v1 = [
     path("", include("core.api.urls")),
@@ -25,6 +25,8 @@ urlpatterns = [
     path("customs/", include("customs.urls")),
     path("agency/", include("agencies.urls")),
     path("admin/", admin.site.urls),
+    # Last: any other address under /api/ answers a JSON 404 (Django's debug page would not).
+    re_path(r"^api/", api_not_found),
 ]
 
 handler400 = "core.views.bad_request"

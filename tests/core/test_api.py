@@ -71,6 +71,13 @@ def test_unknown_url_under_the_api_is_a_json_404(db, api):
     assert body["extra"] == {"path": "/api/v1/no-such-thing/"}
 
 
+def test_unknown_url_under_the_api_is_json_even_with_debug_on(db, api, settings):
+    settings.DEBUG = True  # local runs: Django would answer its HTML debug page
+    for path in ("/api/v1/no-such-thing/", "/api/v1/forms", "/api/v2/"):
+        body = assert_shape(api().post(path, {}, format="json"), 404, "not_found")
+        assert body["extra"] == {"path": path}
+
+
 def test_unknown_page_outside_the_api_stays_html(db, client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
