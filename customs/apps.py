@@ -7,6 +7,9 @@ class CustomsConfig(AppConfig):
 
     def ready(self) -> None:
         # GET /api/v1/forms/{number}/ shows customs' stamp and the red/green lane.
+        from core.api.views import register_public_keys
         from customs.api.sections import register
+        from customs.stamps import port_stamp_keys
 
         register()
+        register_public_keys("ports", port_stamp_keys)

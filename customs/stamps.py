@@ -77,3 +77,13 @@ def stamp_verify(port_code: str, message: str, signature_b64: str) -> bool:
     except ValueError:
         return False
     return verify(message.encode(), signature, port_public_key(port_code))
+
+
+def port_stamp_keys() -> dict[str, dict[str, str]]:
+    """Every port's stamp key id and public key, for GET /api/v1/keys/."""
+    from core.models import Port
+
+    return {
+        code: {"key_id": key_id(code), "public_key": port_public_key_b64(code)}
+        for code in Port.objects.order_by("code").values_list("code", flat=True)
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -11,6 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.signing import QR_LENGTH, platform_public_key_b64
+
+_KEY_SECTIONS: dict[str, Callable[[], dict[str, dict[str, str]]]] = {}
 
 
 class TokenView(ObtainAuthToken):
@@ -59,12 +63,12 @@ class PublicKeysView(APIView):
         )
 
 
-def _port_stamp_keys() -> dict[str, dict[str, str]]:
-    """Each port's customs stamp key (Ed25519, raw base64) and its key id."""
-    from core.models import Port
-    from customs.stamps import key_id, port_public_key_b64  # customs builds on core
+def register_public_keys(name: str, provider: Callable[[], dict[str, dict[str, str]]]) -> None:
+    """Let an app that signs (customs stamps) publish its keys here without core importing it."""
+    _KEY_SECTIONS[name] = provider
 
-    return {
-        code: {"key_id": key_id(code), "public_key": port_public_key_b64(code)}
-        for code in Port.objects.order_by("code").values_list("code", flat=True)
-    }
+
+def _port_stamp_keys() -> dict[str, dict[str, str]]:
+    """Each port's customs stamp key, as registered by the customs app."""
+    provider = _KEY_SECTIONS.get("ports")
+    return provider() if provider else {}

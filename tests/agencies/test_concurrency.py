@@ -62,14 +62,12 @@ def in_thread(read: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def pg(postgres_only: None, django_db_serialized_rollback: None) -> None:
+def pg(postgres_only: None) -> None:
     """PostgreSQL, committed data, and the migrations' rows (policies) restored for this test."""
 
 
 @pytest.fixture
-def sqlite_file(
-    transactional_db: None, django_db_serialized_rollback: None, tmp_path: Path
-) -> Iterator[Callable[[], None]]:
+def sqlite_file(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], None]]:
     """Call it after setting up data: copies the test database to a WAL file that threads use."""
     if is_postgres():
         pytest.skip("the SQLite variant of this test")

@@ -18,7 +18,7 @@ PRESSES = 6
 
 
 @pytest.fixture
-def pg(postgres_only: None, django_db_serialized_rollback: None) -> None:
+def pg(postgres_only: None) -> None:
     """PostgreSQL with committed transactions; the seeded policies restored after the flush."""
 
 

@@ -209,9 +209,7 @@ class RecordingGateway:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_transaction_is_open_during_the_payout_call(
-    django_db_serialized_rollback, demo, verified_form, settings
-):
+def test_no_transaction_is_open_during_the_payout_call(demo, verified_form, settings):
     settings.PAYOUT_GATEWAY = "tests.agencies.test_payouts.RecordingGateway"
     RecordingGateway.calls.clear()
     form = verified_form()
