@@ -65,6 +65,7 @@ from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
+from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
 
@@ -367,14 +368,7 @@ def _refund_open(
     day: date,
 ) -> Refund:
     """Transaction 1: lock the form, check, create (or re-open) the refund; cash is paid here."""
-    form = (
-        RefundForm.objects.select_for_update(of=("self",))
-        .select_related("store")
-        .filter(number=form_number)
-        .first()
-    )
-    if form is None:
-        raise FormNotFound(f"No refund form {form_number}.")
+    form = form_lock(number=form_number)
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
     if existing is not None and existing.status != RefundStatus.FAILED:
         raise AlreadyRefunded(

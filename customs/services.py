@@ -53,6 +53,7 @@ from customs.selectors import risk_facts, risk_rules_for, stamp_body_of
 from customs.stamps import key_id, stamp_message, stamp_sign
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm, RefundFormLine
+from stores.selectors import form_lock
 
 # A mailbox is emptied and processed later: its forms may carry a departure up to this old.
 MAILBOX_MAX_AGE_DAYS = 30
@@ -341,14 +342,7 @@ def _verify(
     channel: str,
     today: date,
 ) -> Verification:
-    form = (
-        RefundForm.objects.select_for_update(of=("self",))
-        .select_related("store")
-        .filter(number=form_number)
-        .first()
-    )
-    if form is None:
-        raise FormNotFound(f"No refund form {form_number}.")
+    form = form_lock(number=form_number)
     if qr:
         _check_qr(form, qr)
     if form.status in (

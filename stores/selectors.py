@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet, Sum
 
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
+from stores.exceptions import FormNotFound
 from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 
 
@@ -164,3 +165,20 @@ def invoices_with_lines(*, pks: Sequence[int]) -> list[VatInvoice]:
         .filter(pk__in=pks)
     }
     return [rows[pk] for pk in pks if pk in rows]
+
+
+def form_lock(*, number: str) -> RefundForm:
+    """The form row locked for update (caller's transaction), with its store; 404 if unknown.
+
+    Customs and agencies lock the form before advancing it, so every state
+    change of one form is ordered by this one row lock.
+    """
+    form = (
+        RefundForm.objects.select_for_update(of=("self",))
+        .select_related("store")
+        .filter(number=number)
+        .first()
+    )
+    if form is None:
+        raise FormNotFound(f"No refund form {number}.")
+    return form
