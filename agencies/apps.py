@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AgenciesConfig(AppConfig):
     name = "agencies"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # GET /api/v1/forms/{number}/ shows the refund paid on the verified goods.
+        from agencies.api.sections import register
+
+        register()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -98,8 +99,13 @@ class Refund(models.Model):
                 condition=Q(status__in=["pending", "paid", "failed"]),
                 name="refund_one_live_per_form",
             ),
+            # SQLite evaluates column arithmetic in floating point (135.80 - 24.69
+            # != 111.11 there), so the equality is held to within a tenth of a cent;
+            # amounts are stored with two decimals, so this is still exact to the cent.
             models.CheckConstraint(
-                condition=Q(net_refund=F("refundable_vat") - F("fee")) & Q(net_refund__gte=0),
+                condition=Q(net_refund__gte=F("refundable_vat") - F("fee") - Decimal("0.001"))
+                & Q(net_refund__lte=F("refundable_vat") - F("fee") + Decimal("0.001"))
+                & Q(net_refund__gte=0),
                 name="refund_net_is_refundable_minus_fee",
             ),
             models.CheckConstraint(

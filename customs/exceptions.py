@@ -47,3 +47,9 @@ class MailboxRefused(RuleViolation):
 
 class BatchClosed(StateConflict):
     default_code = "batch_closed"
+
+
+class MalformedQrCode(BadRequest):
+    """The scanned text is not a form QR payload at all (400)."""
+
+    default_code = "invalid_qr"

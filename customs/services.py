@@ -30,6 +30,7 @@ from customs.exceptions import (
     InspectionRequired,
     InvalidFormNumber,
     MailboxRefused,
+    MalformedQrCode,
     QrRefused,
     UnknownLine,
     VerificationRefused,
@@ -60,6 +61,7 @@ MAILBOX_MAX_AGE_DAYS = 30
 
 # Refusals worth an attempt record: someone presented something customs said no to.
 RECORDED_REFUSALS: tuple[type[ApplicationError], ...] = (
+    MalformedQrCode,
     QrRefused,
     VerificationRefused,
     AlreadyVerified,
@@ -132,7 +134,7 @@ def scan_parse(code: str) -> Scan:
     try:
         parsed = parse_form_qr(text)
     except MalformedQr as exc:
-        raise QrRefused("The scanned code is not a refund form QR.", "invalid_qr") from exc
+        raise MalformedQrCode("The scanned code is not a refund form QR.") from exc
     if not parsed.signature_valid:
         raise QrRefused("The QR signature is not valid: this is not a genuine form.")
     return Scan(number=parsed.number, qr=text)
@@ -143,7 +145,7 @@ def _check_qr(form: RefundForm, qr: str) -> None:
     try:
         parsed = parse_form_qr(qr)
     except MalformedQr as exc:
-        raise QrRefused("The scanned code is not a refund form QR.", "invalid_qr") from exc
+        raise MalformedQrCode("The scanned code is not a refund form QR.") from exc
     if not parsed.signature_valid or parsed.number != form.number:
         raise QrRefused("The QR signature is not valid for this form.")
     if not parsed.matches_digest(form.content_digest):

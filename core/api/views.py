@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +30,20 @@ class TokenView(ObtainAuthToken):
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except ValidationError as exc:
+            # Both fields present but no such user/password: a failed login (401),
+            # not a malformed request (400).
+            fields = exc.detail if isinstance(exc.detail, dict) else {}
+            if "username" not in fields and "password" not in fields:
+                raise AuthenticationFailed(
+                    "Unable to log in with provided credentials.", code="invalid_credentials"
+                ) from exc
+            raise
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 class PublicKeysView(APIView):

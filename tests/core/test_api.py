@@ -42,11 +42,11 @@ def test_every_demo_user_gets_a_token(demo, api, username):
     assert client.get("/api/v1/test/errors/missing/").status_code == 404  # not 401
 
 
-def test_wrong_password_is_a_400_in_the_shared_shape(demo, api):
+def test_wrong_password_is_a_401_in_the_shared_shape(demo, api):
     response = api().post(
         "/api/v1/auth/token/", {"username": "clerk", "password": "wrong"}, format="json"
     )
-    body = assert_shape(response, 400, "invalid")
+    body = assert_shape(response, 401, "invalid_credentials")
     assert body["message"] == "Unable to log in with provided credentials."
 
 
@@ -149,3 +149,8 @@ def test_docs_page_serves_swagger_ui_without_a_cdn(db, client):
     assert "swagger-ui" in html
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_post_to_an_unknown_api_address_is_a_json_404_not_a_csrf_page(demo, api):
+    response = api(demo.clerk).post("/api/v1/no-such-thing/", {"a": 1}, format="json")
+    assert_shape(response, 404, "not_found")

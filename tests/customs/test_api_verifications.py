@@ -335,7 +335,7 @@ def test_garbage_qr_is_invalid_qr_and_recorded(demo, api, issued):
     reply = post(
         api(demo.officer), {"form": form.number, "qr": "HELLO-WORLD", "departure_date": today()}
     )
-    assert reply.status_code == 422
+    assert reply.status_code == 400
     assert reply.json()["code"] == "invalid_qr"
     assert VerificationAttempt.objects.filter(code="invalid_qr").exists()
 
