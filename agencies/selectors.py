@@ -13,7 +13,7 @@ from django.db.models import QuerySet, Sum
 from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from core import rules
 from core.crypto import document_hash
-from core.money import ZERO, money_str
+from core.money import ZERO, money_str, rate_str
 from core.selectors import fee_rate_on, policies_all
 from core.signing import ParsedQr
 from customs.models import Verification, VerificationChannel, VerificationLine
@@ -86,8 +86,8 @@ def groups_as_dicts(computation: rules.Computation) -> list[dict[str, str]]:
     """Rate groups as stored on the refund and shown on the receipt."""
     return [
         {
-            "vat_rate": str(g.vat_rate),
-            "refund_rate": str(g.refund_rate),
+            "vat_rate": rate_str(g.vat_rate),
+            "refund_rate": rate_str(g.refund_rate),
             "total": money_str(g.total),
             "refundable": money_str(g.refundable),
             "fee": money_str(g.fee),

@@ -18,6 +18,23 @@ def money_str(value: Decimal) -> str:
     return str(quantize_money(value))
 
 
+def rate_str(rate: Decimal) -> str:
+    """A rate as the API writes it: at least two decimals, no trailing zeros beyond.
+
+    0.1300 -> "0.13", 0.0600 -> "0.06", 0.1 -> "0.10", 0.0125 -> "0.0125".
+    """
+    normalized = rate.normalize()
+    exponent = normalized.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        normalized = normalized.quantize(CENT)
+    return f"{normalized:f}"
+
+
+def rate_pct(rate: Decimal) -> str:
+    """A rate as people read it: 0.0600 -> "6%", 0.0125 -> "1.25%"."""
+    return f"{(rate * 100).normalize():f}%"
+
+
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ["", "拾", "佰", "仟"]
 

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from core.money import ZERO, quantize_money
+from core.money import ZERO, quantize_money, rate_pct, rate_str
 
 MAX_STAY_DAYS = 183
 MAX_PURCHASE_TO_DEPARTURE_DAYS = 90
@@ -213,12 +213,12 @@ def form_violations(
                 violations.append(
                     Violation(
                         "goods_not_eligible",
-                        f"Goods at VAT rate {line.vat_rate} have no refund rate"
+                        f"Goods at VAT rate {rate_pct(line.vat_rate)} have no refund rate"
                         f" (invoice {invoice.number}).",
                         {
                             "invoice": invoice.number,
                             "item": line.item,
-                            "vat_rate": str(line.vat_rate),
+                            "vat_rate": rate_str(line.vat_rate),
                         },
                     )
                 )

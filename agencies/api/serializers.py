@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from agencies.models import Refund
 from agencies.selectors import RefundAssessment
-from core.money import money_str
+from core.api.serializers import RateField, StrictCharField, StrictSerializer
+from core.money import money_str, rate_str
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -19,12 +20,12 @@ class ApiErrorSerializer(serializers.Serializer):
     extra = serializers.DictField()
 
 
-class RefundRequestSerializer(serializers.Serializer):
+class RefundRequestSerializer(StrictSerializer):
     """POST /api/v1/refunds/: the form number, its scanned QR, the presented document."""
 
     form = serializers.CharField(max_length=32)
     qr = serializers.CharField(max_length=400)
-    document_number = serializers.CharField(max_length=40)
+    document_number = StrictCharField(max_length=40)
     document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
     # Validated by the service (400 invalid_payout_method / invalid_card_number ...).
     payout_method = serializers.CharField(max_length=32)
@@ -33,12 +34,12 @@ class RefundRequestSerializer(serializers.Serializer):
     )
 
 
-class RefundCheckRequestSerializer(serializers.Serializer):
+class RefundCheckRequestSerializer(StrictSerializer):
     """POST /api/v1/refunds/check/: like a refund request, without the payout."""
 
     form = serializers.CharField(max_length=32)
     qr = serializers.CharField(max_length=400)
-    document_number = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    document_number = StrictCharField(max_length=40, required=False, allow_blank=True)
     document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
 
@@ -49,8 +50,8 @@ class CheckSerializer(serializers.Serializer):
 
 
 class RateGroupSerializer(serializers.Serializer):
-    vat_rate = serializers.CharField()
-    refund_rate = serializers.CharField()
+    vat_rate = RateField()
+    refund_rate = RateField()
     total = serializers.CharField()
     refundable = serializers.CharField()
     fee = serializers.CharField()
@@ -75,7 +76,7 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
     refundable_vat = serializers.DecimalField(max_digits=14, decimal_places=2)
     fee = serializers.DecimalField(max_digits=14, decimal_places=2)
     net_refund = serializers.DecimalField(max_digits=14, decimal_places=2)
-    fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    fee_rate = RateField()
 
     class Meta:
         model = Refund
@@ -132,7 +133,7 @@ class RefundCheckSerializer(serializers.Serializer):
     refundable_vat = serializers.CharField()
     fee = serializers.CharField()
     net_refund = serializers.CharField()
-    fee_rate = serializers.CharField()
+    fee_rate = RateField()
     cash_cap = serializers.CharField()
     mailbox = serializers.BooleanField()
     payout_options = PayoutOptionSerializer(many=True)
@@ -161,7 +162,7 @@ def assessment_body(assessment: RefundAssessment) -> dict[str, Any]:
         "passed": assessment.passed,
         "checks": assessment.checks_as_dicts(),
         **assessment.amounts(),
-        "fee_rate": str(assessment.fee_rate),
+        "fee_rate": rate_str(assessment.fee_rate),
         "cash_cap": money_str(assessment.cash_cap),
         "mailbox": assessment.mailbox,
         "payout_options": [o.as_dict() for o in assessment.payout_options],

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import RateField, StrictSerializer
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
@@ -14,12 +15,12 @@ from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, V
 # --- Requests ----------------------------------------------------------------------------
 
 
-class LinePresentedIn(serializers.Serializer):
+class LinePresentedIn(StrictSerializer):
     id = serializers.IntegerField(min_value=1)
     quantity_presented = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
 
-class VerificationIn(serializers.Serializer):
+class VerificationIn(StrictSerializer):
     form = serializers.RegexField(r"^\d{16}$", help_text="16-digit form number.")
     qr = serializers.CharField(required=False, allow_blank=True, max_length=200)
     departure_date = serializers.DateField()
@@ -39,12 +40,12 @@ class VerificationIn(serializers.Serializer):
         return value
 
 
-class BatchOpenIn(serializers.Serializer):
+class BatchOpenIn(StrictSerializer):
     drop_date = serializers.DateField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
 
-class ScanIn(serializers.Serializer):
+class ScanIn(StrictSerializer):
     code = serializers.CharField(max_length=300, help_text="QR payload or 16-digit form number.")
 
 
@@ -127,7 +128,7 @@ class FormLineOut(serializers.Serializer):
     unit = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=12, decimal_places=2)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2)
-    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    vat_rate = RateField()
     total = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 

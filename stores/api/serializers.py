@@ -7,13 +7,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import RateField, StrictCharField, StrictSerializer
 from core.crypto import normalize_document_number
 from core.ledger import record_history
-from core.money import amount_in_words
+from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
 from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
@@ -33,23 +33,6 @@ DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{5,20}$")
 CENT = Decimal("0.01")
 
 
-def rate_str(rate: Decimal) -> str:
-    """A rate as the API writes it: at least two decimals, no trailing noise ("0.13")."""
-    normalized = rate.normalize()
-    exponent = normalized.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        normalized = normalized.quantize(CENT)
-    return f"{normalized:f}"
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class RateField(serializers.Field):
-    """A VAT or refund rate rendered as a decimal string, e.g. "0.13"."""
-
-    def to_representation(self, value: Decimal) -> str:
-        return rate_str(value)
-
-
 def money_field(**kwargs: Any) -> serializers.DecimalField:
     """Money out: a string with two decimals."""
     return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
@@ -66,7 +49,7 @@ class StoreApiErrorSerializer(serializers.Serializer):
 # --- Invoices ----------------------------------------------------------------------
 
 
-class InvoiceLineInputSerializer(serializers.Serializer):
+class InvoiceLineInputSerializer(StrictSerializer):
     """One goods line as the POS sends it; the unit price includes VAT."""
 
     item = serializers.CharField(max_length=200)
@@ -87,10 +70,10 @@ class InvoiceLineInputSerializer(serializers.Serializer):
         return value
 
 
-class InvoiceCreateSerializer(serializers.Serializer):
+class InvoiceCreateSerializer(StrictSerializer):
     """POST /invoices/ body."""
 
-    buyer_name = serializers.CharField(max_length=200)
+    buyer_name = StrictCharField(max_length=200)
     issued_on = serializers.DateField(required=False)
     lines = InvoiceLineInputSerializer(
         many=True,
@@ -173,12 +156,12 @@ class InvoiceSerializer(serializers.ModelSerializer):
 # --- Forms -------------------------------------------------------------------------
 
 
-class TravelerInputSerializer(serializers.Serializer):
+class TravelerInputSerializer(StrictSerializer):
     """The traveler as presented: document, nationality and this trip's last entry date."""
 
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     document_type = serializers.ChoiceField(choices=list(DOCUMENT_TYPES))
-    document_number = serializers.CharField(max_length=40)
+    document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
     last_entry_date = serializers.DateField()
 
@@ -200,7 +183,7 @@ class TravelerInputSerializer(serializers.Serializer):
         return value
 
 
-class FormCreateSerializer(serializers.Serializer):
+class FormCreateSerializer(StrictSerializer):
     """POST /forms/ body."""
 
     traveler = TravelerInputSerializer()
@@ -390,7 +373,7 @@ class FormDetailSerializer(FormIssuedSerializer):
         return data
 
 
-class VoidSerializer(serializers.Serializer):
+class VoidSerializer(StrictSerializer):
     """POST /forms/{number}/void/ body."""
 
     reason = serializers.CharField(max_length=VOID_REASON_MAX)

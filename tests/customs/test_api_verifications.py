@@ -273,7 +273,12 @@ def test_the_port_comes_from_the_officers_membership(demo, api, issued):
     other = new_port("PEK", "11")
     officer = staff_user("officer", other, "pek-officer")
     form = issued()
-    reply = post(api(officer), {"form": form.number, "departure_date": today(), "port": "PVG"})
+    # a port in the body is not the client's to choose: an unknown key, refused (400)
+    refused = post(api(officer), {"form": form.number, "departure_date": today(), "port": "PVG"})
+    assert refused.status_code == 400
+    assert refused.json()["extra"]["fields"] == {"port": ["Unknown field."]}
+    assert not Verification.objects.exists()
+    reply = post(api(officer), {"form": form.number, "departure_date": today()})
     assert reply.status_code == 201
     assert reply.json()["stamp"]["port"] == "PEK"
     assert Verification.objects.get(form=form).port == other
