@@ -101,6 +101,7 @@ class Worker:
                 "data_folder_in": str(queue),
                 "data_folder_out": str(queue),
                 "processed_folder": str(var_dir / "broker" / "processed"),
+                "control_folder": str(var_dir / "broker" / "control"),
                 "store_processed": False,
             }
 
