@@ -42,7 +42,7 @@ class RefundAssessment:
 
     ``computation`` is the FAQ Q36 computation on the verified goods (None until
     customs has verified some goods); ``policy`` is the invoice-date policy and
-    ``cash_cap`` the cap in force on the refund date.
+    ``cash_cap`` the cap of the policy the invoice date picks.
     """
 
     form: RefundForm
@@ -177,8 +177,9 @@ def refund_assess(
     checks = rules.agency_checks(facts)
 
     policies = policies_all()
+    # The invoice (purchase) date picks the whole policy, cash cap included (SPEC §2).
     policy = rules.in_force(policies, form.purchase_date)
-    cash_cap = rules.in_force(policies, refund_date).cash_cap
+    cash_cap = policy.cash_cap
     fee_rate = fee_rate_on(agency_id=agency_id, day=refund_date)
     lines = _verified_lines(verification)
     computation = rules.compute_refund(lines, policy=policy, fee_rate=fee_rate) if lines else None

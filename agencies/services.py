@@ -27,6 +27,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from stdnum import luhn
 
@@ -726,10 +727,19 @@ def refund_retry(
 
 
 def refunds_resend_stale(*, older_than: timedelta = STALE_PENDING_AFTER) -> int:
-    """Re-send transfers left pending by a crash between the payout call and its record."""
+    """Reconcile transfers whose outcome is unknown, under their stored payout key.
+
+    Two cases: a refund left ``pending`` by a crash between the payout call and
+    its record, and one ``failed`` without a definite answer (a timeout: the
+    provider may have paid). The provider deduplicates on the key, so the
+    re-send either confirms the earlier payment or makes it, never a second one.
+    """
     cutoff = timezone.now() - older_than
     ids = list(
-        Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=cutoff)
+        Refund.objects.filter(
+            Q(status=RefundStatus.PENDING) | Q(status=RefundStatus.FAILED, failure_definite=False),
+            updated_at__lt=cutoff,
+        )
         .order_by("pk")
         .values_list("pk", flat=True)
     )

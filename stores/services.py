@@ -100,6 +100,8 @@ def _check_line(index: int, line: InvoiceLineInput) -> None:
         raise _line_error(index, "vat_rate", f"{line.vat_rate} is not a VAT rate.")
     if not line.item.strip():
         raise _line_error(index, "item", "This field may not be blank.")
+    if quantize_money(line.quantity * line.unit_price) <= 0:
+        raise _line_error(index, "quantity", "The line total rounds to RMB 0.00.")
 
 
 def invoice_sequence_key(*, store: Store, day: date) -> str:
@@ -314,6 +316,9 @@ def refund_form_issue(
         )
         for inv in invoices
     ]
+    # The traveler row lock orders this issue against a concurrent void of the
+    # same traveler's earlier form, which the same-day minimum may count.
+    person = _traveler_upsert(traveler, doc_hash)
     earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
     _raise_first(
         rules.form_violations(
@@ -333,7 +338,6 @@ def refund_form_issue(
         policy=policy,
         fee_rate=fee_rate,
     )
-    person = _traveler_upsert(traveler, doc_hash)
     sequence = sequence_next(key=f"form:{store.region_code}{today:%y}")
     number = form_number(region_code=store.region_code, issued_on=today, sequence=sequence)
 
@@ -453,6 +457,42 @@ def _check_void_guards(form: RefundForm) -> None:
         guard(form)
 
 
+def _check_same_day_dependents(form: RefundForm) -> None:
+    """Refuse a void that would leave the traveler's other same-day forms below the minimum.
+
+    The same-day minimum counts invoices already on earlier forms of the day
+    (Measures art. 10); voiding one of them must not leave a later form that
+    only qualified because of it. The traveler row lock orders this against a
+    concurrent issue for the same traveler.
+    """
+    Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
+    others = list(
+        RefundForm.objects.filter(
+            store_id=form.store_id,
+            document_hash=form.document_hash,
+            purchase_date=form.purchase_date,
+        )
+        .exclude(pk=form.pk)
+        .exclude(status=FormStatus.VOIDED)
+        .values_list("number", flat=True)
+    )
+    if not others:
+        return
+    remaining = (
+        same_day_live_total(
+            store_id=form.store_id, document_hash=form.document_hash, day=form.purchase_date
+        )
+        - form.total
+    )
+    minimum = policy_on(form.purchase_date).minimum_amount
+    if remaining < minimum:
+        raise FormNotVoidable(
+            f"Form(s) {', '.join(others)} of the same day reach the RMB {minimum} minimum"
+            f" only with this form: void them first.",
+            extra={"status": form.status, "dependent_forms": others},
+        )
+
+
 @transaction.atomic
 def refund_form_void(*, form: RefundForm, clerk: User, reason: str) -> list[VatInvoice]:
     """Void an issued form on a return and reverse each invoice with a red-ink invoice.
@@ -474,7 +514,11 @@ def refund_form_void(*, form: RefundForm, clerk: User, reason: str) -> list[VatI
             "invalid",
             {"fields": {"reason": [f"At most {VOID_REASON_MAX} characters."]}},
         )
-    locked = RefundForm.objects.select_for_update().select_related("store").get(pk=form.pk)
+    # of=("self",): locking the store row too would deadlock with invoice_issue,
+    # whose deferred foreign-key check on that row waits at commit.
+    locked = (
+        RefundForm.objects.select_for_update(of=("self",)).select_related("store").get(pk=form.pk)
+    )
     if not FORM_TRANSITIONS.can(locked.status, FormStatus.VOIDED):
         raise FormNotVoidable(
             f"Form {locked.number} is {locked.status}; only an issued form can be voided.",
@@ -482,6 +526,7 @@ def refund_form_void(*, form: RefundForm, clerk: User, reason: str) -> list[VatI
         )
     if locked.buy_and_refund:
         _check_void_guards(locked)
+    _check_same_day_dependents(locked)
 
     originals = list(
         VatInvoice.objects.select_for_update()

@@ -5,7 +5,9 @@ transaction, guarded by a unique constraint), runs the view, then stores the
 answer. A retry with the same key and body replays that answer; a concurrent
 retry waits for it; the same key with another body gets 422
 ``idempotency_key_reused``. Only definite answers (2xx, 4xx) are stored; a
-500 frees the key so the client may retry.
+500 (rolled back in-process) frees the key so the client may retry. A key
+whose first request died mid-way (pending past STALE_AFTER) is never re-run:
+409 ``idempotency_outcome_unknown``, since its work may have committed.
 """
 
 from __future__ import annotations
@@ -95,10 +97,19 @@ def idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
                 if existing.status == IdempotencyRecord.Status.COMPLETE:
                     return _replay(existing)
                 if timezone.now() - existing.created_at > STALE_AFTER:
-                    IdempotencyRecord.objects.filter(
-                        pk=existing.pk, status=IdempotencyRecord.Status.PENDING
-                    ).delete()
-                    continue
+                    # The first request died between its work and its answer: its
+                    # work may have committed. Running it again could issue or pay
+                    # twice, so say so and let the client look before retrying.
+                    return Response(
+                        error_body(
+                            "idempotency_outcome_unknown",
+                            "The first request with this Idempotency-Key did not finish;"
+                            " its outcome is unknown. Check the record, then retry with a"
+                            " new key.",
+                            {"since": existing.created_at.isoformat()},
+                        ),
+                        status=409,
+                    )
                 if time.monotonic() > deadline:
                     return Response(
                         error_body(

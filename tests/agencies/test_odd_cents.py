@@ -69,3 +69,36 @@ def test_form_detail_shows_the_refund_on_verified_goods(demo, api):
         "48.00",
     )
     assert refund["net_refund"] == "216.00" and refund["status"] == "paid"
+
+
+def test_cash_cap_is_the_one_of_the_invoice_date_policy(demo, api, settings):
+    # given an invoice of 2025-04-20 (policy of 2019: cash cap RMB 10,000), refunded today
+    # (policy of 2025-04-27: cap 20,000) with a net refund of 10,800.00
+    from datetime import date
+
+    from tests.factories import traveler
+
+    form = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line(unit_price="120000.00"),
+        issued_on=date(2025, 4, 20),
+        who=traveler(last_entry_date=date(2025, 4, 10)),
+    )
+    form.refresh_from_db()
+    assert form.net_refund == Decimal("10800.00")
+    # customs verified it on departure (the D and E checks are not what this test is about)
+    from agencies.models import Refund as RefundModel
+
+    verify(form, demo)
+
+    check = api(demo.agent).post(
+        "/api/v1/refunds/check/",
+        {"form": form.number, "qr": form.qr_payload, "document_number": DOCUMENT},
+        format="json",
+    )
+    assert check.status_code == 200, check.json()
+    cash = next(o for o in check.json()["payout_options"] if o["method"] == "cash")
+    assert cash["allowed"] is False
+    assert "10000" in cash["reason"].replace(",", "")
+    assert not RefundModel.objects.exists()

@@ -216,3 +216,31 @@ def test_no_transaction_is_open_during_the_payout_call(demo, verified_form, sett
     refund = pay(form, demo, GOOD_CARD)
     assert (refund.status, refund.payout_reference) == ("paid", "REC-1")
     assert RecordingGateway.calls == [False]
+
+
+def test_sweep_reconciles_a_transfer_whose_answer_was_lost(demo, verified_form):
+    # given the provider paid but its answer was lost: the refund is failed, outcome unknown
+    form = verified_form()
+    with pytest.raises(PayoutUnavailable):
+        pay(form, demo, LOST_ANSWER_CARD)
+    refund = Refund.objects.get()
+    assert (refund.status, refund.failure_definite) == ("failed", False)
+    assert SandboxTransfer.objects.get().status == "succeeded"
+    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    # when the periodic sweep runs, nobody having pressed anything
+    assert refunds_resend_stale_task() == 1
+    # then the books match the provider: paid once, form refunded
+    refund.refresh_from_db()
+    form.refresh_from_db()
+    assert (refund.status, form.status) == ("paid", "refunded")
+    transfer = SandboxTransfer.objects.get()
+    assert (transfer.status, transfer.calls) == ("succeeded", 2)
+
+
+def test_sweep_leaves_a_declined_transfer_alone(demo, verified_form):
+    form = verified_form()
+    with pytest.raises(PayoutDeclined):
+        pay(form, demo, DECLINED_CARD)
+    Refund.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
+    assert refunds_resend_stale() == 0
+    assert SandboxTransfer.objects.get().calls == 1

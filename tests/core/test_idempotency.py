@@ -117,3 +117,29 @@ def test_concurrent_requests_with_one_key_create_one_row(postgres_only, demo, ap
     assert len(answers) == threads
     assert {status for status, _ in answers} == {201}
     assert len({repr(body) for _, body in answers}) == 1
+
+
+def test_a_key_whose_first_request_died_is_not_run_again(demo, api):
+    # given a pending record left by a process that died mid-request six minutes ago
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.models import IdempotencyRecord
+    from stores.models import VatInvoice
+
+    body = {
+        "buyer_name": "Marie",
+        "lines": [{"item": "Scarf", "quantity": "1", "unit_price": "300.00", "vat_rate": "0.13"}],
+    }
+    client = api(demo.clerk)
+    first = client.post("/api/v1/invoices/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="k-died").update(
+        status="pending", created_at=timezone.now() - timedelta(minutes=6)
+    )
+    # when the client retries with the same key and body
+    again = client.post("/api/v1/invoices/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
+    # then nothing runs again: 409 outcome unknown, still one invoice
+    assert (again.status_code, again.json()["code"]) == (409, "idempotency_outcome_unknown")
+    assert VatInvoice.objects.count() == 1
