@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("stores.api.urls")),
     path("", include("customs.api.urls")),
     path("", include("agencies.api.urls")),
+    path("", include("kiosk.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("store/", include("stores.urls")),
     path("customs/", include("customs.urls")),
     path("agency/", include("agencies.urls")),
+    path("kiosk/", include("kiosk.urls")),
     path("admin/", admin.site.urls),
     # Last: any other address under /api/ answers a JSON 404 (Django's debug page would not).
     re_path(r"^api/", api_not_found),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "stores",
     "customs",
     "agencies",
+    "kiosk",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,11 @@ CELERY_BEAT_SCHEDULE = {
     "agency-resend-stale-refunds": {
         "task": "agencies.tasks.refunds_resend_stale_task",
         "schedule": 300.0,
+    },
+    # Buy & Refund guarantees: release, re-authorize, capture as due (idempotent; hourly).
+    "agency-guarantees-sweep": {
+        "task": "agencies.tasks.guarantees_sweep_task",
+        "schedule": 3600.0,
     },
 }
 

@@ -1,0 +1,48 @@
+"""Kiosk API shapes: the lookup request and its reply (for the schema and for parsing)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class LookupIn(serializers.Serializer):
+    """A typed 16-digit form number or the scanned QR payload, and the document number."""
+
+    form = serializers.CharField(help_text="16-digit form number or the 147-character QR payload")
+    document_number = serializers.CharField()
+    lang = serializers.CharField(
+        required=False, help_text="en, zh-hans, zh-hant, ja, ko, ru, fr, de, es or ar"
+    )
+
+
+class TimelineEventOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    status = serializers.CharField()
+    text = serializers.CharField()
+
+
+class NextStepOut(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField()
+
+
+class PayoutOptionOut(serializers.Serializer):
+    method = serializers.CharField()
+    name = serializers.CharField()
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class LookupOut(serializers.Serializer):
+    """What the traveler sees: status, amounts (RMB strings), next step, payout, history."""
+
+    form = serializers.CharField()
+    lang = serializers.CharField()
+    status = serializers.CharField()
+    status_text = serializers.CharField()
+    timeline = TimelineEventOut(many=True)
+    total = serializers.CharField()
+    net_refund = serializers.CharField()
+    next_step = NextStepOut()
+    payout_options = PayoutOptionOut(many=True)

@@ -1,0 +1,42 @@
+"""Kiosk API: anyone may look up a form with its document number, throttled."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from core.api.errors import error_body
+from kiosk.api.serializers import LookupIn, LookupOut
+from kiosk.selectors import KioskNotFound, kiosk_lookup
+
+NOT_FOUND_BODY = error_body(
+    "not_found", "No refund form matches this form number and document number."
+)
+
+
+class LookupView(APIView):
+    """POST /api/v1/kiosk/lookup/ (SPEC §4): one uniform 404 for any mismatch."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "kiosk"
+
+    @extend_schema(request=LookupIn, responses={200: LookupOut}, auth=[])
+    def post(self, request: Request) -> Response:
+        # Fields are read by hand rather than validated by LookupIn: a missing or
+        # malformed field must answer exactly like an unknown form (no probing).
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            result = kiosk_lookup(
+                form=data.get("form"),
+                document_number=data.get("document_number"),
+                lang=data.get("lang") or request.query_params.get("lang"),
+            )
+        except KioskNotFound:
+            return Response(dict(NOT_FOUND_BODY), status=404, headers={"Cache-Control": "no-store"})
+        return Response(result.as_dict(), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,249 @@
+"""What the traveler's kiosk shows: one read-only lookup by form and document.
+
+The lookup answers one way for every mismatch (``KioskNotFound``): an unknown
+form, a wrong document, a forged or garbled QR and malformed fields all look
+the same from outside, so the kiosk cannot be used to probe for forms or
+documents. The document hash is computed even when the form is unknown, so the
+two cases also take about the same time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from agencies.models import PayoutMethod, Refund, RefundStatus
+from core import rules
+from core.crypto import document_hash
+from core.ledger import record_history
+from core.money import ZERO, money_str
+from core.numbering import is_valid_form_number
+from core.selectors import fee_rate_on, policies_all
+from core.signing import QR_LENGTH, QR_PREFIX, MalformedQr, parse_form_qr
+from customs.models import Verification, VerificationChannel, VerificationLine
+from customs.selectors import inspection_for, verification_for
+from kiosk.i18n import language_of, money, text
+from stores.models import FormStatus, RefundForm
+
+MAX_INPUT_LENGTH = 200
+VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
+# Ledger actions on a form with their own words; anything else reads "Status updated".
+TIMELINE_ACTIONS = frozenset(
+    {
+        "form_issued",
+        "form_verified",
+        "form_partially_verified",
+        "form_rejected",
+        "mailbox_form_verified",
+        "mailbox_form_refused",
+        "form_voided",
+        "form_refunded",
+    }
+)
+# Every next step the kiosk can show (the catalog has each in every language).
+NEXT_STEPS = (
+    "next_customs",
+    "next_green_lane",
+    "next_red_lane",
+    "next_counter",
+    "next_counter_partial",
+    "next_mailbox",
+    "next_refunded",
+    "next_rejected",
+    "next_voided",
+)
+
+
+class KioskNotFound(LookupError):
+    """No form matches the form number/QR and document number given (or the input is bad)."""
+
+
+@dataclass(frozen=True)
+class KioskResult:
+    """The traveler's view of one form, in one language."""
+
+    number: str
+    lang: str
+    status: str
+    status_text: str
+    total: Decimal
+    net_refund: Decimal
+    next_step: dict[str, str]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    payout_options: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "form": self.number,
+            "lang": self.lang,
+            "status": self.status,
+            "status_text": self.status_text,
+            "timeline": self.timeline,
+            "total": money_str(self.total),
+            "net_refund": money_str(self.net_refund),
+            "next_step": self.next_step,
+            "payout_options": self.payout_options,
+        }
+
+
+def form_number_from_input(value: Any) -> str | None:
+    """The form number in what was typed or scanned (16 digits or a signed QR), else None."""
+    if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH:
+        return None
+    typed = "".join(value.split()).upper()
+    if len(typed) == QR_LENGTH and typed.startswith(QR_PREFIX):
+        try:
+            parsed = parse_form_qr(typed)
+        except MalformedQr:
+            return None
+        return parsed.number if parsed.signature_valid else None
+    return typed if is_valid_form_number(typed) else None
+
+
+def _document_ok(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH or not value.strip():
+        return None
+    return value
+
+
+def _verified_net(form: RefundForm, verification: Verification, today: Any) -> Decimal:
+    """FAQ Q36 on the verified goods: what the refund counter will pay."""
+    rows = (
+        VerificationLine.objects.filter(verification=verification, verified_total__gt=0)
+        .values("form_line__vat_rate")
+        .annotate(total=Sum("verified_total"))
+        .order_by("form_line__vat_rate")
+    )
+    lines = [rules.LineFacts(vat_rate=r["form_line__vat_rate"], total=r["total"]) for r in rows]
+    if not lines:
+        return ZERO
+    policy = rules.in_force(policies_all(), form.purchase_date)
+    fee_rate = fee_rate_on(agency_id=form.store.serving_agency_id, day=today)
+    return rules.compute_refund(lines, policy=policy, fee_rate=fee_rate).net
+
+
+def _next_step(
+    form: RefundForm, verification: Verification | None, paid: Refund | None, lang: str
+) -> dict[str, str]:
+    mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
+    values: dict[str, str] = {}
+    if form.status == FormStatus.ISSUED:
+        decision = inspection_for(form)
+        if decision is None:
+            code = "next_customs"
+        else:
+            code = "next_red_lane" if decision.selected else "next_green_lane"
+    elif form.status in VERIFIED_STATUSES and mailbox:
+        code = "next_mailbox"
+    elif form.status == FormStatus.VERIFIED:
+        code = "next_counter"
+    elif form.status == FormStatus.PARTIALLY_VERIFIED:
+        code = "next_counter_partial"
+    elif form.status == FormStatus.REFUNDED:
+        code = "next_refunded"
+        values["amount"] = money(lang, money_str(paid.net_refund if paid else ZERO))
+    elif form.status == FormStatus.REJECTED:
+        code = "next_rejected"
+    else:
+        code = "next_voided"
+    return {"code": code.removeprefix("next_"), "text": text(lang, code, **values)}
+
+
+def _payout_options(
+    form: RefundForm, net: Decimal, verification: Verification | None, lang: str
+) -> list[dict[str, Any]]:
+    """Cash within the invoice-date policy's cap and never for mailbox forms; transfers always."""
+    if form.status not in (FormStatus.ISSUED, *VERIFIED_STATUSES):
+        return []
+    cash_cap = rules.in_force(policies_all(), form.purchase_date).cash_cap
+    mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
+    options = []
+    for method in PayoutMethod:
+        allowed = rules.payout_allowed(
+            method=method.value, net_refund=net, cash_cap=cash_cap, mailbox=mailbox
+        )
+        reason = ""
+        if not allowed:
+            reason = (
+                text(lang, "why_mailbox")
+                if mailbox
+                else text(lang, "why_cash_cap", cap=money(lang, money_str(cash_cap)))
+            )
+        options.append(
+            {
+                "method": method.value,
+                "name": text(lang, f"pay_{method.value}"),
+                "allowed": allowed,
+                "reason": reason,
+            }
+        )
+    return options
+
+
+def _timeline(form: RefundForm, lang: str) -> list[dict[str, Any]]:
+    events = []
+    for entry in record_history(form):
+        key = f"ev_{entry.action}" if entry.action in TIMELINE_ACTIONS else "ev_other"
+        at: datetime = timezone.localtime(entry.created_at)
+        events.append(
+            {
+                "at": at.isoformat(),
+                "action": entry.action,
+                "status": entry.to_status,
+                "text": text(lang, key),
+            }
+        )
+    return events
+
+
+def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskResult:
+    """The form's status, amounts, next step, payout options and history for its traveler.
+
+    Raises ``KioskNotFound`` for any mismatch or bad input, all alike.
+    """
+    language = language_of(lang if isinstance(lang, str) else None)
+    number = form_number_from_input(form)
+    document = _document_ok(document_number)
+    # Hash before looking anything up, so an unknown form costs what a wrong document costs.
+    presented_hash = document_hash(document) if document is not None else ""
+    record = (
+        RefundForm.objects.select_related("store").filter(number=number).first()
+        if number is not None
+        else None
+    )
+    if (
+        record is None
+        or not presented_hash
+        or not hmac.compare_digest(presented_hash, record.document_hash)
+    ):
+        raise KioskNotFound("no form matches")
+
+    verification = verification_for(record)
+    paid = None
+    today = timezone.localdate()
+    if record.status == FormStatus.REFUNDED:
+        paid = Refund.objects.filter(form=record, status=RefundStatus.PAID).first()
+        net = paid.net_refund if paid else ZERO
+    elif record.status in VERIFIED_STATUSES and verification is not None:
+        net = _verified_net(record, verification, today)
+    elif record.status == FormStatus.ISSUED:
+        net = record.net_refund
+    else:
+        net = ZERO
+    return KioskResult(
+        number=record.number,
+        lang=language,
+        status=record.status,
+        status_text=text(language, f"status_{record.status}"),
+        total=record.total,
+        net_refund=net,
+        next_step=_next_step(record, verification, paid, language),
+        timeline=_timeline(record, language),
+        payout_options=_payout_options(record, net, verification, language),
+    )
