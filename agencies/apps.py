@@ -10,3 +10,7 @@ class AgenciesConfig(AppConfig):
         from agencies.api.sections import register
 
         register()
+        # Buy & Refund: prepayment/guarantee sections on the form detail; void guard.
+        from agencies.api.prepayment import register as register_prepayment
+
+        register_prepayment()

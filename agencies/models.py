@@ -187,3 +187,6 @@ class SandboxTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.status} {self.amount}"
+
+
+from agencies.guarantee_models import *  # noqa: E402, F403  (Buy & Refund records)

@@ -8,6 +8,8 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
+from agencies.cards import CardGatewayError
+from agencies.guarantees import guarantee_operation_send, guarantees_sweep
 from agencies.services import refunds_resend_stale
 from agencies.settlement import previous_month, settlement_write_files
 from core.models import Agency
@@ -35,3 +37,50 @@ def settlement_monthly_task(today: str | None = None) -> list[str]:
 def refunds_resend_stale_task() -> int:
     """Re-send transfers a crash left pending, with their stored payout keys."""
     return refunds_resend_stale()
+
+
+@shared_task(acks_late=True)
+def guarantees_sweep_task(today: str | None = None) -> dict[str, object]:
+    """Buy & Refund guarantees due on ``today``: release, re-authorize, capture.
+
+    Every gateway call carries its stored key, so a redelivered task (or the
+    ``guarantees sweep`` command run the same day) never charges twice.
+    Operations the gateway left unanswered are retried by
+    ``guarantee_operation_task`` with backoff.
+    """
+    day = date.fromisoformat(today) if today else timezone.localdate()
+    report = guarantees_sweep(today=day)
+    for guarantee_id in report.unanswered:
+        pending = guarantee_pending_operation(guarantee_id)
+        if pending is not None:
+            guarantee_operation_task.apply_async(args=(pending,), countdown=30)
+    logger.info("guarantees sweep %s: %s", day, report.as_dict())
+    return report.as_dict()
+
+
+def guarantee_pending_operation(guarantee_id: int) -> int | None:
+    """The id of the guarantee's operation still waiting for an answer, if any."""
+    from agencies.models import GuaranteeOperation, OperationStatus
+
+    return (
+        GuaranteeOperation.objects.filter(guarantee_id=guarantee_id, status=OperationStatus.PENDING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(CardGatewayError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=False,
+    max_retries=5,
+)
+def guarantee_operation_task(self: object, operation_id: int) -> str:
+    """Send one stored card operation under its key; transient errors retry with backoff.
+
+    Returns the operation's status (pending only if the gateway never answered).
+    """
+    return guarantee_operation_send(operation_id=operation_id).status

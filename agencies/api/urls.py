@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from agencies.api.prepayment import PrepaymentReturnView, PrepaymentView
 from agencies.api.views import (
     RefundCheckView,
     RefundDetailView,
@@ -11,6 +12,12 @@ from agencies.api.views import (
 )
 
 urlpatterns = [
+    path("forms/<str:number>/prepayment/", PrepaymentView.as_view(), name="api-form-prepayment"),
+    path(
+        "forms/<str:number>/prepayment/return/",
+        PrepaymentReturnView.as_view(),
+        name="api-form-prepayment-return",
+    ),
     path("refunds/", RefundListCreateView.as_view(), name="api-refunds"),
     path("refunds/check/", RefundCheckView.as_view(), name="api-refund-check"),
     path("refunds/<int:pk>/", RefundDetailView.as_view(), name="api-refund-detail"),

@@ -214,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agencies.tasks.refunds_resend_stale_task",
         "schedule": 300.0,
     },
+    # Buy & Refund guarantees: release, re-authorize, capture as due (idempotent; hourly).
+    "agency-guarantees-sweep": {
+        "task": "agencies.tasks.guarantees_sweep_task",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Axes (login lockout on the staff pages) --------------------------------

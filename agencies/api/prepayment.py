@@ -1,0 +1,205 @@
+"""Buy & Refund API: POST /api/v1/forms/{number}/prepayment/ (and its return), form sections.
+
+Views parse, call one service, render. The form detail (GET /api/v1/forms/{n}/)
+gets ``prepayment`` and ``guarantee`` sections through the stores hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agencies.api.serializers import ApiErrorSerializer
+from agencies.guarantees import prepayment_pay, prepayment_return
+from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from core.api.idempotency import idempotent
+from core.api.permissions import IsClerk
+from core.api.serializers import StrictCharField, StrictSerializer
+from core.models import StaffMembership
+from core.money import money_str
+from stores.models import RefundForm
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same key and body replay the first answer; same key, other body: 422.",
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ApiErrorSerializer, description=description)
+
+
+class PrepaymentRequestSerializer(StrictSerializer):
+    """POST /forms/{number}/prepayment/ body: a card TOKEN (never a number)."""
+
+    card_token = StrictCharField(max_length=64)
+    card_holder_name = StrictCharField(max_length=200)
+    payout_method = serializers.ChoiceField(choices=PayoutMethod.choices)
+
+
+class PrepaymentSerializer(serializers.Serializer):
+    """The prepayment paid to the traveler."""
+
+    amount = serializers.CharField()
+    status = serializers.CharField()
+    payout_method = serializers.CharField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+class GuaranteeSerializer(serializers.Serializer):
+    """The card guarantee (pre-authorization) behind a prepayment."""
+
+    status = serializers.CharField()
+    amount = serializers.CharField()
+    deadline = serializers.DateField()
+    grace_until = serializers.DateField()
+    hold_expires_at = serializers.DateTimeField(allow_null=True)
+    captured_amount = serializers.CharField()
+
+
+class PrepaymentReplySerializer(serializers.Serializer):
+    prepayment = PrepaymentSerializer()
+    guarantee = GuaranteeSerializer()
+
+
+def prepayment_body(prepayment: Prepayment) -> dict[str, Any]:
+    return {
+        "amount": money_str(prepayment.amount),
+        "status": prepayment.status,
+        "payout_method": prepayment.payout_method,
+        "paid_at": prepayment.paid_at.isoformat() if prepayment.paid_at else None,
+    }
+
+
+def guarantee_body(guarantee: Guarantee) -> dict[str, Any]:
+    return {
+        "status": guarantee.status,
+        "amount": money_str(guarantee.amount),
+        "deadline": guarantee.deadline.isoformat(),
+        "grace_until": guarantee.grace_until.isoformat(),
+        "hold_expires_at": guarantee.hold_expires_at.isoformat()
+        if guarantee.hold_expires_at
+        else None,
+        "captured_amount": money_str(guarantee.captured_amount),
+    }
+
+
+def _reply(prepayment: Prepayment) -> dict[str, Any]:
+    guarantee = Guarantee.objects.get(prepayment=prepayment)
+    return {"prepayment": prepayment_body(prepayment), "guarantee": guarantee_body(guarantee)}
+
+
+def _membership(request: Request) -> StaffMembership:
+    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
+    return membership
+
+
+class PrepaymentView(APIView):
+    """Pay a Buy & Refund prepayment against a card guarantee, once per form."""
+
+    permission_classes = [IsClerk]
+
+    @extend_schema(
+        operation_id="forms_prepayment",
+        summary="Pay the Buy & Refund prepayment (card pre-authorization as guarantee)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=PrepaymentRequestSerializer,
+        responses={
+            201: PrepaymentReplySerializer,
+            400: _error("Malformed: invalid_card_token (a card number), invalid_payout_method."),
+            401: _error("Not authenticated."),
+            403: _error("Only a clerk may do this."),
+            404: _error("No such form at your store."),
+            409: _error("prepayment_exists, form_not_prepayable"),
+            422: _error(
+                "card_declined, not_buy_and_refund_store, card_holder_mismatch,"
+                " cash_limit_exceeded, idempotency_key_reused"
+            ),
+            503: _error("card_gateway_unavailable: nothing paid; send the same request again."),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, number: str) -> Response:
+        data = PrepaymentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        store = _membership(request).store
+        assert store is not None
+        prepayment = prepayment_pay(
+            form_number=number,
+            clerk=request.user,  # type: ignore[arg-type]
+            store=store,
+            card_token=body["card_token"],
+            card_holder_name=body["card_holder_name"],
+            payout_method=body["payout_method"],
+        )
+        return Response(PrepaymentReplySerializer(_reply(prepayment)).data, status=201)
+
+
+class PrepaymentReturnView(APIView):
+    """The traveler returned the prepayment (goods returned): release the guarantee."""
+
+    permission_classes = [IsClerk]
+
+    @extend_schema(
+        operation_id="forms_prepayment_return",
+        summary="Record a returned prepayment (then the form may be voided)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={
+            200: PrepaymentReplySerializer,
+            404: _error("No such form at your store."),
+            409: _error("prepayment_not_returnable"),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, number: str) -> Response:
+        store = _membership(request).store
+        assert store is not None
+        prepayment = prepayment_return(
+            form_number=number,
+            clerk=request.user,  # type: ignore[arg-type]
+            store=store,
+        )
+        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+
+
+# --- Form detail sections ----------------------------------------------------------------
+
+
+def _shown_prepayment(form: RefundForm) -> Prepayment | None:
+    """The form's live prepayment, else its latest declined attempt."""
+    if not form.buy_and_refund:
+        return None
+    prepayments = list(Prepayment.objects.filter(form=form).select_related("guarantee"))
+    live = [p for p in prepayments if p.status != PrepaymentStatus.FAILED]
+    return live[0] if live else (prepayments[0] if prepayments else None)
+
+
+def prepayment_section(form: RefundForm) -> dict[str, Any] | None:
+    prepayment = _shown_prepayment(form)
+    return prepayment_body(prepayment) if prepayment else None
+
+
+def guarantee_section(form: RefundForm) -> dict[str, Any] | None:
+    prepayment = _shown_prepayment(form)
+    return guarantee_body(prepayment.guarantee) if prepayment else None
+
+
+def register() -> None:
+    """Hook the sections into the stores form detail and the guard into voids."""
+    from agencies.guarantees import prepayment_void_guard
+    from stores.api.serializers import register_form_section
+    from stores.services import register_void_guard
+
+    register_form_section("prepayment", prepayment_section)
+    register_form_section("guarantee", guarantee_section)
+    register_void_guard(prepayment_void_guard)

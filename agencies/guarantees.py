@@ -1,0 +1,831 @@
+"""Buy & Refund (即买即退): the prepayment at the store and its card guarantee (SPEC §2).
+
+Every gateway call follows the payout pattern (agencies.services._refund_send):
+
+1. a short transaction locks the form, checks, and records the intent as a
+   ``GuaranteeOperation`` with a stored idempotency key (plus ledger entries);
+2. the card gateway is called with that key outside any transaction;
+3. a second short transaction records the outcome (plus ledger entries).
+
+A repeated key is answered by the gateway with its first outcome, so a retried
+task or a sweep run twice can never charge twice. ``guarantees_sweep`` is the
+daily work: release after customs verification, partial capture after a
+partial one, re-authorize a hold about to expire, capture the prepayment once
+the deadline and its grace have passed without customs verification.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from agencies.cards import CardGatewayError, CardRequest, CardResult, card_gateway
+from agencies.exceptions import CashLimitExceeded
+from agencies.models import (
+    ACTIVE_GUARANTEE_STATUSES,
+    GUARANTEE_TRANSITIONS,
+    PREPAYMENT_TRANSITIONS,
+    Guarantee,
+    GuaranteeOperation,
+    GuaranteeStatus,
+    OperationKind,
+    OperationStatus,
+    PayoutMethod,
+    Prepayment,
+    PrepaymentStatus,
+)
+from core import rules
+from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
+from core.ledger import ledger_append
+from core.models import Store
+from core.money import quantize_money
+from core.selectors import buy_and_refund_days, policies_all
+from customs.models import VerificationLine, VerificationResult
+from customs.selectors import verification_for
+from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
+from stores.models import FormStatus, RefundForm
+from stores.selectors import form_lock
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+GRACE_WORKING_DAYS = 3
+# A sweep re-authorizes when the current hold expires within this many days.
+REAUTHORIZE_WITHIN_DAYS = 1
+# The POST retries an unanswered authorization this many times in all, at once
+# (same key: the gateway executes it at most once); the task backs off instead.
+INLINE_ATTEMPTS = 3
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{3,64}$")
+_CARD_NUMBER_LIKE = re.compile(r"^\d{12,19}$")
+
+
+# --- Errors (SPEC §4 codes) ------------------------------------------------------
+
+
+class CardDeclined(RuleViolation):
+    """The card gateway declined the pre-authorization: nothing was paid."""
+
+    default_code = "card_declined"
+
+
+class CardHolderMismatch(RuleViolation):
+    """The card must be in the traveler's own name."""
+
+    default_code = "card_holder_mismatch"
+
+
+class NoBuyAndRefundWindow(RuleViolation):
+    """No regional departure window is configured for the store's region."""
+
+    default_code = "no_buy_and_refund_window"
+
+
+class PrepaymentExists(StateConflict):
+    """A form gets one prepayment."""
+
+    default_code = "prepayment_exists"
+
+
+class FormNotPrepayable(StateConflict):
+    """Only an issued form can be prepaid."""
+
+    default_code = "form_not_prepayable"
+
+
+class PrepaymentNotReturnable(StateConflict):
+    """Only a paid prepayment can be returned."""
+
+    default_code = "prepayment_not_returnable"
+
+
+class InvalidCardToken(BadRequest):
+    """A card token from the terminal is expected, never a card number."""
+
+    default_code = "invalid_card_token"
+
+
+class CardGatewayUnavailable(ApplicationError):
+    """No answer from the card gateway: nothing is paid yet; send the same request again."""
+
+    status_code = 503
+    default_code = "card_gateway_unavailable"
+
+
+# --- Pure helpers -----------------------------------------------------------------
+
+
+def add_working_days(day: date, count: int) -> date:
+    """``day`` plus ``count`` working days (Monday to Friday)."""
+    current = day
+    added = 0
+    while added < count:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def names_match(a: str, b: str) -> bool:
+    """Card holder vs traveler name, ignoring case and spacing."""
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def business_time(day: date) -> datetime:
+    """The moment a sweep for ``day`` acts: now when ``day`` is today, else noon that day."""
+    now = timezone.now()
+    if day == timezone.localdate(now):
+        return now
+    return timezone.make_aware(datetime.combine(day, time(12, 0)))
+
+
+def verified_net_refund(form: RefundForm) -> Decimal | None:
+    """Net refund on the goods customs verified (invoice-date policy, form fee rate), or None."""
+    verification = verification_for(form)
+    if verification is None or verification.result not in (
+        VerificationResult.VERIFIED,
+        VerificationResult.PARTIALLY_VERIFIED,
+    ):
+        return None
+    rows = (
+        VerificationLine.objects.filter(verification=verification, verified_total__gt=0)
+        .values("form_line__vat_rate")
+        .annotate(total=Sum("verified_total"))
+        .order_by("form_line__vat_rate")
+    )
+    lines = [rules.LineFacts(vat_rate=r["form_line__vat_rate"], total=r["total"]) for r in rows]
+    if not lines:
+        return ZERO
+    policy = rules.in_force(policies_all(), form.purchase_date)
+    computation = rules.compute_refund(lines, policy=policy, fee_rate=form.fee_rate)
+    return max(quantize_money(computation.net), ZERO)
+
+
+# --- The prepayment at the store ------------------------------------------------------
+
+
+def _token_parse(token: str) -> str:
+    value = (token or "").strip()
+    if _CARD_NUMBER_LIKE.match(value.replace(" ", "").replace("-", "")):
+        raise InvalidCardToken(
+            "Send the card token from the terminal, never the card number.",
+            extra={"fields": {"card_token": ["A card number is not accepted; send its token."]}},
+        )
+    if not _TOKEN.match(value):
+        raise InvalidCardToken(
+            "The card token is malformed.",
+            extra={"fields": {"card_token": ["Enter the card token from the terminal."]}},
+        )
+    return value
+
+
+def _payout_method_parse(method: str) -> str:
+    if method not in PayoutMethod.values:
+        raise BadRequest(
+            f"Unknown payout method '{method}'.",
+            "invalid_payout_method",
+            {"fields": {"payout_method": [f"Choose one of: {', '.join(PayoutMethod.values)}."]}},
+        )
+    return method
+
+
+def prepayment_pay(
+    *,
+    form_number: str,
+    clerk: User,
+    store: Store,
+    card_token: str,
+    card_holder_name: str,
+    payout_method: str,
+    today: date | None = None,
+) -> Prepayment:
+    """Place the guarantee for the form's net refund, then pay it out as the prepayment.
+
+    Raises 400 on a malformed token or payout method, 404 for a form of another
+    store, 422 ``not_buy_and_refund_store`` / ``card_holder_mismatch`` /
+    ``cash_limit_exceeded``, 409 ``prepayment_exists`` / ``form_not_prepayable``
+    (nothing written); 422 ``card_declined`` when the gateway declines (the
+    guarantee and prepayment are recorded ``failed``; another card may be
+    tried); 503 ``card_gateway_unavailable`` when it does not answer (the same
+    request again resumes with the same key).
+    """
+    token = _token_parse(card_token)
+    method = _payout_method_parse(payout_method)
+    holder = " ".join((card_holder_name or "").split())
+    if not holder:
+        raise BadRequest(
+            "Give the card holder's name.",
+            "invalid",
+            {"fields": {"card_holder_name": ["This field may not be blank."]}},
+        )
+    day = today or timezone.localdate()
+    operation = _prepayment_open(
+        form_number=form_number.strip(),
+        clerk=clerk,
+        store=store,
+        token=token,
+        holder=holder,
+        method=method,
+        day=day,
+    )
+    try:
+        operation = _operation_send(operation, attempts=INLINE_ATTEMPTS, actor=clerk)
+    except CardGatewayError as exc:
+        raise CardGatewayUnavailable(
+            "The card gateway did not answer; nothing was paid. Send the same request again.",
+            extra={"retryable": True},
+        ) from exc
+    prepayment = Prepayment.objects.select_related("guarantee").get(
+        pk=operation.guarantee.prepayment_id
+    )
+    if prepayment.status == PrepaymentStatus.FAILED:
+        raise CardDeclined(
+            f"The card was declined: {operation.failure_message or operation.failure_code}",
+            extra={"reason": operation.failure_code, "guarantee": prepayment.guarantee.status},
+        )
+    return prepayment
+
+
+@transaction.atomic
+def _prepayment_open(
+    *,
+    form_number: str,
+    clerk: User,
+    store: Store,
+    token: str,
+    holder: str,
+    method: str,
+    day: date,
+) -> GuaranteeOperation:
+    """Transaction 1: lock the form, check, record prepayment, guarantee, authorize intent."""
+    form = form_lock(number=form_number)
+    if form.store_id != store.pk:
+        raise FormNotFound(f"No refund form {form_number} at your store.")
+    if not (form.buy_and_refund and form.store.buy_and_refund):
+        raise NotBuyAndRefundStore(
+            f"Form {form.number} is not a Buy & Refund form of a Buy & Refund store."
+        )
+    existing = (
+        Prepayment.objects.select_for_update()
+        .filter(form=form)
+        .exclude(status=PrepaymentStatus.FAILED)
+        .select_related("guarantee")
+        .first()
+    )
+    if existing is not None:
+        guarantee = existing.guarantee
+        if existing.status == PrepaymentStatus.PENDING and guarantee.card_token == token:
+            # The earlier request got no answer from the gateway: resume its key.
+            return guarantee.operations.get(status=OperationStatus.PENDING)
+        raise PrepaymentExists(
+            f"Form {form.number} already has a prepayment ({existing.status}).",
+            extra={"prepayment": existing.status, "guarantee": guarantee.status},
+        )
+    if form.status != FormStatus.ISSUED:
+        raise FormNotPrepayable(
+            f"Form {form.number} is {form.status}; only an issued form can be prepaid.",
+            extra={"status": form.status},
+        )
+    if not names_match(holder, form.traveler_name):
+        raise CardHolderMismatch(
+            "The card must be in the traveler's own name.",
+            extra={"fields": {"card_holder_name": ["Must match the traveler's name."]}},
+        )
+    policy = rules.in_force(policies_all(), form.purchase_date)
+    if method == PayoutMethod.CASH and form.net_refund > policy.cash_cap:
+        raise CashLimitExceeded(
+            f"The prepayment RMB {form.net_refund} is over the cash cap: pay it digitally.",
+            extra={"net_refund": str(form.net_refund), "cash_cap": str(policy.cash_cap)},
+        )
+    window = buy_and_refund_days(region_code=form.store.region_code, day=form.purchase_date)
+    if window is None:
+        raise NoBuyAndRefundWindow(
+            f"No Buy & Refund window is configured for region {form.store.region_code}."
+        )
+    deadline = form.purchase_date + timedelta(days=window)
+    prepayment = Prepayment.objects.create(
+        form=form, store=store, clerk=clerk, amount=form.net_refund, payout_method=method
+    )
+    guarantee = Guarantee.objects.create(
+        prepayment=prepayment,
+        form=form,
+        agency=form.store.serving_agency,
+        amount=prepayment.amount,
+        card_token=token,
+        card_holder_name=holder,
+        deadline=deadline,
+        grace_until=add_working_days(deadline, GRACE_WORKING_DAYS),
+    )
+    ledger_append(
+        record=prepayment,
+        action="prepayment_created",
+        actor=clerk,
+        to_status=PrepaymentStatus.PENDING,
+        payload={"form": form.number, "amount": prepayment.amount, "payout_method": method},
+    )
+    ledger_append(
+        record=guarantee,
+        action="guarantee_created",
+        actor=clerk,
+        to_status=GuaranteeStatus.PENDING,
+        payload={
+            "form": form.number,
+            "amount": guarantee.amount,
+            "deadline": deadline,
+            "grace_until": guarantee.grace_until,
+            "window_days": window,
+        },
+    )
+    return _operation_record(
+        guarantee, kind=OperationKind.AUTHORIZE, amount=guarantee.amount, day=day
+    )
+
+
+def _operation_record(
+    guarantee: Guarantee, *, kind: str, amount: Decimal, day: date, seq: int | None = None
+) -> GuaranteeOperation:
+    """The intent: an operation row with its idempotency key (caller's transaction)."""
+    suffix = f"-{seq}" if seq is not None else ""
+    return GuaranteeOperation.objects.create(
+        guarantee=guarantee,
+        kind=kind,
+        key=f"guarantee-{guarantee.prepayment.uid}-{kind}{suffix}",
+        amount=amount,
+        hold_reference=guarantee.hold_reference,
+        business_date=day,
+    )
+
+
+def _operation_send(
+    operation: GuaranteeOperation, *, attempts: int = 1, actor: Any = "system"
+) -> GuaranteeOperation:
+    """Call the gateway with the stored key outside any transaction, then record the outcome.
+
+    Re-sends at once up to ``attempts`` times while the gateway gives no
+    answer; raises CardGatewayError if it never does (the operation stays
+    ``pending`` and is re-sent later with the same key).
+    """
+    guarantee = operation.guarantee
+    request = CardRequest(
+        key=operation.key,
+        kind="authorize" if operation.kind == OperationKind.REAUTHORIZE else operation.kind,
+        token=guarantee.card_token,
+        amount=operation.amount,
+        requested_at=business_time(operation.business_date),
+        hold_reference=operation.hold_reference,
+        holder_name=guarantee.card_holder_name,
+    )
+    gateway = card_gateway()
+    last: CardGatewayError | None = None
+    for _ in range(max(1, attempts)):
+        _attempt_count(operation.pk)
+        try:
+            result = gateway.execute(request)
+        except CardGatewayError as exc:
+            last = exc
+            continue
+        return _operation_settle(operation.pk, result=result, actor=actor)
+    assert last is not None
+    logger.warning("card gateway gave no answer for %s: %s", operation.key, last.code)
+    raise last
+
+
+def _attempt_count(operation_id: int) -> None:
+    GuaranteeOperation.objects.filter(pk=operation_id).update(attempts=F("attempts") + 1)
+
+
+@transaction.atomic
+def _operation_settle(operation_id: int, *, result: CardResult, actor: Any) -> GuaranteeOperation:
+    """Transaction 2: lock form, guarantee, operation; apply the gateway's answer once."""
+    guarantee_id, form_id = (
+        GuaranteeOperation.objects.filter(pk=operation_id)
+        .values_list("guarantee_id", "guarantee__form_id")
+        .get()
+    )
+    form = RefundForm.objects.select_for_update().get(pk=form_id)
+    guarantee = (
+        Guarantee.objects.select_for_update().select_related("prepayment").get(pk=guarantee_id)
+    )
+    operation = GuaranteeOperation.objects.select_for_update().get(pk=operation_id)
+    operation.guarantee = guarantee
+    if operation.status != OperationStatus.PENDING:
+        return operation  # settled meanwhile by a concurrent re-send
+    operation.status = OperationStatus.SUCCEEDED if result.succeeded else OperationStatus.DECLINED
+    operation.reference = result.reference[:80]
+    operation.hold_expires_at = result.hold_expires_at
+    operation.failure_code = result.code[:64]
+    operation.failure_message = result.message[:300]
+    operation.completed_at = timezone.now()
+    operation.save()
+    _apply(guarantee, operation, form=form, actor=actor)
+    return operation
+
+
+def _guarantee_move(
+    guarantee: Guarantee, target: str, *, actor: Any, action: str, payload: dict[str, Any]
+) -> None:
+    GUARANTEE_TRANSITIONS.check(guarantee.status, target)
+    previous = guarantee.status
+    guarantee.status = target
+    guarantee.save()
+    ledger_append(
+        record=guarantee,
+        action=action,
+        actor=actor,
+        from_status=previous,
+        to_status=target,
+        payload=payload,
+    )
+
+
+def _prepayment_move(
+    prepayment: Prepayment, target: str, *, actor: Any, action: str, payload: dict[str, Any]
+) -> None:
+    PREPAYMENT_TRANSITIONS.check(prepayment.status, target)
+    previous = prepayment.status
+    prepayment.status = target
+    now = timezone.now()
+    if target == PrepaymentStatus.PAID:
+        prepayment.paid_at = now
+    if target == PrepaymentStatus.RETURNED:
+        prepayment.returned_at = now
+    prepayment.save()
+    ledger_append(
+        record=prepayment,
+        action=action,
+        actor=actor,
+        from_status=previous,
+        to_status=target,
+        payload=payload,
+    )
+
+
+def _apply(
+    guarantee: Guarantee, operation: GuaranteeOperation, *, form: RefundForm, actor: Any
+) -> None:
+    """The state change an operation's outcome makes, with its ledger entries."""
+    base = {"form": form.number, "operation": operation.kind, "key": operation.key}
+    kind = operation.kind
+    ok = operation.status == OperationStatus.SUCCEEDED
+    if kind == OperationKind.AUTHORIZE:
+        prepayment = guarantee.prepayment
+        if ok:
+            guarantee.hold_reference = operation.reference
+            guarantee.hold_expires_at = operation.hold_expires_at
+            guarantee.authorizations += 1
+            _guarantee_move(
+                guarantee,
+                GuaranteeStatus.AUTHORIZED,
+                actor=actor,
+                action="guarantee_authorized",
+                payload={
+                    **base,
+                    "amount": guarantee.amount,
+                    "hold_reference": guarantee.hold_reference,
+                    "hold_expires_at": guarantee.hold_expires_at,
+                },
+            )
+            _prepayment_move(
+                prepayment,
+                PrepaymentStatus.PAID,
+                actor=actor,
+                action="prepayment_paid",
+                payload={"form": form.number, "amount": prepayment.amount},
+            )
+        else:
+            guarantee.failure_code = operation.failure_code
+            guarantee.failure_message = operation.failure_message
+            _guarantee_move(
+                guarantee,
+                GuaranteeStatus.FAILED,
+                actor=actor,
+                action="guarantee_failed",
+                payload={**base, "code": operation.failure_code},
+            )
+            _prepayment_move(
+                prepayment,
+                PrepaymentStatus.FAILED,
+                actor=actor,
+                action="prepayment_failed",
+                payload={"form": form.number, "code": operation.failure_code},
+            )
+        return
+    if kind == OperationKind.REAUTHORIZE:
+        if ok:
+            guarantee.hold_reference = operation.reference
+            guarantee.hold_expires_at = operation.hold_expires_at
+            guarantee.authorizations += 1
+            _guarantee_move(
+                guarantee,
+                GuaranteeStatus.REAUTHORIZED,
+                actor=actor,
+                action="guarantee_reauthorized",
+                payload={
+                    **base,
+                    "hold_reference": guarantee.hold_reference,
+                    "hold_expires_at": guarantee.hold_expires_at,
+                },
+            )
+        else:
+            # The old hold lapses; at the deadline the stored token is charged instead
+            # (the traveler consented to it, SPEC §2 Buy & Refund 5).
+            guarantee.failure_code = operation.failure_code
+            guarantee.failure_message = operation.failure_message
+            guarantee.save()
+            ledger_append(
+                record=guarantee,
+                action="guarantee_reauthorization_declined",
+                actor=actor,
+                from_status=guarantee.status,
+                to_status=guarantee.status,
+                payload={**base, "code": operation.failure_code},
+            )
+        return
+    if not ok:
+        guarantee.failure_code = operation.failure_code
+        guarantee.failure_message = operation.failure_message
+        guarantee.save()
+        ledger_append(
+            record=guarantee,
+            action=f"guarantee_{kind}_declined",
+            actor=actor,
+            from_status=guarantee.status,
+            to_status=guarantee.status,
+            payload={**base, "code": operation.failure_code, "amount": operation.amount},
+        )
+        return
+    if kind == OperationKind.RELEASE:
+        target = (
+            GuaranteeStatus.PARTIALLY_CAPTURED
+            if guarantee.captured_amount > 0
+            else GuaranteeStatus.RELEASED
+        )
+        guarantee.settled_at = timezone.now()
+        _guarantee_move(
+            guarantee,
+            target,
+            actor=actor,
+            action="guarantee_released",
+            payload={**base, "captured_amount": guarantee.captured_amount},
+        )
+        return
+    # capture or charge
+    guarantee.captured_amount = operation.amount
+    if operation.amount >= guarantee.amount:
+        guarantee.settled_at = timezone.now()
+        _guarantee_move(
+            guarantee,
+            GuaranteeStatus.CAPTURED,
+            actor=actor,
+            action=f"guarantee_{kind}d",
+            payload={**base, "captured_amount": operation.amount},
+        )
+        return
+    # A partial capture: the rest of the hold is released next.
+    guarantee.save()
+    ledger_append(
+        record=guarantee,
+        action=f"guarantee_partial_{kind}",
+        actor=actor,
+        from_status=guarantee.status,
+        to_status=guarantee.status,
+        payload={**base, "captured_amount": operation.amount},
+    )
+
+
+# --- Returning a prepayment (so that the form may be voided) -----------------------------
+
+
+def prepayment_return(*, form_number: str, clerk: User, store: Store) -> Prepayment:
+    """The traveler gave the prepayment back (goods returned): record it, release the hold."""
+    operation = _prepayment_return_open(form_number=form_number.strip(), clerk=clerk, store=store)
+    if operation is not None:
+        try:
+            _operation_send(operation, attempts=INLINE_ATTEMPTS, actor=clerk)
+        except CardGatewayError:
+            # The release is recorded with its key; the sweep re-sends it.
+            logger.warning("release of guarantee %s left for the sweep", operation.guarantee_id)
+    return Prepayment.objects.get(form__number=form_number.strip(), status="returned")
+
+
+@transaction.atomic
+def _prepayment_return_open(
+    *, form_number: str, clerk: User, store: Store
+) -> GuaranteeOperation | None:
+    form = form_lock(number=form_number)
+    if form.store_id != store.pk:
+        raise FormNotFound(f"No refund form {form_number} at your store.")
+    prepayment = (
+        Prepayment.objects.select_for_update()
+        .filter(form=form, status=PrepaymentStatus.PAID)
+        .first()
+    )
+    if prepayment is None or form.status != FormStatus.ISSUED:
+        raise PrepaymentNotReturnable(
+            f"Form {form.number} has no paid prepayment that can be returned.",
+            extra={"status": form.status},
+        )
+    _prepayment_move(
+        prepayment,
+        PrepaymentStatus.RETURNED,
+        actor=clerk,
+        action="prepayment_returned",
+        payload={"form": form.number, "amount": prepayment.amount},
+    )
+    guarantee = Guarantee.objects.select_for_update().get(prepayment=prepayment)
+    if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
+        return None
+    if guarantee.operations.filter(status=OperationStatus.PENDING).exists():
+        return None  # the sweep finishes the operation in flight first
+    return _operation_record(
+        guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=timezone.localdate()
+    )
+
+
+def prepayment_void_guard(form: RefundForm) -> None:
+    """Registered with stores: a prepaid form is voided only after the prepayment is returned."""
+    blocking = (
+        Prepayment.objects.filter(form=form)
+        .exclude(status__in=[PrepaymentStatus.FAILED, PrepaymentStatus.RETURNED])
+        .first()
+    )
+    if blocking is not None:
+        raise FormNotVoidable(
+            f"Form {form.number} has a {blocking.status} prepayment: it must be returned first.",
+            extra={"status": form.status, "prepayment": blocking.status},
+        )
+
+
+# --- The daily sweep ----------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did for one day, by guarantee id."""
+
+    day: date
+    released: list[int] = field(default_factory=list)
+    reauthorized: list[int] = field(default_factory=list)
+    captured: list[int] = field(default_factory=list)
+    partially_captured: list[int] = field(default_factory=list)
+    declined: list[int] = field(default_factory=list)
+    unanswered: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "released": self.released,
+            "reauthorized": self.reauthorized,
+            "captured": self.captured,
+            "partially_captured": self.partially_captured,
+            "declined": self.declined,
+            "unanswered": self.unanswered,
+        }
+
+
+@dataclass(frozen=True)
+class DueAction:
+    """The next gateway operation a guarantee needs on a day."""
+
+    kind: str
+    amount: Decimal
+
+
+def hold_is_live(guarantee: Guarantee, at: datetime) -> bool:
+    return bool(guarantee.hold_reference) and (
+        guarantee.hold_expires_at is None or at < guarantee.hold_expires_at
+    )
+
+
+def guarantee_due(guarantee: Guarantee, *, form: RefundForm, day: date) -> DueAction | None:
+    """What an active guarantee needs on ``day``; None when nothing is due."""
+    at = business_time(day)
+    verification = verification_for(form)
+    result = verification.result if verification is not None else None
+    capture_kind = OperationKind.CAPTURE if hold_is_live(guarantee, at) else OperationKind.CHARGE
+    if guarantee.captured_amount > 0:
+        # Partially captured already: release the rest of the hold.
+        return DueAction(OperationKind.RELEASE, ZERO)
+    if result == VerificationResult.VERIFIED:
+        return DueAction(OperationKind.RELEASE, ZERO)
+    if result == VerificationResult.PARTIALLY_VERIFIED:
+        verified_net = verified_net_refund(form) or ZERO
+        owed = max(guarantee.amount - verified_net, ZERO)
+        if owed == 0:
+            return DueAction(OperationKind.RELEASE, ZERO)
+        return DueAction(capture_kind, owed)
+    if result == VerificationResult.REJECTED or day > guarantee.grace_until:
+        return DueAction(capture_kind, guarantee.amount)
+    if (
+        guarantee.hold_expires_at is not None
+        and timezone.localdate(guarantee.hold_expires_at)
+        <= day + timedelta(days=REAUTHORIZE_WITHIN_DAYS)
+        and guarantee.hold_expires_at > at
+    ):
+        return DueAction(OperationKind.REAUTHORIZE, guarantee.amount)
+    return None
+
+
+@transaction.atomic
+def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
+    """Transaction 1 of a sweep step: lock, decide, record the intent (or the pending one)."""
+    form_id = Guarantee.objects.filter(pk=guarantee_id).values_list("form_id", flat=True).get()
+    form = RefundForm.objects.select_for_update().get(pk=form_id)
+    guarantee = (
+        Guarantee.objects.select_for_update().select_related("prepayment").get(pk=guarantee_id)
+    )
+    pending = guarantee.operations.filter(status=OperationStatus.PENDING).first()
+    if pending is not None:
+        pending.guarantee = guarantee
+        return pending  # re-send under its stored key: executed at most once
+    if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
+        return None
+    if form.status == FormStatus.VOIDED:
+        return None
+    due = guarantee_due(guarantee, form=form, day=day)
+    if due is None:
+        return None
+    seq = None
+    if due.kind == OperationKind.REAUTHORIZE:
+        # Keys: authorize is the first hold; each re-authorization gets the next number.
+        seq = guarantee.operations.filter(kind=OperationKind.REAUTHORIZE).count() + 2
+    elif (
+        due.kind == OperationKind.RELEASE
+        and guarantee.operations.filter(kind=OperationKind.RELEASE).exists()
+    ):
+        # An earlier release was declined (an unknown hold): do not repeat it daily.
+        return None
+    elif guarantee.operations.filter(
+        kind__in=[OperationKind.CAPTURE, OperationKind.CHARGE]
+    ).exists():
+        if due.kind in (OperationKind.CAPTURE, OperationKind.CHARGE):
+            # A capture was declined (e.g. the hold lapsed): fall back to the token once.
+            if guarantee.operations.filter(kind=OperationKind.CHARGE).exists():
+                return None
+            due = DueAction(OperationKind.CHARGE, due.amount)
+    return _operation_record(guarantee, kind=due.kind, amount=due.amount, day=day, seq=seq)
+
+
+def guarantees_sweep(*, today: date | None = None) -> SweepReport:
+    """Release, re-authorize, capture, as due on ``today``; safe to run any number of times."""
+    day = today or timezone.localdate()
+    report = SweepReport(day=day)
+    ids = list(
+        Guarantee.objects.filter(status__in=ACTIVE_GUARANTEE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    # Operations left pending (no answer, a crash) on guarantees in any status.
+    ids += list(
+        GuaranteeOperation.objects.filter(status=OperationStatus.PENDING)
+        .exclude(guarantee_id__in=ids)
+        .values_list("guarantee_id", flat=True)
+    )
+    for guarantee_id in ids:
+        # A partial capture is followed by the release of the rest: two steps.
+        for _ in range(3):
+            operation = _sweep_open(guarantee_id, day=day)
+            if operation is None:
+                break
+            try:
+                operation = _operation_send(operation)
+            except CardGatewayError:
+                report.unanswered.append(guarantee_id)
+                break
+            _report(report, operation)
+            if operation.status != OperationStatus.SUCCEEDED:
+                break
+    return report
+
+
+def _report(report: SweepReport, operation: GuaranteeOperation) -> None:
+    gid = operation.guarantee_id
+    if operation.status != OperationStatus.SUCCEEDED:
+        report.declined.append(gid)
+        return
+    status = Guarantee.objects.values_list("status", flat=True).get(pk=gid)
+    if operation.kind == OperationKind.REAUTHORIZE:
+        report.reauthorized.append(gid)
+    elif status == GuaranteeStatus.RELEASED:
+        report.released.append(gid)
+    elif status == GuaranteeStatus.CAPTURED:
+        report.captured.append(gid)
+    elif status == GuaranteeStatus.PARTIALLY_CAPTURED:
+        report.partially_captured.append(gid)
+
+
+def guarantee_operation_send(*, operation_id: int) -> GuaranteeOperation:
+    """Send one stored operation once (task body); raises CardGatewayError for a retry."""
+    operation = GuaranteeOperation.objects.select_related("guarantee").get(pk=operation_id)
+    if operation.status != OperationStatus.PENDING:
+        return operation
+    return _operation_send(operation)

@@ -1,0 +1,34 @@
+"""``python manage.py guarantees sweep [--today YYYY-MM-DD]``: the periodic sweep, by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from agencies.tasks import guarantees_sweep_task
+
+
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise CommandError(f"--today must be YYYY-MM-DD, not {value!r}") from exc
+
+
+class Command(BaseCommand):
+    help = "Buy & Refund guarantees: release, re-authorize and capture as due on a day."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sweep = sub.add_parser("sweep", help="Run the daily sweep (same code as the task).")
+        sweep.add_argument("--today", help="Business date YYYY-MM-DD (default: today).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] != "sweep":
+            raise CommandError("Unknown action.")
+        today = _iso_date(options["today"]) if options.get("today") else None
+        report = guarantees_sweep_task(today=today)
+        self.stdout.write(json.dumps(report, sort_keys=True))
