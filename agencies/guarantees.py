@@ -52,7 +52,7 @@ from core.selectors import buy_and_refund_days, policies_all
 from customs.models import VerificationLine, VerificationResult
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
-from stores.models import FormStatus, RefundForm
+from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm
 from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ def _prepayment_open(
             f"Form {form.number} is not a Buy & Refund form of a Buy & Refund store."
         )
     existing = (
-        Prepayment.objects.select_for_update()
+        Prepayment.objects.select_for_update(of=("self",))
         .filter(form=form)
         .exclude(status=PrepaymentStatus.FAILED)
         .select_related("guarantee")
@@ -413,7 +413,9 @@ def _operation_settle(operation_id: int, *, result: CardResult, actor: Any) -> G
     )
     form = RefundForm.objects.select_for_update().get(pk=form_id)
     guarantee = (
-        Guarantee.objects.select_for_update().select_related("prepayment").get(pk=guarantee_id)
+        Guarantee.objects.select_for_update(of=("self",))
+        .select_related("prepayment")
+        .get(pk=guarantee_id)
     )
     operation = GuaranteeOperation.objects.select_for_update().get(pk=operation_id)
     operation.guarantee = guarantee
@@ -577,6 +579,7 @@ def _apply(
             action="guarantee_released",
             payload={**base, "captured_amount": guarantee.captured_amount},
         )
+        _form_settle(form, guarantee, actor=actor)
         return
     # capture or charge
     guarantee.captured_amount = operation.amount
@@ -599,6 +602,34 @@ def _apply(
         from_status=guarantee.status,
         to_status=guarantee.status,
         payload={**base, "captured_amount": operation.amount},
+    )
+
+
+def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
+    """After customs, the prepayment was the refund: the form is refunded (never paid again).
+
+    On partial verification the traveler keeps the prepayment minus what was
+    captured, which is the net refund on the verified goods.
+    """
+    if guarantee.prepayment.status != PrepaymentStatus.PAID:
+        return  # returned (goods returned): the form stays as it is, to be voided
+    if not FORM_TRANSITIONS.can(form.status, FormStatus.REFUNDED):
+        return
+    previous = form.status
+    form.status = FormStatus.REFUNDED
+    form.save(update_fields=["status"])
+    ledger_append(
+        record=form,
+        action="form_refunded",
+        actor=actor,
+        from_status=previous,
+        to_status=FormStatus.REFUNDED,
+        payload={
+            "buy_and_refund": True,
+            "prepayment": guarantee.prepayment.amount,
+            "captured_amount": guarantee.captured_amount,
+            "net_refund": guarantee.prepayment.amount - guarantee.captured_amount,
+        },
     )
 
 
@@ -741,7 +772,9 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
     form_id = Guarantee.objects.filter(pk=guarantee_id).values_list("form_id", flat=True).get()
     form = RefundForm.objects.select_for_update().get(pk=form_id)
     guarantee = (
-        Guarantee.objects.select_for_update().select_related("prepayment").get(pk=guarantee_id)
+        Guarantee.objects.select_for_update(of=("self",))
+        .select_related("prepayment")
+        .get(pk=guarantee_id)
     )
     pending = guarantee.operations.filter(status=OperationStatus.PENDING).first()
     if pending is not None:

@@ -402,3 +402,65 @@ def test_sweep_task_called_directly(demo: Any) -> None:
     assert report["captured"] == [guarantee.pk]
     assert guarantees_sweep_task(today=day)["captured"] == []
     assert len(executed("charge")) == 1
+
+
+def test_released_form_is_refunded_and_the_counter_does_not_pay_it_again(demo: Any) -> None:
+    from agencies.exceptions import ChecksFailed
+    from agencies.services import refund_pay
+
+    form = br_form(demo)
+    pay(demo, form)
+    verify(form, demo)
+    guarantees_sweep(today=timezone.localdate())
+    form.refresh_from_db()
+    assert form.status == "refunded"
+    with pytest.raises(ChecksFailed):
+        refund_pay(
+            form_number=form.number,
+            qr=form.qr_payload,
+            document_number="18AB12345",
+            payout_method="cash",
+            agent=demo.agent,
+            agency=demo.agency,
+        )
+
+
+def test_returned_prepayment_leaves_the_form_issued(demo: Any) -> None:
+    form = br_form(demo)
+    pay(demo, form)
+    prepayment_return(form_number=form.number, clerk=demo.clerk, store=demo.store_sh)
+    form.refresh_from_db()
+    assert form.status == "issued"
+    assert guarantees_sweep(today=timezone.localdate() + timedelta(days=60)).captured == []
+
+
+def test_customs_refusal_captures_the_full_prepayment(demo: Any) -> None:
+    from customs.services import verification_create
+
+    form = br_form(demo)
+    pay(demo, form)
+    verification_create(
+        port=demo.port,
+        officer=demo.officer,
+        form_number=form.number,
+        qr=form.qr_payload,
+        departure_date=timezone.localdate(),
+        traveler_matches=False,
+    )
+    form.refresh_from_db()
+    assert form.status == "rejected"
+    report = guarantees_sweep(today=timezone.localdate())
+    guarantee = guarantee_of(form)
+    assert report.captured == [guarantee.pk]
+    assert guarantee.captured_amount == Decimal("324.00")
+
+
+def test_cash_prepayment_within_the_cash_cap_only(demo: Any) -> None:
+    from agencies.exceptions import CashLimitExceeded
+
+    # RMB 250,000 at 13%: net 22,500.00 is over the RMB 20,000 cash cap.
+    form = br_form(demo, line(unit_price="250000.00"))
+    with pytest.raises(CashLimitExceeded):
+        pay(demo, form, payout_method="cash")
+    assert not Prepayment.objects.exists()
+    assert pay(demo, form, payout_method="alipay").amount == Decimal("22500.00")
