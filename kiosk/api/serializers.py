@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class LookupIn(serializers.Serializer):
+class KioskLookupIn(serializers.Serializer):
     """A typed 16-digit form number or the scanned QR payload, and the document number."""
 
     form = serializers.CharField(help_text="16-digit form number or the 147-character QR payload")
@@ -15,34 +15,34 @@ class LookupIn(serializers.Serializer):
     )
 
 
-class TimelineEventOut(serializers.Serializer):
+class KioskTimelineEventOut(serializers.Serializer):
     at = serializers.DateTimeField()
     action = serializers.CharField()
     status = serializers.CharField()
     text = serializers.CharField()
 
 
-class NextStepOut(serializers.Serializer):
+class KioskNextStepOut(serializers.Serializer):
     code = serializers.CharField()
     text = serializers.CharField()
 
 
-class PayoutOptionOut(serializers.Serializer):
+class KioskPayoutOptionOut(serializers.Serializer):
     method = serializers.CharField()
     name = serializers.CharField()
     allowed = serializers.BooleanField()
     reason = serializers.CharField()
 
 
-class LookupOut(serializers.Serializer):
+class KioskLookupOut(serializers.Serializer):
     """What the traveler sees: status, amounts (RMB strings), next step, payout, history."""
 
     form = serializers.CharField()
     lang = serializers.CharField()
     status = serializers.CharField()
     status_text = serializers.CharField()
-    timeline = TimelineEventOut(many=True)
+    timeline = KioskTimelineEventOut(many=True)
     total = serializers.CharField()
     net_refund = serializers.CharField()
-    next_step = NextStepOut()
-    payout_options = PayoutOptionOut(many=True)
+    next_step = KioskNextStepOut()
+    payout_options = KioskPayoutOptionOut(many=True)

@@ -10,7 +10,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api.errors import error_body
-from kiosk.api.serializers import LookupIn, LookupOut
+from core.api.schema import error_response
+from kiosk.api.serializers import KioskLookupIn, KioskLookupOut
 from kiosk.selectors import KioskNotFound, kiosk_lookup
 
 NOT_FOUND_BODY = error_body(
@@ -26,7 +27,16 @@ class LookupView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "kiosk"
 
-    @extend_schema(request=LookupIn, responses={200: LookupOut}, auth=[])
+    @extend_schema(
+        request=KioskLookupIn,
+        responses={
+            200: KioskLookupOut,
+            400: error_response("The body is not JSON."),
+            404: error_response("No form matches (the same answer for any mismatch)."),
+            429: error_response("Too many lookups from this address."),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         # Fields are read by hand rather than validated by LookupIn: a missing or
         # malformed field must answer exactly like an unknown form (no probing).

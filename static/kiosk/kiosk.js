@@ -39,6 +39,15 @@
       if (looksComplete(numberEl.value)) docEl.focus();
     }
   });
+  // A scan that lands in the document box (the traveler touched it first) belongs above.
+  docEl.addEventListener("keydown", function (e) {
+    var v = docEl.value.replace(/\s+/g, "").toUpperCase();
+    if (e.key === "Enter" && v.indexOf("RF1") === 0 && looksComplete(v)) {
+      e.preventDefault();
+      numberEl.value = v;
+      docEl.value = "";
+    }
+  });
   numberEl.addEventListener("focus", function () { lastFocused = numberEl; });
   docEl.addEventListener("focus", function () { lastFocused = docEl; });
 

@@ -200,3 +200,12 @@ def test_rejected_and_voided_explain(issued: Any, lookup: Any, demo: Any) -> Non
     assert body["net_refund"] == "0.00"
     assert body["next_step"]["text"].startswith("La tienda anuló este formulario")
     assert body["timeline"][-1]["action"] == "form_voided"
+
+
+def test_lookup_reads_a_fixed_number_of_rows(
+    issued: Any, lookup: Any, demo: Any, django_assert_max_num_queries: Any
+) -> None:
+    form = issued(*[line(item=f"Item {n}") for n in range(8)])
+    verify(form, demo)
+    with django_assert_max_num_queries(10):
+        assert lookup(form.number).json()["status"] == "verified"
