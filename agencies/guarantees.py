@@ -743,6 +743,9 @@ def guarantee_due(guarantee: Guarantee, *, form: RefundForm, day: date) -> DueAc
     verification = verification_for(form)
     result = verification.result if verification is not None else None
     capture_kind = OperationKind.CAPTURE if hold_is_live(guarantee, at) else OperationKind.CHARGE
+    if guarantee.prepayment.status == PrepaymentStatus.RETURNED:
+        # The traveler gave the money back: the guarantee is never captured.
+        return DueAction(OperationKind.RELEASE, ZERO)
     if guarantee.captured_amount > 0:
         # Partially captured already: release the rest of the hold.
         return DueAction(OperationKind.RELEASE, ZERO)
@@ -781,8 +784,6 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
         pending.guarantee = guarantee
         return pending  # re-send under its stored key: executed at most once
     if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
-        return None
-    if form.status == FormStatus.VOIDED:
         return None
     due = guarantee_due(guarantee, form=form, day=day)
     if due is None:

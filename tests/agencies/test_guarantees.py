@@ -17,6 +17,7 @@ from agencies.guarantees import (
     InvalidCardToken,
     PrepaymentExists,
     add_working_days,
+    guarantee_due,
     guarantees_sweep,
     names_match,
     prepayment_pay,
@@ -464,3 +465,20 @@ def test_cash_prepayment_within_the_cash_cap_only(demo: Any) -> None:
         pay(demo, form, payout_method="cash")
     assert not Prepayment.objects.exists()
     assert pay(demo, form, payout_method="alipay").amount == Decimal("22500.00")
+
+
+def test_a_returned_prepayment_is_never_captured(demo: Any, settings: Any) -> None:
+    form = br_form(demo)
+    pay(demo, form)
+    # The release gets no answer: the guarantee is still active after the return.
+    settings.CARD_GATEWAY = FLAKY_GATEWAY
+    prepayment_return(form_number=form.number, clerk=demo.clerk, store=demo.store_sh)
+    guarantee = guarantee_of(form)
+    assert guarantee.status == GuaranteeStatus.AUTHORIZED
+    due = guarantee_due(guarantee, form=form, day=guarantee.grace_until + timedelta(days=1))
+    assert due is not None and due.kind == "release"
+
+    settings.CARD_GATEWAY = "agencies.cards.SandboxCardGateway"
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert report.released == [guarantee.pk] and report.captured == []
+    assert not executed("capture") and not executed("charge")
