@@ -482,3 +482,36 @@ def test_a_returned_prepayment_is_never_captured(demo: Any, settings: Any) -> No
     report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
     assert report.released == [guarantee.pk] and report.captured == []
     assert not executed("capture") and not executed("charge")
+
+
+class NoReauthorizationGateway(SandboxCardGateway):
+    """The issuer refuses new holds on the card after the first one."""
+
+    def execute(self, request: CardRequest) -> CardResult:
+        if "-reauthorize" in request.key:
+            return CardResult(succeeded=False, code="card_declined", message="Declined.")
+        return super().execute(request)
+
+
+def test_declined_reauthorization_falls_back_to_charging_the_stored_token(
+    demo: Any, settings: Any
+) -> None:
+    form = br_form(demo)
+    pay(demo, form)
+    guarantee = guarantee_of(form)
+    assert guarantee.hold_expires_at is not None
+    expiry = timezone.localdate(guarantee.hold_expires_at)
+    settings.CARD_GATEWAY = "tests.agencies.test_guarantees.NoReauthorizationGateway"
+
+    report = guarantees_sweep(today=expiry - timedelta(days=1))
+    assert report.declined == [guarantee.pk]
+    guarantee.refresh_from_db()
+    assert guarantee.status == GuaranteeStatus.AUTHORIZED
+    assert guarantee.failure_code == "card_declined"
+
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    guarantee.refresh_from_db()
+    assert report.captured == [guarantee.pk]
+    assert guarantee.captured_amount == Decimal("324.00")
+    (charge,) = executed("charge")
+    assert charge.token == "tok_visa" and charge.amount == Decimal("324.00")
