@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from agencies.guarantee_models import Prepayment, PrepaymentStatus
 from agencies.models import PayoutMethod, Refund, RefundStatus
 from core import rules
 from core.crypto import document_hash
@@ -57,6 +58,9 @@ NEXT_STEPS = (
     "next_refunded",
     "next_rejected",
     "next_voided",
+    "next_prepaid",
+    "next_prepaid_verified",
+    "next_prepaid_partial",
 )
 
 
@@ -128,12 +132,39 @@ def _verified_net(form: RefundForm, verification: Verification, today: Any) -> D
     return rules.compute_refund(lines, policy=policy, fee_rate=fee_rate).net
 
 
+def _refunded_net(form: RefundForm) -> Decimal:
+    """What the traveler was paid: the counter's refund, else the Buy & Refund settlement."""
+    paid = Refund.objects.filter(form=form, status=RefundStatus.PAID).first()
+    if paid is not None:
+        return paid.net_refund
+    # A Buy & Refund form is refunded when its guarantee settles; the ledger entry
+    # records the prepayment less what was charged back to the card.
+    entry = next((e for e in reversed(record_history(form)) if e.action == "form_refunded"), None)
+    try:
+        return Decimal(str(entry.payload.get("net_refund"))) if entry else ZERO
+    except ArithmeticError:
+        return ZERO
+
+
 def _next_step(
-    form: RefundForm, verification: Verification | None, paid: Refund | None, lang: str
+    form: RefundForm,
+    verification: Verification | None,
+    prepayment: Prepayment | None,
+    net: Decimal,
+    lang: str,
 ) -> dict[str, str]:
     mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
     values: dict[str, str] = {}
-    if form.status == FormStatus.ISSUED:
+    if prepayment is not None and form.status == FormStatus.ISSUED:
+        # Buy & Refund: paid at the store; customs must still see the goods in time.
+        code = "next_prepaid"
+        guarantee = getattr(prepayment, "guarantee", None)
+        values["deadline"] = guarantee.deadline.isoformat() if guarantee else ""
+    elif prepayment is not None and form.status == FormStatus.VERIFIED:
+        code = "next_prepaid_verified"
+    elif prepayment is not None and form.status == FormStatus.PARTIALLY_VERIFIED:
+        code = "next_prepaid_partial"
+    elif form.status == FormStatus.ISSUED:
         decision = inspection_for(form)
         if decision is None:
             code = "next_customs"
@@ -147,7 +178,7 @@ def _next_step(
         code = "next_counter_partial"
     elif form.status == FormStatus.REFUNDED:
         code = "next_refunded"
-        values["amount"] = money(lang, money_str(paid.net_refund if paid else ZERO))
+        values["amount"] = money(lang, money_str(net))
     elif form.status == FormStatus.REJECTED:
         code = "next_rejected"
     else:
@@ -156,10 +187,17 @@ def _next_step(
 
 
 def _payout_options(
-    form: RefundForm, net: Decimal, verification: Verification | None, lang: str
+    form: RefundForm,
+    net: Decimal,
+    verification: Verification | None,
+    prepayment: Prepayment | None,
+    lang: str,
 ) -> list[dict[str, Any]]:
-    """Cash within the invoice-date policy's cap and never for mailbox forms; transfers always."""
-    if form.status not in (FormStatus.ISSUED, *VERIFIED_STATUSES):
+    """Cash within the invoice-date policy's cap and never for mailbox forms; transfers always.
+
+    None once the refund is paid, refused or cancelled, or prepaid at the store.
+    """
+    if prepayment is not None or form.status not in (FormStatus.ISSUED, *VERIFIED_STATUSES):
         return []
     cash_cap = rules.in_force(policies_all(), form.purchase_date).cash_cap
     mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
@@ -225,11 +263,18 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         raise KioskNotFound("no form matches")
 
     verification = verification_for(record)
-    paid = None
+    prepayment = (
+        Prepayment.objects.select_related("guarantee")
+        .filter(form=record, status=PrepaymentStatus.PAID)
+        .first()
+        if record.buy_and_refund
+        else None
+    )
     today = timezone.localdate()
     if record.status == FormStatus.REFUNDED:
-        paid = Refund.objects.filter(form=record, status=RefundStatus.PAID).first()
-        net = paid.net_refund if paid else ZERO
+        net = _refunded_net(record)
+    elif prepayment is not None and record.status == FormStatus.ISSUED:
+        net = prepayment.amount
     elif record.status in VERIFIED_STATUSES and verification is not None:
         net = _verified_net(record, verification, today)
     elif record.status == FormStatus.ISSUED:
@@ -243,7 +288,7 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         status_text=text(language, f"status_{record.status}"),
         total=record.total,
         net_refund=net,
-        next_step=_next_step(record, verification, paid, language),
+        next_step=_next_step(record, verification, prepayment, net, language),
         timeline=_timeline(record, language),
-        payout_options=_payout_options(record, net, verification, language),
+        payout_options=_payout_options(record, net, verification, prepayment, language),
     )
