@@ -366,13 +366,19 @@ def _operation_record(
 
 
 def _operation_send(
-    operation: GuaranteeOperation, *, attempts: int = 1, actor: Any = "system"
+    operation: GuaranteeOperation,
+    *,
+    attempts: int = 1,
+    actor: Any = "system",
+    abandon: bool = False,
 ) -> GuaranteeOperation:
     """Call the gateway with the stored key outside any transaction, then record the outcome.
 
     Re-sends at once up to ``attempts`` times while the gateway gives no
     answer; raises CardGatewayError if it never does (the operation stays
-    ``pending`` and is re-sent later with the same key).
+    ``pending`` and is re-sent later with the same key). ``abandon``: an
+    authorization the clerk never got an answer for is only settled to be
+    undone (see ``_apply``).
     """
     guarantee = operation.guarantee
     request = CardRequest(
@@ -393,7 +399,7 @@ def _operation_send(
         except CardGatewayError as exc:
             last = exc
             continue
-        return _operation_settle(operation.pk, result=result, actor=actor)
+        return _operation_settle(operation.pk, result=result, actor=actor, abandon=abandon)
     assert last is not None
     logger.warning("card gateway gave no answer for %s: %s", operation.key, last.code)
     raise last
@@ -404,7 +410,9 @@ def _attempt_count(operation_id: int) -> None:
 
 
 @transaction.atomic
-def _operation_settle(operation_id: int, *, result: CardResult, actor: Any) -> GuaranteeOperation:
+def _operation_settle(
+    operation_id: int, *, result: CardResult, actor: Any, abandon: bool = False
+) -> GuaranteeOperation:
     """Transaction 2: lock form, guarantee, operation; apply the gateway's answer once."""
     guarantee_id, form_id = (
         GuaranteeOperation.objects.filter(pk=operation_id)
@@ -428,7 +436,7 @@ def _operation_settle(operation_id: int, *, result: CardResult, actor: Any) -> G
     operation.failure_message = result.message[:300]
     operation.completed_at = timezone.now()
     operation.save()
-    _apply(guarantee, operation, form=form, actor=actor)
+    _apply(guarantee, operation, form=form, actor=actor, abandon=abandon)
     return operation
 
 
@@ -472,9 +480,20 @@ def _prepayment_move(
 
 
 def _apply(
-    guarantee: Guarantee, operation: GuaranteeOperation, *, form: RefundForm, actor: Any
+    guarantee: Guarantee,
+    operation: GuaranteeOperation,
+    *,
+    form: RefundForm,
+    actor: Any,
+    abandon: bool = False,
 ) -> None:
-    """The state change an operation's outcome makes, with its ledger entries."""
+    """The state change an operation's outcome makes, with its ledger entries.
+
+    An abandoned authorization (the clerk's request never got its answer, and
+    a later day's sweep learned it) was never paid out: the prepayment fails
+    (``abandoned``) and the hold is released, so the card is never charged for
+    money the traveler did not receive.
+    """
     base = {"form": form.number, "operation": operation.kind, "key": operation.key}
     kind = operation.kind
     ok = operation.status == OperationStatus.SUCCEEDED
@@ -496,6 +515,18 @@ def _apply(
                     "hold_expires_at": guarantee.hold_expires_at,
                 },
             )
+            if abandon:
+                _prepayment_move(
+                    prepayment,
+                    PrepaymentStatus.FAILED,
+                    actor=actor,
+                    action="prepayment_abandoned",
+                    payload={"form": form.number, "code": "abandoned"},
+                )
+                _operation_record(
+                    guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=operation.business_date
+                )
+                return
             _prepayment_move(
                 prepayment,
                 PrepaymentStatus.PAID,
@@ -743,8 +774,8 @@ def guarantee_due(guarantee: Guarantee, *, form: RefundForm, day: date) -> DueAc
     verification = verification_for(form)
     result = verification.result if verification is not None else None
     capture_kind = OperationKind.CAPTURE if hold_is_live(guarantee, at) else OperationKind.CHARGE
-    if guarantee.prepayment.status == PrepaymentStatus.RETURNED:
-        # The traveler gave the money back: the guarantee is never captured.
+    if guarantee.prepayment.status != PrepaymentStatus.PAID:
+        # Returned (or never paid out): the guarantee is never captured.
         return DueAction(OperationKind.RELEASE, ZERO)
     if guarantee.captured_amount > 0:
         # Partially captured already: release the rest of the hold.
@@ -781,6 +812,8 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
     )
     pending = guarantee.operations.filter(status=OperationStatus.PENDING).first()
     if pending is not None:
+        if pending.kind == OperationKind.AUTHORIZE and pending.business_date >= day:
+            return None  # today's unanswered authorization belongs to the clerk's retry
         pending.guarantee = guarantee
         return pending  # re-send under its stored key: executed at most once
     if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
@@ -831,7 +864,9 @@ def guarantees_sweep(*, today: date | None = None) -> SweepReport:
             if operation is None:
                 break
             try:
-                operation = _operation_send(operation)
+                operation = _operation_send(
+                    operation, abandon=operation.kind == OperationKind.AUTHORIZE
+                )
             except CardGatewayError:
                 report.unanswered.append(guarantee_id)
                 break
@@ -860,6 +895,7 @@ def _report(report: SweepReport, operation: GuaranteeOperation) -> None:
 def guarantee_operation_send(*, operation_id: int) -> GuaranteeOperation:
     """Send one stored operation once (task body); raises CardGatewayError for a retry."""
     operation = GuaranteeOperation.objects.select_related("guarantee").get(pk=operation_id)
-    if operation.status != OperationStatus.PENDING:
+    if operation.status != OperationStatus.PENDING or operation.kind == OperationKind.AUTHORIZE:
+        # An authorization is answered to the clerk's request (or undone by the sweep).
         return operation
     return _operation_send(operation)

@@ -360,38 +360,76 @@ def test_no_capture_before_grace_ends_nor_after_verification(demo: Any) -> None:
 # --- Tasks ----------------------------------------------------------------------------------
 
 
-def test_operation_task_retries_transient_errors_until_the_gateway_answers(
+def test_operation_task_retries_transient_errors_until_the_gateway_answers(demo: Any) -> None:
+    form = br_form(demo)
+    pay(demo, form, "tok_flaky")  # the POST's own retries get the hold
+    guarantee = guarantee_of(form)
+    # The sweep's capture times out (tok_flaky: twice per key): left pending.
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert report.unanswered == [guarantee.pk]
+    operation = GuaranteeOperation.objects.get(status="pending")
+
+    # Eager apply runs the task's retries at once (the countdowns are for the worker).
+    result = guarantee_operation_task.apply(args=(operation.pk,))
+    assert result.successful() and result.result == "succeeded"
+    guarantee.refresh_from_db()
+    assert guarantee.status == GuaranteeStatus.CAPTURED
+    (charge,) = executed("charge")
+    assert charge.calls == 3
+    # A redelivered task finds the work done and calls nothing.
+    assert guarantee_operation_task.apply(args=(operation.pk,)).result == "succeeded"
+    assert SandboxCardOperation.objects.get(kind="charge").calls == 3
+
+
+def test_operation_task_gives_up_after_its_retry_cap(demo: Any, settings: Any) -> None:
+    form = br_form(demo)
+    pay(demo, form)
+    guarantee = guarantee_of(form)
+    settings.CARD_GATEWAY = FLAKY_GATEWAY
+    AlwaysTimeoutGateway.calls = 0
+    guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    operation = GuaranteeOperation.objects.get(status="pending")
+    AlwaysTimeoutGateway.calls = 0
+    result = guarantee_operation_task.apply(args=(operation.pk,))
+    assert result.failed()
+    assert AlwaysTimeoutGateway.calls == (guarantee_operation_task.max_retries or 0) + 1
+    operation.refresh_from_db()
+    assert operation.status == "pending"  # the next sweep re-sends it with the same key
+    settings.CARD_GATEWAY = "agencies.cards.SandboxCardGateway"
+    assert guarantees_sweep(today=guarantee.grace_until + timedelta(days=2)).captured == [
+        guarantee.pk
+    ]
+
+
+def test_an_authorization_the_clerk_never_got_is_undone_not_charged(
     demo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = br_form(demo)
     monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
     with pytest.raises(CardGatewayUnavailable):
         pay(demo, form, "tok_flaky")
+    today = timezone.localdate()
+    # Same day: the clerk's retry owns it; the sweep does not touch it.
+    guarantees_sweep(today=today)
+    assert SandboxCardOperation.objects.get().calls == 1
+    # The task never completes an authorization behind the clerk's back.
     operation = GuaranteeOperation.objects.get()
-
-    # Eager apply runs the retries at once (countdowns are for the worker).
-    result = guarantee_operation_task.apply(args=(operation.pk,))
-    assert result.successful() and result.result == "succeeded"
-    assert SandboxCardOperation.objects.get().calls == 3
-    assert Prepayment.objects.get(form=form).status == PrepaymentStatus.PAID
-    # A redelivered task finds the work done.
-    assert guarantee_operation_task.apply(args=(operation.pk,)).result == "succeeded"
-    assert SandboxCardOperation.objects.get().calls == 3
-
-
-def test_operation_task_gives_up_after_its_retry_cap(demo: Any, settings: Any) -> None:
-    form = br_form(demo)
-    settings.CARD_GATEWAY = FLAKY_GATEWAY
-    AlwaysTimeoutGateway.calls = 0
-    with pytest.raises(CardGatewayUnavailable):
-        pay(demo, form)
-    operation = GuaranteeOperation.objects.get()
-    AlwaysTimeoutGateway.calls = 0
-    result = guarantee_operation_task.apply(args=(operation.pk,))
-    assert result.failed()
-    assert AlwaysTimeoutGateway.calls == (guarantee_operation_task.max_retries or 0) + 1
-    operation.refresh_from_db()
-    assert operation.status == "pending"  # the sweep re-sends it later with the same key
+    assert guarantee_operation_task.apply(args=(operation.pk,)).result == "pending"
+    # Later days: the sweep learns the outcome (approved on the 3rd call) and undoes it.
+    assert guarantees_sweep(today=today + timedelta(days=1)).unanswered
+    guarantees_sweep(today=today + timedelta(days=2))
+    prepayment = Prepayment.objects.get(form=form)
+    assert prepayment.status == PrepaymentStatus.FAILED and prepayment.paid_at is None
+    # The release of that hold (tok_flaky again: two timeouts) follows on later sweeps.
+    guarantees_sweep(today=today + timedelta(days=3))
+    report = guarantees_sweep(today=today + timedelta(days=4))
+    guarantee = Guarantee.objects.get(prepayment=prepayment)
+    assert report.released == [guarantee.pk]
+    assert guarantee.status == GuaranteeStatus.RELEASED
+    assert guarantees_sweep(today=guarantee.grace_until + timedelta(days=1)).captured == []
+    assert not executed("capture") and not executed("charge")
+    # The form can be prepaid afresh.
+    assert pay(demo, form).status == PrepaymentStatus.PAID
 
 
 def test_sweep_task_called_directly(demo: Any) -> None:
