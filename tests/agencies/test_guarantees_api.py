@@ -177,3 +177,24 @@ def test_schema_describes_the_prepayment_endpoint(db: Any, client: Any) -> None:
     operation = schema["paths"]["/api/v1/forms/{number}/prepayment/"]["post"]
     assert {p["name"] for p in operation["parameters"]} >= {"Idempotency-Key", "number"}
     assert {"201", "409", "422", "503"} <= set(operation["responses"])
+
+
+def test_no_answer_from_the_gateway_is_503_and_the_same_request_completes_it(
+    demo: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
+    form = br_form(demo)
+    client = api(demo.clerk)
+    send = lambda: client.post(  # noqa: E731
+        url(form), body(card_token="tok_flaky"), format="json", HTTP_IDEMPOTENCY_KEY="flaky-1"
+    )
+    first = send()
+    assert first.status_code == 503
+    assert first.json()["code"] == "card_gateway_unavailable"
+    assert first.json()["extra"]["retryable"] is True
+    assert send().status_code == 503
+    third = send()
+    assert third.status_code == 201
+    assert third.json()["prepayment"]["status"] == "paid"
+    assert send().json() == third.json()  # now replayed
+    assert SandboxCardOperation.objects.get().calls == 3
