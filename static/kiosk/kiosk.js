@@ -22,7 +22,10 @@
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
   }
-  function money(amount) { return fill(t.money, { amount: amount }); }
+  var locale = { "zh-hans": "zh-CN", "zh-hant": "zh-TW", "ar": "ar-u-nu-latn" }[lang] || lang;
+  var number = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // Amounts arrive as 2-place strings; grouped the way the language writes numbers.
+  function money(amount) { return fill(t.money, { amount: number.format(Number(amount)) }); }
   function looksComplete(value) {
     var v = value.replace(/\s+/g, "").toUpperCase();
     return /^\d{16}$/.test(v) || (v.length === 147 && v.indexOf("RF1") === 0);
@@ -93,7 +96,7 @@
 
     var timeline = document.getElementById("kiosk-timeline");
     timeline.innerHTML = "";
-    var fmt = new Intl.DateTimeFormat(lang === "zh-hans" ? "zh-CN" : lang === "zh-hant" ? "zh-TW" : lang,
+    var fmt = new Intl.DateTimeFormat(locale,
       { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Shanghai" });
     data.timeline.forEach(function (ev) {
       var li = document.createElement("li");
@@ -106,6 +109,7 @@
       li.appendChild(what);
       timeline.appendChild(li);
     });
+    resultEl.dataset.status = data.status;
     startEl.hidden = true;
     resultEl.hidden = false;
     window.scrollTo(0, 0);

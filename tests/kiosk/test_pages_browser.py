@@ -150,3 +150,40 @@ def test_number_pad_and_idle_timeout_back_to_start(page: Any, form: Any) -> None
     assert page.url.endswith("/kiosk/")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.input_value("#kiosk-form-number") == ""
+
+
+@pytest.mark.browser
+def test_over_the_cash_cap_in_french_and_a_cancelled_form_in_russian(page: Any, demo: Any) -> None:
+    from stores.services import refund_form_void
+
+    big = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line(item="Montre", unit_price="230000.00"),
+        who=traveler(document_number=DOCUMENT),
+    )
+    page.goto(page.base_url + "/kiosk/?lang=fr")
+    look_up(page, big.number, DOCUMENT)
+    page.locator("#kiosk-result").wait_for(state="visible")
+    # French groups thousands with a (narrow) space and uses a decimal comma.
+    net = re.sub(r"\s", " ", page.locator("#kiosk-net").inner_text())
+    assert net == "20 700,00 RMB"
+    cash = page.locator('#kiosk-payout li[data-method="cash"]')
+    assert "not-allowed" in (cash.get_attribute("class") or "")
+    assert "virement uniquement" in cash.inner_text()
+    assert page.locator("#kiosk-payout li.allowed").count() == 3
+    screenshot(page, "kiosk-result-fr-over-cap")
+
+    cancelled = make_form(demo.store_sh, demo.clerk, line(), who=traveler(document_number=DOCUMENT))
+    refund_form_void(form=cancelled, clerk=demo.clerk, reason="sales return")
+    page.goto(page.base_url + "/kiosk/?lang=ru")
+    look_up(page, cancelled.number, DOCUMENT)
+    page.locator("#kiosk-result").wait_for(state="visible")
+    assert page.locator("#kiosk-status").inner_text() == "Аннулирован магазином"
+    assert page.locator("#kiosk-next-step").inner_text().startswith("Магазин аннулировал")
+    assert page.locator("#kiosk-payout-block").is_hidden()
+    # Nothing is due: the zero is not shown in the green of money to come.
+    color = page.locator("#kiosk-net").evaluate("el => getComputedStyle(el).color")
+    assert color != "rgb(30, 123, 52)"
+    assert page.locator("#kiosk-timeline li").count() == 2
+    screenshot(page, "kiosk-result-ru-voided")
