@@ -603,6 +603,30 @@ def text(lang: str, key: str, **values: str) -> str:
     return phrase.format(**values) if values else phrase
 
 
+# (thousands separator, decimal mark) per language, as the page's Intl.NumberFormat writes them.
+NUMBER_MARKS: Final[dict[str, tuple[str, str]]] = {
+    "en": (",", "."),
+    "zh-hans": (",", "."),
+    "zh-hant": (",", "."),
+    "ja": (",", "."),
+    "ko": (",", "."),
+    "ru": ("\u00a0", ","),
+    "fr": ("\u202f", ","),
+    "de": (".", ","),
+    "es": (".", ","),
+    "ar": (",", "."),
+}
+
+
+def format_amount(lang: str, amount: str) -> str:
+    """A 2-place amount string with the language's grouping and decimal mark: 20 700,00."""
+    group, decimal = NUMBER_MARKS[language_of(lang)]
+    sign = "-" if amount.startswith("-") else ""
+    whole, _, cents = amount.lstrip("-").partition(".")
+    grouped = f"{int(whole):,}".replace(",", group)
+    return f"{sign}{grouped}{decimal + cents if cents else ''}"
+
+
 def money(lang: str, amount: str) -> str:
-    """An amount of RMB (already a 2-place string) the way ``lang`` writes it."""
-    return text(lang, "money", amount=amount)
+    """An amount of RMB (a 2-place string) the way ``lang`` writes it: 20.700,00 RMB."""
+    return text(lang, "money", amount=format_amount(lang, amount))

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from kiosk.i18n import CATALOG, LANGUAGES, RTL_LANGUAGES, language_of
+from kiosk.i18n import CATALOG, DEFAULT_LANGUAGE, LANGUAGES, RTL_LANGUAGES, language_of
 
 IDLE_SECONDS = 60
 WARNING_SECONDS = 10
@@ -23,6 +23,7 @@ def kiosk_home(request: HttpRequest) -> HttpResponse:
         "kiosk/home.html",
         {
             "lang": lang,
+            "default_lang": DEFAULT_LANGUAGE,
             "LANGUAGE_CODE": lang,
             "text_direction": "rtl" if lang in RTL_LANGUAGES else "ltr",
             "languages": [

@@ -154,7 +154,13 @@
   ["pointerdown", "touchstart", "keydown", "input"].forEach(function (name) {
     document.addEventListener(name, activity, { passive: true, capture: true });
   });
+  function pristine() {
+    // The start screen as the idle reset leaves it: nothing to clear, no reload loop.
+    return lang === root.dataset.defaultLang && !startEl.hidden && !numberEl.value &&
+      !docEl.value && errorEl.hidden;
+  }
   setInterval(function () {
+    if (pristine()) { activity(); return; }
     var left = Math.ceil(idleSeconds - (Date.now() - lastActivity) / 1000);
     if (left <= 0) {
       window.location.assign(startUrl);

@@ -8,7 +8,16 @@ import string
 import pytest
 from django.conf import settings
 
-from kiosk.i18n import CATALOG, LANGUAGES, RTL_LANGUAGES, language_of, money, text
+from kiosk.i18n import (
+    CATALOG,
+    LANGUAGES,
+    NUMBER_MARKS,
+    RTL_LANGUAGES,
+    format_amount,
+    language_of,
+    money,
+    text,
+)
 from kiosk.selectors import NEXT_STEPS, TIMELINE_ACTIONS
 from stores.models import FormStatus
 
@@ -70,3 +79,13 @@ def test_text_and_money() -> None:
         "18.00 위안의 환급금이 지급되었습니다. 영수증을 보관하세요."
     )
     assert money("zh-hans", "324.00") == "人民币 324.00 元"
+
+
+def test_amounts_are_written_the_way_each_language_writes_them() -> None:
+    assert set(NUMBER_MARKS) == set(CATALOG)
+    assert money("en", "20700.00") == "RMB 20,700.00"
+    assert money("de", "1234567.05") == "1.234.567,05 RMB"
+    assert money("fr", "20700.00") == "20\u202f700,00 RMB"
+    assert money("ru", "18.00") == "18,00 юаня"
+    assert money("ar", "20700.00") == "20,700.00 يوان"
+    assert format_amount("es", "-1500.50") == "-1.500,50"

@@ -151,6 +151,12 @@ def test_number_pad_and_idle_timeout_back_to_start(page: Any, form: Any) -> None
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.input_value("#kiosk-form-number") == ""
 
+    # The untouched English start screen just waits: no countdown, no reload loop.
+    page.evaluate("window.__stayed = true")
+    page.clock.run_for(120_000)
+    assert idle.is_hidden()
+    assert page.evaluate("window.__stayed") is True
+
 
 @pytest.mark.browser
 def test_over_the_cash_cap_in_french_and_a_cancelled_form_in_russian(page: Any, demo: Any) -> None:
