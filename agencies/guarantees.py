@@ -743,6 +743,7 @@ class SweepReport:
     unanswered: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON for the task result and the command's output."""
         return {
             "day": self.day.isoformat(),
             "released": self.released,
@@ -763,6 +764,7 @@ class DueAction:
 
 
 def hold_is_live(guarantee: Guarantee, at: datetime) -> bool:
+    """Whether the guarantee's current hold can still be captured at ``at``."""
     return bool(guarantee.hold_reference) and (
         guarantee.hold_expires_at is None or at < guarantee.hold_expires_at
     )

@@ -66,11 +66,14 @@ class GuaranteeSerializer(serializers.Serializer):
 
 
 class PrepaymentReplySerializer(serializers.Serializer):
+    """POST /forms/{number}/prepayment/ reply."""
+
     prepayment = PrepaymentSerializer()
     guarantee = GuaranteeSerializer()
 
 
 def prepayment_body(prepayment: Prepayment) -> dict[str, Any]:
+    """The prepayment as the API shows it (money as 2-decimal strings)."""
     return {
         "amount": money_str(prepayment.amount),
         "status": prepayment.status,
@@ -80,6 +83,7 @@ def prepayment_body(prepayment: Prepayment) -> dict[str, Any]:
 
 
 def guarantee_body(guarantee: Guarantee) -> dict[str, Any]:
+    """The guarantee as the API shows it (money as 2-decimal strings)."""
     return {
         "status": guarantee.status,
         "amount": money_str(guarantee.amount),
@@ -185,11 +189,13 @@ def _shown_prepayment(form: RefundForm) -> Prepayment | None:
 
 
 def prepayment_section(form: RefundForm) -> dict[str, Any] | None:
+    """``prepayment`` on the form detail: amount, status, payout method, paid at."""
     prepayment = _shown_prepayment(form)
     return prepayment_body(prepayment) if prepayment else None
 
 
 def guarantee_section(form: RefundForm) -> dict[str, Any] | None:
+    """``guarantee`` on the form detail: status, amount, deadline, hold expiry, captured."""
     prepayment = _shown_prepayment(form)
     return guarantee_body(prepayment.guarantee) if prepayment else None
 
