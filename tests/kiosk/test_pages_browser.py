@@ -112,6 +112,10 @@ def test_arabic_is_right_to_left_and_wrong_document_is_not_found(page: Any, form
     pick_language(page, "العربية")
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("html").get_attribute("lang") == "ar"
+    # The keypad keeps its 1-2-3 order from the left, as on every phone and ATM.
+    one = page.locator('.kiosk-key[data-key="1"]').bounding_box()
+    three = page.locator('.kiosk-key[data-key="3"]').bounding_box()
+    assert one is not None and three is not None and one["x"] < three["x"]
 
     look_up(page, form.number, "X0000000")
     error = page.locator("#kiosk-error")
