@@ -10,7 +10,13 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
+from agencies.models import (
+    LIVE_REFUND_STATUSES,
+    PayoutMethod,
+    Prepayment,
+    Refund,
+    RefundStatus,
+)
 from core import rules
 from core.crypto import document_hash
 from core.money import ZERO, money_str, rate_str
@@ -172,7 +178,8 @@ def refund_assess(
         and record_digest == form.content_digest,
         voided=form.status == FormStatus.VOIDED,
         already_refunded=form.status == FormStatus.REFUNDED
-        or (existing is not None and existing.status == RefundStatus.PAID),
+        or (existing is not None and existing.status == RefundStatus.PAID)
+        or form_prepaid(form),
     )
     checks = rules.agency_checks(facts)
 
@@ -212,6 +219,11 @@ def refund_assess(
         existing=existing,
         payout_options=options,
     )
+
+
+def form_prepaid(form: RefundForm) -> bool:
+    """A Buy & Refund prepayment was paid at the store and not returned: nothing more to pay."""
+    return form.buy_and_refund and Prepayment.objects.filter(form=form, status="paid").exists()
 
 
 def live_refund_of(form: RefundForm) -> Refund | None:

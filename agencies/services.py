@@ -56,7 +56,7 @@ from agencies.models import (
     RefundStatus,
 )
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
-from agencies.selectors import RefundAssessment, groups_as_dicts, refund_assess
+from agencies.selectors import RefundAssessment, form_prepaid, groups_as_dicts, refund_assess
 from core.crypto import document_hash
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
@@ -370,6 +370,11 @@ def _refund_open(
 ) -> Refund:
     """Transaction 1: lock the form, check, create (or re-open) the refund; cash is paid here."""
     form = form_lock(number=form_number)
+    if form_prepaid(form):
+        raise AlreadyRefunded(
+            f"Form {form.number} was paid in advance at the store (Buy & Refund).",
+            extra={"prepaid": True},
+        )
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
     if existing is not None and existing.status != RefundStatus.FAILED:
         raise AlreadyRefunded(
