@@ -444,7 +444,7 @@ def test_sweep_task_called_directly(demo: Any) -> None:
 
 
 def test_released_form_is_refunded_and_the_counter_does_not_pay_it_again(demo: Any) -> None:
-    from agencies.exceptions import ChecksFailed
+    from agencies.exceptions import AlreadyRefunded
     from agencies.services import refund_pay
 
     form = br_form(demo)
@@ -453,7 +453,7 @@ def test_released_form_is_refunded_and_the_counter_does_not_pay_it_again(demo: A
     guarantees_sweep(today=timezone.localdate())
     form.refresh_from_db()
     assert form.status == "refunded"
-    with pytest.raises(ChecksFailed):
+    with pytest.raises(AlreadyRefunded):  # 409 already_refunded: paid in advance
         refund_pay(
             form_number=form.number,
             qr=form.qr_payload,
