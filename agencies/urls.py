@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from agencies import views
+from agencies import dashboard_views, views
 
 app_name = "agencies"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("refunds/<int:pk>/resend/", views.refund_resend, name="refund-resend"),
     path("refunds/<int:pk>/receipt.pdf", views.receipt, name="receipt"),
     path("settlement/", views.settlement, name="settlement"),
+    path("guarantees/", dashboard_views.guarantees, name="guarantees"),
     path(
         "settlement/<str:period>.csv",
         views.settlement_download,
