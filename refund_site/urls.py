@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("store/", include("stores.urls")),
+    path("store/", include("agencies.store_urls")),
     path("customs/", include("customs.urls")),
     path("agency/", include("agencies.urls")),
     path("kiosk/", include("kiosk.urls")),

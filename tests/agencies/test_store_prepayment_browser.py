@@ -1,0 +1,57 @@
+"""The Buy & Refund prepayment at the store counter, in Chromium: form page → prepay → success."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from agencies.models import Guarantee
+from tests.browser import login, screenshot
+from tests.factories import line, make_form, traveler
+
+
+@pytest.mark.browser
+def test_clerk_pays_a_buy_and_refund_prepayment(demo, page):
+    form = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line(item="手提包 Handbag", unit_price="3600.00"),
+        who=traveler(),
+        buy_and_refund=True,
+    )
+    login(page, "clerk")
+    page.goto(page.base_url + f"/store/forms/{form.number}/")
+    page.get_by_role("link", name="Buy & Refund prepayment · 即买即退预付").click()
+    expect(page.locator("h1")).to_contain_text("Buy & Refund prepayment")
+    expect(page.locator("#pp-amount")).to_have_text("RMB 324.00")
+    expect(page.locator("#pp-traveler")).to_have_text("Marie Dupont")
+    screenshot(page, "stores-prepayment-form")
+
+    # Without consent nothing is sent to the card terminal.
+    page.fill("#id_card_holder_name", "Marie Dupont")
+    page.select_option("#id_card_token_choice", "tok_visa")
+    page.get_by_label("WeChat Pay · 微信支付").check()
+    page.click("#pay-prepayment")
+    expect(page.locator(".field-error").first).to_contain_text("must sign the consent")
+
+    page.get_by_label("The traveler signed the Buy & Refund consent", exact=False).check()
+    page.select_option("#id_card_token_choice", "tok_visa")
+    page.dblclick("#pay-prepayment")  # an impatient double click
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".messages")).to_contain_text("Prepayment paid and guarantee authorized")
+    expect(page.locator("#prepayment-status")).to_contain_text("Paid")
+    expect(page.locator("#guarantee-status")).to_contain_text("Authorized")
+    expect(page.locator("#g-deadline")).to_have_text(
+        Guarantee.objects.get(form=form).deadline.isoformat()
+    )
+    expect(page.locator("#g-hold-expires")).not_to_have_text("—")
+    assert Guarantee.objects.filter(form=form).count() == 1
+    screenshot(page, "stores-prepayment")
+
+    page.click("#return-link")
+    page.click("#confirm-return")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#prepayment-status")).to_contain_text("Returned")
+    expect(page.locator("#guarantee-status")).to_contain_text("Released")
+    expect(page.locator("#void-link")).to_be_visible()
+    screenshot(page, "stores-prepayment-returned")
