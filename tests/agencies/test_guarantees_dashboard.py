@@ -14,8 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agencies.guarantees import guarantees_sweep
-from agencies.models import Guarantee, GuaranteeStatus
+from agencies.dashboard import guarantees_dashboard
+from agencies.guarantees import guarantee_due, guarantees_sweep
+from agencies.models import Guarantee, GuaranteeStatus, OperationKind
 from tests.agencies.conftest import verify
 from tests.agencies.test_guarantees import br_form, guarantee_of, pay
 from tests.factories import AgencyFactory, line, staff_user
@@ -160,3 +161,25 @@ def test_query_count_is_the_same_for_one_and_ten_guarantees(demo):
     guarantees_sweep(today=timezone.localdate())  # some released this month
     assert Guarantee.objects.count() == 11
     assert _queries(client) == one
+
+
+@pytest.mark.parametrize("offset", [-20, 0, 1, 30])
+def test_due_section_agrees_with_the_sweeps_guarantee_due(demo, offset):
+    """Due rows are exactly the guarantees the sweep releases or captures on that day."""
+    verified = paid_guarantee(demo)
+    verify(verified.form, demo)
+    partial = paid_guarantee(demo, "tok_visa", line(quantity="2", unit_price="1800.00"))
+    verify(partial.form, demo, quantities={partial.form.lines.get().pk: Decimal("1")})
+    paid_guarantee(demo)
+    paid_guarantee(demo, "tok_short_hold")
+    day = verified.grace_until + timedelta(days=offset)
+
+    board = guarantees_dashboard(agency_id=demo.agency.pk, day=day)
+    due_ids = {row.guarantee.pk for row in board.due.rows}
+    expected = set()
+    for guarantee in Guarantee.objects.select_related("prepayment", "form"):
+        action = guarantee_due(guarantee, form=guarantee.form, day=day)
+        if action is not None and action.kind != OperationKind.REAUTHORIZE:
+            expected.add(guarantee.pk)
+    assert due_ids == expected
+    assert {verified.pk, partial.pk} <= due_ids
