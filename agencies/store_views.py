@@ -230,7 +230,8 @@ def _error(exc: ApplicationError) -> dict[str, str]:
     return {
         "code": exc.code,
         "title": ERROR_TITLES.get(exc.code, exc.code.replace("_", " ").capitalize()),
-        "detail": exc.message,
+        # Where a bilingual hint exists it says what the service message says, and more.
+        "detail": "" if exc.code in ERROR_HINTS else exc.message,
         "hint": ERROR_HINTS.get(exc.code, ""),
     }
 

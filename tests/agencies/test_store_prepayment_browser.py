@@ -21,6 +21,7 @@ def test_clerk_pays_a_buy_and_refund_prepayment(demo, page):
     )
     login(page, "clerk")
     page.goto(page.base_url + f"/store/forms/{form.number}/")
+    screenshot(page, "stores-form-prepayment-link", full_page=False)
     page.get_by_role("link", name="Buy & Refund prepayment · 即买即退预付").click()
     expect(page.locator("h1")).to_contain_text("Buy & Refund prepayment")
     expect(page.locator("#pp-amount")).to_have_text("RMB 324.00")
@@ -35,6 +36,13 @@ def test_clerk_pays_a_buy_and_refund_prepayment(demo, page):
     expect(page.locator(".field-error").first).to_contain_text("must sign the consent")
 
     page.get_by_label("The traveler signed the Buy & Refund consent", exact=False).check()
+    page.select_option("#id_card_token_choice", "tok_declined")
+    page.click("#pay-prepayment")
+    expect(page.locator("#pp-error")).to_contain_text("Card declined · 银行卡预授权被拒绝")
+    screenshot(page, "stores-prepayment-declined")
+
+    # Another card in the traveler's name: the page keeps what was entered.
+    expect(page.locator("#id_card_holder_name")).to_have_value("Marie Dupont")
     page.select_option("#id_card_token_choice", "tok_visa")
     page.dblclick("#pay-prepayment")  # an impatient double click
     page.wait_for_load_state("networkidle")
@@ -42,10 +50,11 @@ def test_clerk_pays_a_buy_and_refund_prepayment(demo, page):
     expect(page.locator("#prepayment-status")).to_contain_text("Paid")
     expect(page.locator("#guarantee-status")).to_contain_text("Authorized")
     expect(page.locator("#g-deadline")).to_have_text(
-        Guarantee.objects.get(form=form).deadline.isoformat()
+        Guarantee.objects.get(form=form, status="authorized").deadline.isoformat()
     )
     expect(page.locator("#g-hold-expires")).not_to_have_text("—")
-    assert Guarantee.objects.filter(form=form).count() == 1
+    # One hold for the double click; the declined card left only a failed record.
+    assert Guarantee.objects.filter(form=form).exclude(status="failed").count() == 1
     screenshot(page, "stores-prepayment")
 
     page.click("#return-link")
