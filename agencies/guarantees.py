@@ -43,6 +43,7 @@ from agencies.models import (
     Prepayment,
     PrepaymentStatus,
 )
+from agencies.services import payout_method_parse
 from core import rules
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
 from core.ledger import ledger_append
@@ -188,16 +189,6 @@ def _token_parse(token: str) -> str:
     return value
 
 
-def _payout_method_parse(method: str) -> str:
-    if method not in PayoutMethod.values:
-        raise BadRequest(
-            f"Unknown payout method '{method}'.",
-            "invalid_payout_method",
-            {"fields": {"payout_method": [f"Choose one of: {', '.join(PayoutMethod.values)}."]}},
-        )
-    return method
-
-
 def prepayment_pay(
     *,
     form_number: str,
@@ -219,7 +210,7 @@ def prepayment_pay(
     request again resumes with the same key).
     """
     token = _token_parse(card_token)
-    method = _payout_method_parse(payout_method)
+    method = payout_method_parse(payout_method)
     holder = " ".join((card_holder_name or "").split())
     if not holder:
         raise BadRequest(

@@ -121,8 +121,8 @@ def mask_account(method: str, account: str) -> str:
     return _mask_middle(account, 2, 4)
 
 
-def payout_choice_parse(*, method: str, account: str | None) -> PayoutChoice:
-    """Validate the payout method and account: Luhn for cards, ids for Alipay and WeChat."""
+def payout_method_parse(method: str) -> str:
+    """One of cash, bank_card, alipay, wechat; else 400 invalid_payout_method."""
     if method not in PayoutMethod.values:
         raise InvalidPayoutMethod(
             f"Unknown payout method '{method}'.",
@@ -130,6 +130,12 @@ def payout_choice_parse(*, method: str, account: str | None) -> PayoutChoice:
                 "fields": {"payout_method": [f"Choose one of: {', '.join(PayoutMethod.values)}."]}
             },
         )
+    return method
+
+
+def payout_choice_parse(*, method: str, account: str | None) -> PayoutChoice:
+    """Validate the payout method and account: Luhn for cards, ids for Alipay and WeChat."""
+    payout_method_parse(method)
     raw = (account or "").strip()
     if method == PayoutMethod.CASH:
         if raw:

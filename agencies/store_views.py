@@ -16,13 +16,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,9 +28,9 @@ from django.views.decorators.http import require_http_methods
 from agencies.guarantees import prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
 from core.exceptions import ApplicationError
-from core.models import StaffMembership, StaffRole, Store
-from core.selectors import buy_and_refund_days, membership_of, policy_on
+from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
+from stores.views import clerk_required, clerk_store
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -79,31 +76,10 @@ ERROR_HINTS = {
 }
 
 
-def clerk_required(view: View) -> View:
-    """Logged-in store clerks only (others 403); the membership rides on the request."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = membership_of(request.user)
-        if membership is None or membership.role != StaffRole.CLERK or membership.store is None:
-            raise PermissionDenied("The store counter is for store clerks.")
-        request.membership = membership  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
-
-    return cast(View, wrapper)
-
-
-def _store(request: HttpRequest) -> Store:
-    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
-    assert membership.store is not None
-    return membership.store
-
-
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
     """The form if it belongs to the clerk's store; 404 otherwise (as the store pages do)."""
     form = RefundForm.objects.select_related("store").filter(number=number.strip()).first()
-    if form is None or form.store_id != _store(request).pk:
+    if form is None or form.store_id != clerk_store(request).pk:
         raise Http404("No such form at this store.")
     return form
 
@@ -207,7 +183,7 @@ def _render_pay(
         request,
         "agencies/store_prepayment.html",
         {
-            "store": _store(request),
+            "store": clerk_store(request),
             "nav": "home",
             "f": form,
             "entry": entry,
@@ -264,7 +240,7 @@ def prepayment_page(request: HttpRequest, number: str) -> HttpResponse:
         prepayment_pay(
             form_number=form.number,
             clerk=cast(Any, request.user),
-            store=_store(request),
+            store=clerk_store(request),
             card_token=entry.cleaned_data["token"],
             card_holder_name=entry.cleaned_data["card_holder_name"],
             payout_method=entry.cleaned_data["payout_method"],
@@ -298,7 +274,7 @@ def _render_status(
         request,
         "agencies/store_prepayment.html",
         {
-            "store": _store(request),
+            "store": clerk_store(request),
             "nav": "home",
             "f": form,
             "p": prepayment,
@@ -331,7 +307,7 @@ def prepayment_return_page(request: HttpRequest, number: str) -> HttpResponse:
         return redirect(_page_url(form))
     try:
         prepayment_return(
-            form_number=form.number, clerk=cast(Any, request.user), store=_store(request)
+            form_number=form.number, clerk=cast(Any, request.user), store=clerk_store(request)
         )
     except ApplicationError as exc:
         if exc.code == "not_found":

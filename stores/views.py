@@ -23,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.ledger import record_history
 from core.models import StaffMembership, StaffRole, Store
@@ -82,8 +83,9 @@ def clerk_required(view: View) -> View:
     return cast(View, wrapper)
 
 
-def _store(request: HttpRequest) -> Store:
-    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
+def clerk_store(request: HttpRequest) -> Store:
+    """The store of the clerk a ``clerk_required`` view is serving."""
+    membership: StaffMembership = request_membership(request)
     assert membership.store is not None
     return membership.store
 
@@ -91,7 +93,7 @@ def _store(request: HttpRequest) -> Store:
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
     """The form if it belongs to the clerk's store; 404 otherwise (others' forms do not exist)."""
     form = form_with_lines(number=number)
-    if form is None or form.store_id != _store(request).pk:
+    if form is None or form.store_id != clerk_store(request).pk:
         raise Http404("No such form at this store.")
     return form
 
@@ -103,7 +105,7 @@ def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
 @clerk_required
 def store_home(request: HttpRequest) -> HttpResponse:
     """The store's forms of a day (today by default), newest first, with status."""
-    store = _store(request)
+    store = clerk_store(request)
     today = services.business_today()
     try:
         day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
@@ -142,7 +144,7 @@ def form_find(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("q", "").strip().upper()
     number = text[3:19] if text.startswith("RF1") else text.replace(" ", "")
     form = form_with_lines(number=number) if number.isdigit() else None
-    if form is None or form.store_id != _store(request).pk:
+    if form is None or form.store_id != clerk_store(request).pk:
         messages.error(request, f"No form {number or text!r} at this store · 本店无此申请单")
         return redirect("stores:home")
     return redirect("stores:form-detail", number=form.number)
@@ -201,7 +203,7 @@ def _bind(request: HttpRequest) -> tuple[IssueForm, Any]:
 @clerk_required
 def form_estimate_json(request: HttpRequest) -> JsonResponse:
     """The live eligibility check and refund estimate of the page (reads only)."""
-    store = _store(request)
+    store = clerk_store(request)
     form, formset = _bind(request)
     form.is_valid()
     formset.is_valid()  # a tampered management form just yields no lines
@@ -279,7 +281,7 @@ def _render_issue(
     status: int = 200,
     rule_errors: list[dict[str, str]] | None = None,
 ) -> HttpResponse:
-    store = _store(request)
+    store = clerk_store(request)
     return render(
         request,
         "stores/issue.html",
@@ -299,7 +301,7 @@ def _render_issue(
 @clerk_required
 def form_issue(request: HttpRequest) -> HttpResponse:
     """One screen: traveler (MRZ scan or typed), goods lines or invoice numbers, issue."""
-    store = _store(request)
+    store = clerk_store(request)
     if request.method == "GET":
         form = IssueForm(initial={"token": secrets.token_hex(16)}, today=services.business_today())
         return _render_issue(request, form, LineFormSet(prefix="lines"))
@@ -414,7 +416,7 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
         request,
         "stores/detail.html",
         {
-            "store": _store(request),
+            "store": clerk_store(request),
             "f": form,
             "lines": lines,
             "invoices": invoices,
@@ -447,7 +449,7 @@ def form_print(request: HttpRequest, number: str) -> HttpResponse:
 def form_void(request: HttpRequest, number: str) -> HttpResponse:
     """Confirm, then void the form and issue red-ink invoices (goods returned)."""
     form = _form_in_store(request, number)
-    context: dict[str, Any] = {"f": form, "nav": "home", "store": _store(request)}
+    context: dict[str, Any] = {"f": form, "nav": "home", "store": clerk_store(request)}
     if form.status != FormStatus.ISSUED:
         context["not_voidable_reason"] = NOT_VOIDABLE.get(form.status, "")
         context["void_form"] = VoidForm()

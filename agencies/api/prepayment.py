@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.api.serializers import ApiErrorSerializer
 from agencies.guarantees import prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
 from core.api.idempotency import idempotent
-from core.api.permissions import IsClerk
+from core.api.permissions import IsClerk, request_membership
+from core.api.schema import error_response
 from core.api.serializers import StrictCharField, StrictSerializer
-from core.models import StaffMembership
 from core.money import money_str
 from stores.models import RefundForm
 
@@ -31,10 +30,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=False,
     description="Same key and body replay the first answer; same key, other body: 422.",
 )
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ApiErrorSerializer, description=description)
 
 
 class PrepaymentRequestSerializer(StrictSerializer):
@@ -101,11 +96,6 @@ def _reply(prepayment: Prepayment) -> dict[str, Any]:
     return {"prepayment": prepayment_body(prepayment), "guarantee": guarantee_body(guarantee)}
 
 
-def _membership(request: Request) -> StaffMembership:
-    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
-    return membership
-
-
 class PrepaymentView(APIView):
     """Pay a Buy & Refund prepayment against a card guarantee, once per form."""
 
@@ -118,16 +108,20 @@ class PrepaymentView(APIView):
         request=PrepaymentRequestSerializer,
         responses={
             201: PrepaymentReplySerializer,
-            400: _error("Malformed: invalid_card_token (a card number), invalid_payout_method."),
-            401: _error("Not authenticated."),
-            403: _error("Only a clerk may do this."),
-            404: _error("No such form at your store."),
-            409: _error("prepayment_exists, form_not_prepayable"),
-            422: _error(
+            400: error_response(
+                "Malformed: invalid_card_token (a card number), invalid_payout_method."
+            ),
+            401: error_response("Not authenticated."),
+            403: error_response("Only a clerk may do this."),
+            404: error_response("No such form at your store."),
+            409: error_response("prepayment_exists, form_not_prepayable"),
+            422: error_response(
                 "card_declined, not_buy_and_refund_store, card_holder_mismatch,"
                 " cash_limit_exceeded, idempotency_key_reused"
             ),
-            503: _error("card_gateway_unavailable: nothing paid; send the same request again."),
+            503: error_response(
+                "card_gateway_unavailable: nothing paid; send the same request again."
+            ),
         },
     )
     @idempotent
@@ -135,7 +129,7 @@ class PrepaymentView(APIView):
         data = PrepaymentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        store = _membership(request).store
+        store = request_membership(request).store
         assert store is not None
         prepayment = prepayment_pay(
             form_number=number,
@@ -160,13 +154,13 @@ class PrepaymentReturnView(APIView):
         request=None,
         responses={
             200: PrepaymentReplySerializer,
-            404: _error("No such form at your store."),
-            409: _error("prepayment_not_returnable"),
+            404: error_response("No such form at your store."),
+            409: error_response("prepayment_not_returnable"),
         },
     )
     @idempotent
     def post(self, request: Request, number: str) -> Response:
-        store = _membership(request).store
+        store = request_membership(request).store
         assert store is not None
         prepayment = prepayment_return(
             form_number=number,

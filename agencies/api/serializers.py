@@ -12,14 +12,6 @@ from core.api.serializers import RateField, StrictCharField, StrictSerializer
 from core.money import money_str, rate_str
 
 
-class ApiErrorSerializer(serializers.Serializer):
-    """The shared error shape."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-
 class RefundRequestSerializer(StrictSerializer):
     """POST /api/v1/refunds/: the form number, its scanned QR, the presented document."""
 

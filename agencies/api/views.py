@@ -9,14 +9,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies.api.serializers import (
-    ApiErrorSerializer,
     RefundCheckRequestSerializer,
     RefundCheckSerializer,
     RefundRequestSerializer,
@@ -36,9 +35,9 @@ from agencies.settlement import (
     settlement_xlsx,
 )
 from core.api.idempotency import idempotent
-from core.api.permissions import IsAgent
+from core.api.permissions import IsAgent, request_membership
+from core.api.schema import error_response
 from core.exceptions import BadRequest
-from core.models import StaffMembership
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -49,16 +48,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ApiErrorSerializer, description=description)
-
-
-AUTH_ERRORS = {401: _error("Not authenticated."), 403: _error("Only an agent may do this.")}
-
-
-def _membership(request: Request) -> StaffMembership:
-    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
-    return membership
+AUTH_ERRORS = {
+    401: error_response("Not authenticated."),
+    403: error_response("Only an agent may do this."),
+}
 
 
 def _refund_loaded(refund: Refund) -> Refund:
@@ -75,7 +68,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
     def get_queryset(self) -> QuerySet[Refund]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Refund.objects.none()
-        refunds = refunds_for_agency(agency_id=_membership(self.request).agency_id or 0)
+        refunds = refunds_for_agency(agency_id=request_membership(self.request).agency_id or 0)
         params = self.request.query_params
         if params.get("status"):
             refunds = refunds.filter(status=params["status"])
@@ -101,11 +94,15 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
         request=RefundRequestSerializer,
         responses={
             201: RefundSerializer,
-            400: _error("Malformed: invalid_payout_method, invalid_card_number, invalid_qr ..."),
-            404: _error("No such form."),
-            409: _error("already_refunded"),
-            422: _error("checks_failed (extra.checks), cash_limit_exceeded, payout_declined ..."),
-            503: _error("payout_unavailable: the refund is failed and can be re-sent."),
+            400: error_response(
+                "Malformed: invalid_payout_method, invalid_card_number, invalid_qr ..."
+            ),
+            404: error_response("No such form."),
+            409: error_response("already_refunded"),
+            422: error_response(
+                "checks_failed (extra.checks), cash_limit_exceeded, payout_declined ..."
+            ),
+            503: error_response("payout_unavailable: the refund is failed and can be re-sent."),
             **AUTH_ERRORS,
         },
     )
@@ -114,7 +111,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
         data = RefundRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        membership = _membership(request)
+        membership = request_membership(request)
         assert membership.agency is not None
         refund = refund_pay(
             form_number=body["form"],
@@ -138,8 +135,8 @@ class RefundCheckView(APIView):
         request=RefundCheckRequestSerializer,
         responses={
             200: RefundCheckSerializer,
-            400: _error("invalid_qr"),
-            404: _error("No such form."),
+            400: error_response("invalid_qr"),
+            404: error_response("No such form."),
             **AUTH_ERRORS,
         },
     )
@@ -147,7 +144,7 @@ class RefundCheckView(APIView):
         data = RefundCheckRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        membership = _membership(request)
+        membership = request_membership(request)
         assert membership.agency is not None
         assessment = refund_check(
             form_number=body["form"],
@@ -164,9 +161,13 @@ class RefundDetailView(APIView):
 
     permission_classes = [IsAgent]
 
-    @extend_schema(responses={200: RefundSerializer, 404: _error("Not found."), **AUTH_ERRORS})
+    @extend_schema(
+        responses={200: RefundSerializer, 404: error_response("Not found."), **AUTH_ERRORS}
+    )
     def get(self, request: Request, pk: int) -> Response:
-        refund = refund_of_agency(agency_id=_membership(request).agency_id or 0, refund_id=pk)
+        refund = refund_of_agency(
+            agency_id=request_membership(request).agency_id or 0, refund_id=pk
+        )
         if refund is None:
             raise RefundNotFound(f"No refund {pk}.")
         return Response(RefundSerializer(refund).data)
@@ -182,10 +183,10 @@ class RefundRetryView(APIView):
         request=None,
         responses={
             200: RefundSerializer,
-            404: _error("Not found."),
-            409: _error("refund_not_retryable"),
-            422: _error("payout_declined"),
-            503: _error("payout_unavailable"),
+            404: error_response("Not found."),
+            409: error_response("refund_not_retryable"),
+            422: error_response("payout_declined"),
+            503: error_response("payout_unavailable"),
             **AUTH_ERRORS,
         },
     )
@@ -194,7 +195,7 @@ class RefundRetryView(APIView):
         refund = refund_retry(
             refund_id=pk,
             actor=request.user,  # type: ignore[arg-type]
-            agency=_membership(request).agency,
+            agency=request_membership(request).agency,
         )
         return Response(RefundSerializer(_refund_loaded(refund)).data)
 
@@ -228,13 +229,13 @@ class SettlementView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])],
-        responses={200: SettlementSerializer, 400: _error("Not a month."), **AUTH_ERRORS},
+        responses={200: SettlementSerializer, 400: error_response("Not a month."), **AUTH_ERRORS},
     )
     def get(self, request: Request, period: str) -> Response | HttpResponse:
         parsed = parse_period(period)
         if parsed is None:
             raise BadRequest("The month is written YYYY-MM, e.g. 2026-11.", "invalid")
-        membership = _membership(request)
+        membership = request_membership(request)
         assert membership.agency is not None
         settlement = settlement_for(agency=membership.agency, year=parsed[0], month=parsed[1])
         kind = request.accepted_renderer.format if request.accepted_renderer else "json"

@@ -7,8 +7,14 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from core.models import StaffRole
+from core.models import StaffMembership, StaffRole
 from core.selectors import membership_of
+
+
+def request_membership(request: Any) -> StaffMembership:
+    """The membership a role permission or page decorator put on the request."""
+    membership: StaffMembership = request.membership
+    return membership
 
 
 class _HasRole(BasePermission):

@@ -38,14 +38,6 @@ def money_field(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
 
 
-class StoreApiErrorSerializer(serializers.Serializer):
-    """The shared error shape (documentation only)."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-
 # --- Invoices ----------------------------------------------------------------------
 
 

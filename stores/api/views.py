@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
-from core.api.permissions import IsClerk, IsStaff
-from core.models import StaffMembership, StaffRole
+from core.api.permissions import IsClerk, IsStaff, request_membership
+from core.api.schema import error_response
+from core.models import StaffRole
 from stores.api.filters import FormFilter
 from stores.api.serializers import (
     FormCreateSerializer,
@@ -22,7 +23,6 @@ from stores.api.serializers import (
     FormSummarySerializer,
     InvoiceCreateSerializer,
     InvoiceSerializer,
-    StoreApiErrorSerializer,
     VoidResultSerializer,
     VoidSerializer,
 )
@@ -45,23 +45,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(StoreApiErrorSerializer, description=description)
-
-
 AUTH_ERRORS = {
-    401: _error("Not authenticated."),
-    403: _error("Only a store clerk may do this."),
+    401: error_response("Not authenticated."),
+    403: error_response("Only a store clerk may do this."),
 }
 
 
-def _membership(request: Request) -> StaffMembership:
-    membership: StaffMembership = request.membership  # type: ignore[attr-defined]
-    return membership
-
-
 def _clerk_store_id(request: Request) -> int:
-    store_id = _membership(request).store_id
+    store_id = request_membership(request).store_id
     assert store_id is not None  # a clerk's membership always names its store
     return store_id
 
@@ -85,16 +76,16 @@ class InvoiceCreateView(APIView):
         request=InvoiceCreateSerializer,
         responses={
             201: InvoiceSerializer,
-            400: _error("Malformed input: nothing was written."),
+            400: error_response("Malformed input: nothing was written."),
             **AUTH_ERRORS,
-            422: _error("idempotency_key_reused"),
+            422: error_response("idempotency_key_reused"),
         },
     )
     @idempotent
     def post(self, request: Request) -> Response:
         serializer = InvoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = _membership(request)
+        membership = request_membership(request)
         assert membership.store is not None
         invoice = invoice_issue(
             store=membership.store,
@@ -114,7 +105,11 @@ class InvoiceDetailView(APIView):
     @extend_schema(
         operation_id="invoices_retrieve",
         summary="Read an invoice of your store",
-        responses={200: InvoiceSerializer, **AUTH_ERRORS, 404: _error("Not at your store.")},
+        responses={
+            200: InvoiceSerializer,
+            **AUTH_ERRORS,
+            404: error_response("Not at your store."),
+        },
     )
     def get(self, request: Request, number: str) -> Response:
         invoice = invoice_in_scope(number=number, store_id=_clerk_store_id(request))
@@ -150,9 +145,9 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
         request=FormCreateSerializer,
         responses={
             201: FormIssuedSerializer,
-            400: _error("Malformed input: nothing was written."),
+            400: error_response("Malformed input: nothing was written."),
             **AUTH_ERRORS,
-            422: _error(
+            422: error_response(
                 "A rule says no: below_minimum, stay_over_183_days, invoice_before_entry,"
                 " invoice_not_found, invoice_already_used, traveler_not_eligible,"
                 " goods_not_eligible, invoices_not_same_store_day, not_buy_and_refund_store,"
@@ -164,7 +159,7 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
     def post(self, request: Request) -> Response:
         serializer = FormCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = _membership(request)
+        membership = request_membership(request)
         assert membership.store is not None
         form = refund_form_issue(
             store=membership.store,
@@ -186,13 +181,13 @@ class FormDetailView(APIView):
         summary="Read a refund form, its status and history",
         responses={
             200: FormDetailSerializer,
-            401: _error("Not authenticated."),
-            403: _error("Not store, customs or agency staff."),
-            404: _error("No such form in your scope."),
+            401: error_response("Not authenticated."),
+            403: error_response("Not store, customs or agency staff."),
+            404: error_response("No such form in your scope."),
         },
     )
     def get(self, request: Request, number: str) -> Response:
-        membership = _membership(request)
+        membership = request_membership(request)
         store_id = membership.store_id if membership.role == StaffRole.CLERK else None
         form = _form_or_404(number, store_id)
         return Response(FormDetailSerializer(form).data)
@@ -210,11 +205,11 @@ class FormVoidView(APIView):
         request=VoidSerializer,
         responses={
             200: VoidResultSerializer,
-            400: _error("Malformed input."),
+            400: error_response("Malformed input."),
             **AUTH_ERRORS,
-            404: _error("No such form at your store."),
-            409: _error("form_not_voidable: only an issued form can be voided."),
-            422: _error("idempotency_key_reused"),
+            404: error_response("No such form at your store."),
+            409: error_response("form_not_voidable: only an issued form can be voided."),
+            422: error_response("idempotency_key_reused"),
         },
     )
     @idempotent
