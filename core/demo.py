@@ -15,7 +15,7 @@ from core.models import Agency, AgencyFeeRate, BuyAndRefundWindow, Port, StaffMe
 
 @transaction.atomic
 def demo_seed() -> dict[str, int]:
-    """Agency, port, two stores and the five demo users; safe to run again."""
+    """Two agencies, two ports, two stores and the demo users of SPEC §4; safe to run again."""
     agency, _ = Agency.objects.update_or_create(
         code="DEMO-AGENCY", defaults={"name": "示范退税代理机构", "name_en": "Demo Refund Agency"}
     )
@@ -45,6 +45,24 @@ def demo_seed() -> dict[str, int]:
             "serving_agency": agency,
         },
     )
+    agency2, _ = Agency.objects.update_or_create(
+        code="DEMO-AGENCY-2",
+        defaults={"name": "示范退税代理机构二", "name_en": "Demo Refund Agency 2"},
+    )
+    AgencyFeeRate.objects.update_or_create(
+        agency=agency2, effective_from=date(2015, 1, 1), defaults={"rate": Decimal("0.02")}
+    )
+    port2, _ = Port.objects.update_or_create(
+        code="PEK",
+        defaults={
+            "name": "北京首都国际机场 Beijing Capital International Airport",
+            "city": "Beijing",
+            "region_code": "11",
+            "has_mailbox": False,
+            "buy_and_refund_designated": True,
+            "agency": agency2,
+        },
+    )
     bj, _ = Store.objects.update_or_create(
         code="DEMO-BJ-001",
         defaults={
@@ -55,7 +73,7 @@ def demo_seed() -> dict[str, int]:
             "city": "Beijing",
             "address": "北京市东城区王府井大街1号 1 Wangfujing Street, Dongcheng, Beijing",
             "buy_and_refund": False,
-            "serving_agency": None,
+            "serving_agency": agency2,
         },
     )
     BuyAndRefundWindow.objects.get_or_create(
@@ -67,7 +85,10 @@ def demo_seed() -> dict[str, int]:
         ("clerk", {"role": "clerk", "store": sh}),
         ("clerk2", {"role": "clerk", "store": bj}),
         ("officer", {"role": "officer", "port": port}),
+        ("officer2", {"role": "officer", "port": port2}),
         ("agent", {"role": "agent", "agency": agency}),
+        ("agent2", {"role": "agent", "agency": agency2}),
+        ("analyst", {"role": "analyst"}),
     ]
     for username, place in people:
         user = _demo_user(username, password, superuser=False)
@@ -75,14 +96,23 @@ def demo_seed() -> dict[str, int]:
         StaffMembership.objects.update_or_create(user=user, defaults=defaults)
     _demo_user("admin", password, superuser=True)
     return {
-        "agencies": Agency.objects.filter(code="DEMO-AGENCY").count(),
-        "ports": Port.objects.filter(code="PVG").count(),
+        "agencies": Agency.objects.filter(code__in=["DEMO-AGENCY", "DEMO-AGENCY-2"]).count(),
+        "ports": Port.objects.filter(code__in=["PVG", "PEK"]).count(),
         "stores": Store.objects.filter(code__in=["DEMO-SH-001", "DEMO-BJ-001"]).count(),
         "users": User.objects.filter(username__in=[*DEMO_USERNAMES]).count(),
     }
 
 
-DEMO_USERNAMES = ("clerk", "clerk2", "officer", "agent", "admin")
+DEMO_USERNAMES = (
+    "clerk",
+    "clerk2",
+    "officer",
+    "officer2",
+    "agent",
+    "agent2",
+    "analyst",
+    "admin",
+)
 
 
 def _demo_user(username: str, password: str, *, superuser: bool) -> Any:

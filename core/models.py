@@ -83,10 +83,14 @@ class StaffRole(models.TextChoices):
     CLERK = "clerk", "Store clerk"
     OFFICER = "officer", "Customs officer"
     AGENT = "agent", "Agency operator"
+    ANALYST = "analyst", "Tax authority analyst"
 
 
 class StaffMembership(models.Model):
-    """Links a user to exactly one store, port or agency with the matching role."""
+    """Links a user to exactly one store, port or agency with the matching role.
+
+    A tax authority analyst has no place: the authority reads everything, read-only.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
@@ -103,6 +107,7 @@ class StaffMembership(models.Model):
                     Q(role="clerk", store__isnull=False, port__isnull=True, agency__isnull=True)
                     | Q(role="officer", store__isnull=True, port__isnull=False, agency__isnull=True)
                     | Q(role="agent", store__isnull=True, port__isnull=True, agency__isnull=False)
+                    | Q(role="analyst", store__isnull=True, port__isnull=True, agency__isnull=True)
                 ),
                 name="membership_one_place_matching_role",
             ),

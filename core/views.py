@@ -10,7 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from core.api.errors import error_body
 from core.selectors import membership_of
 
-PORTALS = {"clerk": "/store/", "officer": "/customs/", "agent": "/agency/"}
+PORTALS = {
+    "clerk": "/store/",
+    "officer": "/customs/",
+    "agent": "/agency/",
+    "analyst": "/authority/",
+}
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -30,6 +30,11 @@ class Demo:
     officer: Any
     agent: Any
     admin: Any
+    agency2: Agency
+    port2: Port
+    officer2: Any
+    agent2: Any
+    analyst: Any
 
 
 @pytest.fixture
@@ -49,6 +54,11 @@ def demo(db: None) -> Demo:
         officer=users["officer"],
         agent=users["agent"],
         admin=users["admin"],
+        agency2=Agency.objects.get(code="DEMO-AGENCY-2"),
+        port2=Port.objects.get(code="PEK"),
+        officer2=users["officer2"],
+        agent2=users["agent2"],
+        analyst=users["analyst"],
     )
 
 

@@ -58,19 +58,19 @@ def test_seed_demo_is_idempotent(db):
         counts()
         == first
         == {
-            "agencies": 1,
-            "ports": 1,
+            "agencies": 2,
+            "ports": 2,
             "stores": 2,
-            "users": 5,
-            "memberships": 4,
-            "fee_rates": 2,  # the platform default (migration) and DEMO-AGENCY's 2%
+            "users": 8,
+            "memberships": 7,
+            "fee_rates": 3,  # the platform default (migration) and each demo agency's 2%
             "windows": 1,
             "policies": 3,
         }
     )
     # the second run leaves passwords alone (sessions survive a restart)
     assert dict(get_user_model().objects.values_list("username", "password")) == hashes
-    assert "Demo data ready: {'agencies': 1, 'ports': 1, 'stores': 2, 'users': 5}" in out.getvalue()
+    assert "Demo data ready: {'agencies': 2, 'ports': 2, 'stores': 2, 'users': 8}" in out.getvalue()
 
 
 def test_seed_demo_objects_are_those_of_the_spec(demo):
@@ -85,12 +85,19 @@ def test_seed_demo_objects_are_those_of_the_spec(demo):
         True,
         demo.agency,
     )
-    assert (bj.code, bj.region_code, bj.city, bj.buy_and_refund) == (
+    assert (bj.code, bj.region_code, bj.city, bj.buy_and_refund, bj.serving_agency) == (
         "DEMO-BJ-001",
         "11",
         "Beijing",
         False,
+        demo.agency2,
     )
+    assert (demo.agency2.code, demo.port2.code, demo.port2.agency) == (
+        "DEMO-AGENCY-2",
+        "PEK",
+        demo.agency2,
+    )
+    assert (demo.port.agency, demo.port2.buy_and_refund_designated) == (demo.agency, True)
     places = {
         m.user.username: (m.role, m.store, m.port, m.agency)
         for m in StaffMembership.objects.select_related("user")
@@ -99,10 +106,13 @@ def test_seed_demo_objects_are_those_of_the_spec(demo):
         "clerk": ("clerk", sh, None, None),
         "clerk2": ("clerk", bj, None, None),
         "officer": ("officer", None, demo.port, None),
+        "officer2": ("officer", None, demo.port2, None),
         "agent": ("agent", None, None, demo.agency),
+        "agent2": ("agent", None, None, demo.agency2),
+        "analyst": ("analyst", None, None, None),
     }
     assert demo.admin.is_superuser and demo.admin.is_staff
-    for user in (demo.clerk, demo.clerk2, demo.officer, demo.agent, demo.admin):
+    for user in (demo.clerk, demo.clerk2, demo.officer, demo.agent, demo.admin, demo.analyst):
         assert user.check_password("refund-demo-2026")
     assert membership_of(demo.admin) is None
     clerk = membership_of(demo.clerk)
