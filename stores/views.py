@@ -42,7 +42,7 @@ from stores.forms import (
 from stores.models import FormStatus, InvoiceKind, RefundForm, VatInvoice
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
-from stores.selectors import form_with_lines, forms_for_store
+from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -90,10 +90,28 @@ def clerk_store(request: HttpRequest) -> Store:
     return membership.store
 
 
+def _scoped_forms(request: HttpRequest) -> QuerySet[RefundForm]:
+    """The forms the clerk may read (stores.scopes: their store's), with what pages show."""
+    return (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store", "store__serving_agency", "traveler")
+        .prefetch_related("lines", "invoices")
+    )
+
+
+def _read_recorded(request: HttpRequest, forms: list[RefundForm], reason: str) -> None:
+    personal_data_reads_record(
+        user=cast(Any, request.user),
+        membership=request_membership(request),
+        forms=forms,
+        reason=reason,
+    )
+
+
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
-    """The form if it belongs to the clerk's store; 404 otherwise (others' forms do not exist)."""
-    form = form_with_lines(number=number)
-    if form is None or form.store_id != clerk_store(request).pk:
+    """The form if it is in the clerk's scope; 404 otherwise (others' forms do not exist)."""
+    form = _scoped_forms(request).filter(number=number.strip()[:32]).first()
+    if form is None:
         raise Http404("No such form at this store.")
     return form
 
@@ -112,8 +130,13 @@ def store_home(request: HttpRequest) -> HttpResponse:
     except ValueError:
         day = today
     day = min(day, today)
-    forms: QuerySet[RefundForm] = forms_for_store(store_id=store.pk).filter(issued_at__date=day)
+    forms: QuerySet[RefundForm] = (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store")
+        .filter(issued_at__date=day)
+    )
     rows = list(forms.order_by("-issued_at"))
+    _read_recorded(request, rows, ReadReason.LIST)
     counts: dict[str, int] = {}
     for form in rows:
         counts[form.status] = counts.get(form.status, 0) + 1
@@ -143,8 +166,8 @@ def form_find(request: HttpRequest) -> HttpResponse:
     """Jump to a form by its number (typed or scanned from the QR)."""
     text = request.GET.get("q", "").strip().upper()
     number = text[3:19] if text.startswith("RF1") else text.replace(" ", "")
-    form = form_with_lines(number=number) if number.isdigit() else None
-    if form is None or form.store_id != clerk_store(request).pk:
+    form = _scoped_forms(request).filter(number=number).first() if number.isdigit() else None
+    if form is None:
         messages.error(request, f"No form {number or text!r} at this store · 本店无此申请单")
         return redirect("stores:home")
     return redirect("stores:form-detail", number=form.number)
@@ -404,6 +427,7 @@ def _history_rows(form: RefundForm) -> list[dict[str, Any]]:
 def form_detail(request: HttpRequest, number: str) -> HttpResponse:
     """A form's lines, amounts, status and history, with print and void."""
     form = _form_in_store(request, number)
+    _read_recorded(request, [form], ReadReason.DETAIL)
     lines = printed_lines(form)
     invoices = list(
         VatInvoice.objects.filter(form=form).order_by("number").select_related("red_invoice")
@@ -438,6 +462,7 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
 def form_print(request: HttpRequest, number: str) -> HttpResponse:
     """The printed form as an inline PDF."""
     form = _form_in_store(request, number)
+    _read_recorded(request, [form], ReadReason.DETAIL)
     response = HttpResponse(form_pdf(form), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="refund-form-{form.number}.pdf"'
     response["Cache-Control"] = "private, no-store"

@@ -17,6 +17,7 @@ from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
 from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.scopes import nationality_label
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -273,9 +274,22 @@ class FormTravelerSerializer(serializers.Serializer):
 
     name = serializers.CharField(source="traveler_name")
     nationality = serializers.CharField()
+    nationality_name = serializers.SerializerMethodField(help_text='"JP Japan"')
     document_type = serializers.CharField()
     document_number_masked = serializers.CharField(source="document_masked")
+    document_number = serializers.SerializerMethodField(
+        help_text="The full number, only for an officer or agent who has the form presented"
+        " (its QR scanned, or number and document typed, at their port or counter); else null."
+    )
     last_entry_date = serializers.DateField()
+
+    def get_nationality_name(self, obj: RefundForm) -> str:
+        return nationality_label(obj.nationality)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_document_number(self, obj: RefundForm) -> str | None:
+        value: str | None = self.context.get("document_number")
+        return value
 
 
 class FormInvoiceSerializer(serializers.ModelSerializer):
@@ -350,7 +364,7 @@ class FormDetailSerializer(FormIssuedSerializer):
 
     @extend_schema_field(FormTravelerSerializer)
     def get_traveler(self, obj: RefundForm) -> dict[str, Any]:
-        return dict(FormTravelerSerializer(obj).data)
+        return dict(FormTravelerSerializer(obj, context=self.context).data)
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: RefundForm) -> list[dict[str, Any]]:
