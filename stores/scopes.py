@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from core.crypto import decrypt_document, document_hash, normalize_document_number
@@ -156,7 +156,7 @@ def form_matching_document(*, number: str, document_number: str) -> RefundForm |
 def presentation_record(
     *,
     form: RefundForm,
-    user: AbstractBaseUser | None,
+    user: User | None,
     how: str,
     port: Port | None = None,
     agency: Agency | None = None,
@@ -203,7 +203,7 @@ def nationality_label(code: str) -> str:
 
 def personal_data_reads_record(
     *,
-    user: AbstractBaseUser,
+    user: User,
     membership: StaffMembership | None,
     forms: Iterable[RefundForm | int],
     reason: str,
