@@ -37,6 +37,26 @@ class ScanForm(forms.Form):
         ),
         error_messages={"required": "Scan the QR code printed on the refund form."},
     )
+    document_number = forms.CharField(
+        label="Document number (QR damaged: with the typed form number)",
+        max_length=40,
+        required=False,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "Passport / permit number in hand",
+            }
+        ),
+    )
+
+    def typed_number(self) -> str | None:
+        """The 16-digit form number when the agent typed one instead of scanning the QR."""
+        text = "".join(self.cleaned_data.get("qr", "").split())
+        return text if text.isdigit() and len(text) == 16 else None
 
 
 class DocumentForm(forms.Form):

@@ -64,8 +64,10 @@ from core.ledger import ledger_append
 from core.models import Agency, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
+from customs.models import Verification
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
+from stores.scopes import PresentationHow, form_matching_document, presentation_record
 from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
@@ -216,6 +218,66 @@ def _document_type_parse(document_type: str | None) -> str | None:
 # --- Check only ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CounterPresentation:
+    """A form at the counter: its scanned QR, or (damaged QR) its typed number and the
+    full document number, which must match the record (check F then compares the record
+    alone)."""
+
+    form: RefundForm
+    qr: ParsedQr | None
+
+    @property
+    def how(self) -> str:
+        return PresentationHow.SCAN if self.qr is not None else PresentationHow.TYPED
+
+
+def counter_form_present(
+    *,
+    form_number: str,
+    qr: str,
+    document_number: str,
+    agency: Agency,
+    agent: User | None = None,
+    record: bool = True,
+) -> CounterPresentation:
+    """The form presented at the agency counter, recorded as presented to the agency.
+
+    400 ``invalid_qr`` for a code that is not a form QR; without a QR, the typed number
+    and the full document number must match (else the 404 of a missing form, so typing
+    numbers finds nothing); 404 too for a form customs verified at a port the agency
+    does not serve (SPEC §4: that agency may not pay it).
+    """
+    number = (form_number or "").strip()[:32]
+    parsed: ParsedQr | None = None
+    if (qr or "").strip():
+        parsed = qr_parse(qr)
+        if not number:
+            number = parsed.number
+        form = RefundForm.objects.select_related("store").filter(number=number).first()
+    else:
+        if not (document_number or "").strip():
+            raise BadRequest(
+                "Without the QR, type the full document number with the form number.",
+                "invalid",
+                {"fields": {"document_number": ["Type the full document number."]}},
+            )
+        form = form_matching_document(number=number, document_number=document_number)
+    if form is None:
+        raise FormNotFound(f"No refund form {number}.")
+    verified_by = (
+        Verification.objects.filter(form_id=form.pk)
+        .values_list("port__agency_id", flat=True)
+        .first()
+    )
+    if Verification.objects.filter(form_id=form.pk).exists() and verified_by != agency.pk:
+        raise FormNotFound(f"No refund form {number}.")
+    presented = CounterPresentation(form=form, qr=parsed)
+    if record:
+        presentation_record(form=form, user=agent, how=presented.how, agency=agency)
+    return presented
+
+
 def refund_check(
     *,
     form_number: str,
@@ -224,17 +286,27 @@ def refund_check(
     agency: Agency,
     document_type: str | None = None,
     today: date | None = None,
+    agent: User | None = None,
+    record: bool = True,
 ) -> RefundAssessment:
-    """Checks A-F, amounts and payout options for the counter, writing nothing."""
-    parsed = qr_parse(qr)
+    """Checks A-F, amounts and payout options for the counter; writes only the presentation.
+
+    ``qr`` empty: the damaged-QR path (typed number and full document number).
+    """
     doc_type = _document_type_parse(document_type)
-    form = RefundForm.objects.select_related("store").filter(number=form_number.strip()).first()
-    if form is None:
-        raise FormNotFound(f"No refund form {form_number}.")
+    presented = counter_form_present(
+        form_number=form_number,
+        qr=qr,
+        document_number=document_number,
+        agency=agency,
+        agent=agent,
+        record=record,
+    )
+    form = presented.form
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
     return refund_assess(
         form=form,
-        qr=parsed,
+        qr=presented.qr,
         document_number=document_number,
         document_type=doc_type,
         agency_id=agency.pk,
@@ -305,8 +377,13 @@ def refund_pay(
     document_type: str | None = None,
     port: Port | None = None,
     today: date | None = None,
+    record_presentation: bool = True,
 ) -> Refund:
     """Pay a form's refund exactly once after checks A-F; returns the paid refund.
+
+    ``qr`` empty is the damaged-QR path: the typed number with the full document number
+    (check F compares the record alone; the ledger entry says ``entry: typed``). A form
+    verified at a port the agency does not serve is the 404 of a missing form.
 
     Raises 400 on malformed input and 404 for an unknown form (nothing
     written); 422 ``checks_failed`` / ``cash_limit_exceeded`` /
@@ -317,13 +394,20 @@ def refund_pay(
     (same account), or with new payout details after a definite decline.
     """
     choice = payout_choice_parse(method=payout_method, account=payout_account)
-    parsed = qr_parse(qr)
     doc_type = _document_type_parse(document_type)
+    presented = counter_form_present(
+        form_number=form_number,
+        qr=qr,
+        document_number=document_number,
+        agency=agency,
+        agent=agent,
+        record=record_presentation,
+    )
     day = today or business_today()
     try:
         refund = _refund_open(
-            form_number=form_number.strip(),
-            parsed=parsed,
+            form_number=presented.form.number,
+            parsed=presented.qr,
             document_number=document_number,
             document_type=doc_type,
             choice=choice,
@@ -365,7 +449,7 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 def _refund_open(
     *,
     form_number: str,
-    parsed: ParsedQr,
+    parsed: ParsedQr | None,
     document_number: str,
     document_type: str | None,
     choice: PayoutChoice,
@@ -460,6 +544,9 @@ def _refund_open(
             "net_refund": refund.net_refund,
             "fee_rate": refund.fee_rate,
             "checks": [c["code"] for c in refund.checks if c["passed"]],
+            # How the form came to the counter: its QR scanned, or typed (manual entry).
+            "entry": PresentationHow.SCAN if parsed is not None else PresentationHow.TYPED,
+            "manual": parsed is None,
         },
     )
     if choice.method == PayoutMethod.CASH:

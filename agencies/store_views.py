@@ -27,9 +27,11 @@ from django.views.decorators.http import require_http_methods
 
 from agencies.guarantees import prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
+from stores.scopes import forms_in_scope
 from stores.views import clerk_required, clerk_store
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -78,8 +80,13 @@ ERROR_HINTS = {
 
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
     """The form if it belongs to the clerk's store; 404 otherwise (as the store pages do)."""
-    form = RefundForm.objects.select_related("store").filter(number=number.strip()).first()
-    if form is None or form.store_id != clerk_store(request).pk:
+    form = (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store")
+        .filter(number=number.strip()[:32])
+        .first()
+    )
+    if form is None:
         raise Http404("No such form at this store.")
     return form
 

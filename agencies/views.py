@@ -39,7 +39,7 @@ from agencies.selectors import (
     refund_totals,
     refunds_for_agency,
 )
-from agencies.services import qr_parse, refund_check, refund_pay, refund_retry
+from agencies.services import counter_form_present, refund_check, refund_pay, refund_retry
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -47,6 +47,7 @@ from agencies.settlement import (
     settlement_for,
     settlement_xlsx,
 )
+from core.api.permissions import request_membership
 from core.crypto import decrypt_document, encrypt_document, mask_document
 from core.exceptions import ApplicationError
 from core.ledger import record_history
@@ -54,6 +55,12 @@ from core.models import Agency, IdempotencyRecord, StaffRole
 from core.selectors import membership_of
 from customs.selectors import verification_for
 from stores.models import DocumentType
+from stores.scopes import (
+    ReadReason,
+    document_number_for,
+    nationality_label,
+    personal_data_reads_record,
+)
 
 VISITS = "agency_counter_visits"
 MAX_VISITS = 20  # a busy counter's recent forms; older visits drop out of the session
@@ -91,6 +98,7 @@ def agent_required(view: AgentView) -> Callable[..., HttpResponse]:
         membership = membership_of(request.user)
         if membership is None or membership.role != StaffRole.AGENT or membership.agency is None:
             return render(request, "agencies/forbidden.html", status=403)
+        request.membership = membership  # type: ignore[attr-defined]
         return view(request, membership.agency, *args, **kwargs)
 
     return wrapper
@@ -132,32 +140,75 @@ def counter(request: HttpRequest, agency: Agency) -> HttpResponse:
     form = ScanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         qr = form.cleaned_data["qr"].upper()
+        typed = form.typed_number()
+        document = form.cleaned_data["document_number"]
         try:
-            parsed = qr_parse(qr)
-        except ApplicationError as error:
-            form.add_error("qr", error.message)
-        else:
-            if form_for_counter(number=parsed.number) is None:
+            if typed and not document:
                 form.add_error(
-                    "qr",
-                    f"No refund form {parsed.number} is on record. Check that the form was"
-                    " issued by a registered store, or call the issuing store.",
+                    "document_number",
+                    "A typed form number needs the full document number of the passport in hand.",
                 )
-            else:
-                token = secrets.token_urlsafe(16)
-                _save_visit(request, token, {"qr": qr, "form": parsed.number})
-                return redirect("agencies:visit", token=token)
+                raise _StayOnPage
+            presented = counter_form_present(
+                form_number=typed or "",
+                qr="" if typed else qr,
+                document_number=document if typed else "",
+                agency=agency,
+                agent=request.user,  # type: ignore[arg-type]
+            )
+        except _StayOnPage:
+            pass
+        except ApplicationError as error:
+            message = error.message
+            if error.status_code == 404:
+                number = typed or (qr[3:19] if qr.startswith("RF1") else "")
+                message = (
+                    f"No refund form {number} is on record for your agency"
+                    + (" with this document number." if typed else ".")
+                    + " Check that the form was issued by a registered store and verified at"
+                    " a port your agency serves."
+                )
+            form.add_error("qr", message)
+        else:
+            token = secrets.token_urlsafe(16)
+            visit_state: dict[str, Any] = {
+                "qr": "" if typed else qr,
+                "form": presented.form.number,
+                "how": presented.how,
+            }
+            if typed:
+                visit_state["doc"] = encrypt_document(document)
+                visit_state["doc_type"] = presented.form.document_type
+            _save_visit(request, token, visit_state)
+            return redirect("agencies:visit", token=token)
     today = timezone.localdate()
     recent = list(
         refunds_for_agency(agency_id=agency.pk).filter(refund_date=today, agent_id=request.user.pk)[
             :10
         ]
     )
+    _read_recorded(request, [r.form_id for r in recent], ReadReason.LIST)
     return render(
         request,
         "agencies/counter_scan.html",
         {"form": form, "agency": agency, "recent": recent, "nav": "counter"},
         status=422 if form.errors else 200,
+    )
+
+
+class _StayOnPage(Exception):
+    """The scan form has an error of its own: render it again."""
+
+
+def _read_recorded(
+    request: HttpRequest, forms: list[Any], reason: str, *, unmasked: bool = False
+) -> None:
+    personal_data_reads_record(
+        user=request.user,  # type: ignore[arg-type]
+        membership=request_membership(request),
+        forms=forms,
+        reason=reason,
+        unmasked=unmasked,
     )
 
 
@@ -203,9 +254,17 @@ def _render_visit(
             document_number=document,
             document_type=visit.get("doc_type") or None,
             agency=agency,
+            record=False,  # recorded once, when the form was scanned or typed
         )
     except ApplicationError as exc:
         lookup_error = exc
+    full_document = document_number_for(membership=request_membership(request), form=form)
+    _read_recorded(
+        request,
+        [form],
+        ReadReason.TYPED if visit.get("how") == "typed" else ReadReason.SCAN,
+        unmasked=full_document is not None,
+    )
     verification = assessment.verification if assessment else verification_for(form)
     presented = (
         {line.form_line_id: line for line in verification.lines.all()} if verification else {}
@@ -242,6 +301,9 @@ def _render_visit(
         "assessment": assessment,
         "lookup_error": lookup_error,
         "error": error,
+        "full_document": full_document,
+        "nationality": nationality_label(form.nationality),
+        "typed": visit.get("how") == "typed",
         "document_entered": bool(document),
         "document_masked": mask_document(document) if document else "",
         "document_type_label": DocumentType(visit["doc_type"]).label
@@ -368,6 +430,7 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
             payout_account=payout_form.account(),
             agent=request.user,  # type: ignore[arg-type]
             agency=agency,
+            record_presentation=False,  # recorded when the form was scanned or typed
         )
     except ApplicationError as error:
         _settle_claim(request, token, None)
@@ -419,6 +482,7 @@ def refunds(request: HttpRequest, agency: Agency) -> HttpResponse:
     else:
         status = ""
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    _read_recorded(request, [r.form_id for r in page.object_list], ReadReason.LIST)
     paid = list(
         queryset.filter(status=RefundStatus.PAID)
         .select_related(None)
@@ -453,6 +517,7 @@ def _refund_or_404(agency: Agency, pk: int) -> Refund:
 def refund_detail(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
     """One refund: status, amounts, checks, payout, the receipt link or a re-send button."""
     refund = _refund_or_404(agency, pk)
+    _read_recorded(request, [refund.form_id], ReadReason.DETAIL)
     checks = [
         CheckRow(c["code"], c["passed"], c["detail"], *CHECK_LABELS.get(c["code"], ("", "")))
         for c in refund.checks
@@ -494,6 +559,7 @@ def receipt(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
     refund = _refund_or_404(agency, pk)
     if refund.status != RefundStatus.PAID:
         raise Http404("Only a paid refund has a receipt.")
+    _read_recorded(request, [refund.form_id], ReadReason.DETAIL)
     pdf = receipt_pdf(receipt_data_for(refund))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="receipt-{receipt_reference(refund)}.pdf"'

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,7 +26,7 @@ from agencies.api.serializers import (
 )
 from agencies.exceptions import RefundNotFound
 from agencies.models import Refund
-from agencies.selectors import refund_of_agency, refunds_for_agency
+from agencies.selectors import refunds_for_agency, refunds_in_scope
 from agencies.services import refund_check, refund_pay, refund_retry
 from agencies.settlement import (
     parse_period,
@@ -35,9 +36,22 @@ from agencies.settlement import (
     settlement_xlsx,
 )
 from core.api.idempotency import idempotent
-from core.api.permissions import IsAgent, request_membership
+from core.api.permissions import IsAgent, IsAnalyst, request_membership
 from core.api.schema import error_response
 from core.exceptions import BadRequest
+from stores.scopes import ReadReason, document_number_for, personal_data_reads_record
+
+
+class IsAgentOrAnalystReading(BasePermission):
+    """Writes: an agent. Reads: an agent (their agency's refunds) or the authority's analyst."""
+
+    message = "Only an agent (or, to read, the tax authority) may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if IsAgent().has_permission(request, view):
+            return True
+        return request.method == "GET" and IsAnalyst().has_permission(request, view)
+
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -60,15 +74,15 @@ def _refund_loaded(refund: Refund) -> Refund:
 
 
 class RefundListCreateView(generics.GenericAPIView[Refund]):
-    """GET: the agency's own refunds; POST: run checks A-F and pay a form's refund once."""
+    """GET: the agency's own refunds (the analyst: all); POST: run checks A-F and pay once."""
 
-    permission_classes = [IsAgent]
+    permission_classes = [IsAgentOrAnalystReading]
     serializer_class = RefundSerializer
 
     def get_queryset(self) -> QuerySet[Refund]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Refund.objects.none()
-        refunds = refunds_for_agency(agency_id=request_membership(self.request).agency_id or 0)
+        refunds = refunds_in_scope(membership=request_membership(self.request))
         params = self.request.query_params
         if params.get("status"):
             refunds = refunds.filter(status=params["status"])
@@ -85,9 +99,15 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        if page is not None:
-            return self.get_paginated_response(RefundSerializer(page, many=True).data)
-        return Response(RefundSerializer(self.get_queryset(), many=True).data)
+        rows = list(page if page is not None else self.get_queryset())
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=request_membership(request),
+            forms=[r.form_id for r in rows],
+            reason=ReadReason.LIST,
+        )
+        data = RefundSerializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
@@ -115,7 +135,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
         assert membership.agency is not None
         refund = refund_pay(
             form_number=body["form"],
-            qr=body["qr"],
+            qr=body.get("qr") or "",
             document_number=body["document_number"],
             document_type=body.get("document_type") or None,
             payout_method=body["payout_method"],
@@ -148,28 +168,41 @@ class RefundCheckView(APIView):
         assert membership.agency is not None
         assessment = refund_check(
             form_number=body["form"],
-            qr=body["qr"],
+            qr=body.get("qr") or "",
             document_number=body.get("document_number") or "",
             document_type=body.get("document_type") or None,
             agency=membership.agency,
+            agent=request.user,  # type: ignore[arg-type]
         )
-        return Response(assessment_body(assessment))
+        document = document_number_for(membership=membership, form=assessment.form)
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            forms=[assessment.form],
+            reason=ReadReason.SCAN if body.get("qr") else ReadReason.TYPED,
+            unmasked=document is not None,
+        )
+        return Response(assessment_body(assessment, document_number=document))
 
 
 class RefundDetailView(APIView):
-    """GET one of the agency's own refunds (other agencies' refunds are 404)."""
+    """GET one of the agency's own refunds (other agencies' refunds are 404; the analyst: any)."""
 
-    permission_classes = [IsAgent]
+    permission_classes = [IsAgentOrAnalystReading]
 
     @extend_schema(
         responses={200: RefundSerializer, 404: error_response("Not found."), **AUTH_ERRORS}
     )
     def get(self, request: Request, pk: int) -> Response:
-        refund = refund_of_agency(
-            agency_id=request_membership(request).agency_id or 0, refund_id=pk
-        )
+        refund = refunds_in_scope(membership=request_membership(request)).filter(pk=pk).first()
         if refund is None:
             raise RefundNotFound(f"No refund {pk}.")
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=request_membership(request),
+            forms=[refund.form_id],
+            reason=ReadReason.DETAIL,
+        )
         return Response(RefundSerializer(refund).data)
 
 

@@ -80,7 +80,7 @@ def test_scanning_an_unknown_form_says_so(demo):
     qr = make_form_qr("3126010100009999", "ab" * 32)  # signed, well formed, never issued
     response = scan(client_for(demo.agent), qr)
     assert response.status_code == 422
-    assert "No refund form 3126010100009999 is on record." in text(response)
+    assert "No refund form 3126010100009999 is on record for your agency." in text(response)
 
 
 def test_summary_then_all_checks_pass_and_payout_is_offered(demo, verified_form):
@@ -90,8 +90,8 @@ def test_summary_then_all_checks_pass_and_payout_is_offered(demo, verified_form)
     summary = client.get(response["Location"])
     page = text(summary)
     assert "Marie Dupont" in page
-    assert form.document_masked in page
-    assert DOCUMENT not in page  # the full number is never shown
+    # Presented at this counter (QR scanned): the full number, to compare with the passport.
+    assert DOCUMENT in page and "FR France" in page
     assert "Net refund 实退金额 RMB 324.00" in page
     assert "退税审核" not in page  # no checklist before the document is entered
 

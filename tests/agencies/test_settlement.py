@@ -24,7 +24,7 @@ from agencies.settlement import (
 from agencies.tasks import settlement_monthly_task
 from core.crypto import decrypt_document
 from tests.agencies.conftest import GOOD_CARD, verify
-from tests.factories import AgencyFactory, line, make_form, staff_user, traveler
+from tests.factories import AgencyFactory, PortFactory, line, make_form, staff_user, traveler
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -82,9 +82,16 @@ def month(demo: Any) -> dict[str, Any]:
     april = paid(
         verified(demo.store_sh, demo.clerk, fr, "900.00"), demo.agent, demo.agency, "cash", None
     )
+    # Another agency pays a form verified at the port it serves (an agent pays no other).
     other_agency = AgencyFactory(code="OTHER-AG")
+    other_port = PortFactory(code="OTH", agency=other_agency)
     other = paid(
-        verified(demo.store_sh, demo.clerk, fr, "800.00"),
+        verify(
+            make_form(demo.store_sh, demo.clerk, line(unit_price="800.00"), who=fr),
+            demo,
+            port=other_port,
+            officer=staff_user("officer", other_port),
+        ),
         staff_user("agent", other_agency),
         other_agency,
         "cash",

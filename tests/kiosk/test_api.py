@@ -117,11 +117,11 @@ def test_throttle_scope_and_429(issued: Any, lookup: Any, settings: Any) -> None
 
 def test_red_and_green_lane(issued: Any, lookup: Any, demo: Any) -> None:
     green = issued()
-    customs_form_scan(port=demo.port, officer=demo.officer, code=green.number)
+    customs_form_scan(port=demo.port, officer=demo.officer, code=green.qr_payload)
     assert lookup(green.number).json()["next_step"]["code"] == "green_lane"
     # At or over the threshold: inspected item by item (red lane).
     red = issued(line(unit_price="12000.00"))
-    customs_form_scan(port=demo.port, officer=demo.officer, code=red.number)
+    customs_form_scan(port=demo.port, officer=demo.officer, code=red.qr_payload)
     body = lookup(red.number).json()
     assert body["next_step"]["code"] == "red_lane"
     assert "inspect" in body["next_step"]["text"]
