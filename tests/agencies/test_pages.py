@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from agencies.models import Refund, RefundAttempt, RefundStatus
+from core.models import LedgerEntry
 from core.signing import make_form_qr
 from stores.models import FormStatus
 from tests.agencies.conftest import DECLINED_CARD, DOCUMENT, GOOD_CARD, UNAVAILABLE_ONCE_CARD
@@ -312,3 +313,39 @@ def test_counter_pages_make_the_same_queries_for_1_or_12_lines(demo, verified_fo
             client.get(paid["Location"] + "receipt.pdf")
         counts.append((len(visit_queries), len(pay_queries), len(receipt_queries)))
     assert counts[0] == counts[1]
+
+
+def test_damaged_qr_typed_number_with_document_pays_as_a_manual_entry(demo, verified_form):
+    # given a verified form whose QR cannot be read
+    form = verified_form(line(unit_price="3600.00"))
+    client = client_for(demo.agent)
+    # a typed number alone is not enough, and a wrong document finds nothing
+    alone = client.post("/agency/", {"qr": form.number})
+    assert alone.status_code == 422
+    assert "needs the full document number" in text(alone)
+    wrong = client.post("/agency/", {"qr": form.number, "document_number": "X9999999"})
+    assert wrong.status_code == 422
+    assert f"No refund form {form.number} is on record for your agency" in text(wrong)
+    assert DOCUMENT not in text(wrong)
+    # when: the number printed under the QR and the passport in hand
+    response = client.post("/agency/", {"qr": form.number, "document_number": DOCUMENT})
+    assert response.status_code == 302
+    page = text(client.get(response["Location"]))
+    # then: the checks run on the record (F passes), the full number is shown to compare
+    assert "Typed (damaged QR)" in page
+    assert DOCUMENT in page and "FR France" in page
+    assert "All six checks passed." in page
+    paid = client.post(response["Location"] + "pay/", {"payout_method": "cash"})
+    assert paid.status_code == 302
+    refund = Refund.objects.get(form=form)
+    entry = LedgerEntry.objects.get(
+        record_type="agencies.refund", record_id=str(refund.pk), action="refund_created"
+    )
+    assert entry.payload["entry"] == "typed" and entry.payload["manual"] is True
+
+
+def test_another_agencys_counter_cannot_scan_a_form_verified_at_pvg(demo, verified_form):
+    form = verified_form()
+    response = client_for(demo.agent2).post("/agency/", {"qr": form.qr_payload})
+    assert response.status_code == 422
+    assert "No refund form" in text(response) and "Marie Dupont" not in text(response)
