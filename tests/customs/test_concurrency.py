@@ -76,7 +76,11 @@ def test_two_officers_through_the_api(pg, demo, api):
     form = make_form(demo.store_sh, demo.clerk, line())
     second_officer = staff_user("officer", demo.port, "officer-c")
     clients = [api(demo.officer), api(second_officer)]
-    body = {"form": form.number, "departure_date": timezone.localdate().isoformat()}
+    body = {
+        "form": form.number,
+        "document_number": "18AB12345",  # typed with the passport in hand (no QR)
+        "departure_date": timezone.localdate().isoformat(),
+    }
     replies = run_together(
         *[
             (lambda c=c: c.post("/api/v1/customs/verifications/", body, format="json"))
@@ -92,7 +96,7 @@ def test_two_officers_scanning_into_one_batch(pg, demo):
     forms = [make_form(demo.store_sh, demo.clerk, line()) for _ in range(4)]
     second_officer = staff_user("officer", demo.port, "officer-d")
     jobs = [
-        (lambda f=f, o=o: mailbox_batch_scan(batch=batch, officer=o, code=f.number))
+        (lambda f=f, o=o: mailbox_batch_scan(batch=batch, officer=o, code=f.qr_payload))
         for f, o in zip(forms, [demo.officer, second_officer] * 2, strict=True)
     ]
     results = run_together(*jobs)
