@@ -410,10 +410,10 @@ def _client(user: Any, *, api: bool) -> Any:
             token, _ = Token.objects.get_or_create(user=user)
             client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         return client
-    client = Client()
+    page_client = Client()
     if user is not None:
-        client.force_login(user)
-    return client
+        page_client.force_login(user)
+    return page_client
 
 
 @pytest.mark.parametrize(
