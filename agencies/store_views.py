@@ -31,7 +31,7 @@ from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
-from stores.scopes import forms_in_scope
+from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
 from stores.views import clerk_required, clerk_store
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -88,6 +88,12 @@ def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
     )
     if form is None:
         raise Http404("No such form at this store.")
+    personal_data_reads_record(
+        user=cast(Any, request.user),
+        membership=request_membership(request),
+        forms=[form],
+        reason=ReadReason.DETAIL,
+    )
     return form
 
 

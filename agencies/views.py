@@ -533,6 +533,7 @@ def refund_detail(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse
             "checks": checks,
             "history": record_history(refund),
             "verification": verification_for(refund.form),
+            "nationality": nationality_label(refund.form.nationality),
         },
     )
 

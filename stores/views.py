@@ -109,10 +109,12 @@ def _read_recorded(request: HttpRequest, forms: list[RefundForm], reason: str) -
 
 
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
-    """The form if it is in the clerk's scope; 404 otherwise (others' forms do not exist)."""
+    """The form if it is in the clerk's scope (404 otherwise: others' forms do not exist);
+    every page that shows it shows its traveler, so the read is recorded here."""
     form = _scoped_forms(request).filter(number=number.strip()[:32]).first()
     if form is None:
         raise Http404("No such form at this store.")
+    _read_recorded(request, [form], ReadReason.DETAIL)
     return form
 
 
@@ -427,7 +429,6 @@ def _history_rows(form: RefundForm) -> list[dict[str, Any]]:
 def form_detail(request: HttpRequest, number: str) -> HttpResponse:
     """A form's lines, amounts, status and history, with print and void."""
     form = _form_in_store(request, number)
-    _read_recorded(request, [form], ReadReason.DETAIL)
     lines = printed_lines(form)
     invoices = list(
         VatInvoice.objects.filter(form=form).order_by("number").select_related("red_invoice")
@@ -462,7 +463,6 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
 def form_print(request: HttpRequest, number: str) -> HttpResponse:
     """The printed form as an inline PDF."""
     form = _form_in_store(request, number)
-    _read_recorded(request, [form], ReadReason.DETAIL)
     response = HttpResponse(form_pdf(form), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="refund-form-{form.number}.pdf"'
     response["Cache-Control"] = "private, no-store"

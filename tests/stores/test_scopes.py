@@ -226,3 +226,34 @@ def test_an_agent_pays_only_forms_verified_at_its_agencys_ports(demo, api):
 def test_nationality_label():
     assert nationality_label("JP") == "JP Japan"
     assert nationality_label("ZZ") == "ZZ"
+
+
+def test_page_reads_are_recorded_too(demo):
+    from django.test import Client
+
+    form = verified_at(demo, demo.port, demo.officer)
+
+    def as_user(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    clerk = as_user(demo.clerk)
+    assert clerk.get("/store/").status_code == 200
+    assert clerk.get(f"/store/forms/{form.number}/").status_code == 200
+    officer = as_user(demo.officer)
+    page = officer.get(f"/customs/forms/{form.number}/").content.decode()
+    assert DOCUMENT in page and "FR France" in page  # verified from its QR at PVG
+    assert officer.get("/customs/today/").status_code == 200
+    # a port that never saw the form: the page of a missing form, nothing read
+    assert as_user(demo.officer2).get(f"/customs/forms/{form.number}/").status_code == 404
+    rows = {
+        (r.user.username, r.reason, r.unmasked)
+        for r in PersonalDataRead.objects.filter(form=form).select_related("user")
+    }
+    assert rows == {
+        ("clerk", "list", False),
+        ("clerk", "detail", False),
+        ("officer", "detail", True),
+        ("officer", "list", False),
+    }
