@@ -386,7 +386,10 @@ def _verify(
     form = form_lock(number=form_number)
     if qr:
         _check_qr(form, qr)
-        presentation_record(form=form, user=officer, how=PresentationHow.SCAN, port=port)
+        if channel != VerificationChannel.KIOSK:
+            # The green lane is the traveler at a machine: no officer had the passport in
+            # hand, so the port's officers keep seeing the document masked.
+            presentation_record(form=form, user=officer, how=PresentationHow.SCAN, port=port)
     elif document_number is not None:
         if form_matching_document(number=form.number, document_number=document_number) is None:
             raise FormNotFound(f"No refund form {form.number}.")
