@@ -257,3 +257,19 @@ def test_page_reads_are_recorded_too(demo):
         ("officer", "detail", True),
         ("officer", "list", False),
     }
+
+
+def test_a_green_lane_verification_is_in_scope_but_not_presented_to_officers(demo, api):
+    form = make_form(demo.store_sh, demo.clerk, line())
+    verification_create(
+        port=demo.port,
+        officer=None,
+        form_number=form.number,
+        qr=form.qr_payload,
+        departure_date=timezone.localdate(),
+        channel="kiosk",
+    )
+    assert not FormPresentation.objects.filter(form=form).exists()
+    reply = api(demo.officer).get(f"{FORMS}{form.number}/")
+    assert reply.status_code == 200  # verified at PVG: in the port's scope
+    assert reply.json()["traveler"]["document_number"] is None  # nobody had the passport
