@@ -7,7 +7,7 @@ in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -205,6 +205,7 @@ class TravelerInput:
     document_number: str
     nationality: str
     last_entry_date: date | None
+    document_expires_on: date | None = None
 
 
 def _raise_first(violations: list[rules.Violation]) -> None:
@@ -233,6 +234,7 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
                 document_masked=mask_document(data.document_number),
                 nationality=data.nationality,
                 last_entry_date=data.last_entry_date,
+                document_expires_on=data.document_expires_on,
             )
         ],
         ignore_conflicts=True,
@@ -240,15 +242,27 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
     traveler = Traveler.objects.select_for_update().get(
         document_type=data.document_type, document_hash=doc_hash
     )
-    if (traveler.name, traveler.nationality, traveler.last_entry_date) != (
-        data.name,
-        data.nationality,
-        data.last_entry_date,
-    ):
+    # An unknown expiry (API without it) keeps the one recorded earlier.
+    expires_on = data.document_expires_on or traveler.document_expires_on
+    if (
+        traveler.name,
+        traveler.nationality,
+        traveler.last_entry_date,
+        traveler.document_expires_on,
+    ) != (data.name, data.nationality, data.last_entry_date, expires_on):
         traveler.name = data.name
         traveler.nationality = data.nationality
         traveler.last_entry_date = data.last_entry_date
-        traveler.save(update_fields=["name", "nationality", "last_entry_date", "updated_at"])
+        traveler.document_expires_on = expires_on
+        traveler.save(
+            update_fields=[
+                "name",
+                "nationality",
+                "last_entry_date",
+                "document_expires_on",
+                "updated_at",
+            ]
+        )
     return traveler
 
 
@@ -319,6 +333,9 @@ def refund_form_issue(
     # The traveler row lock orders this issue against a concurrent void of the
     # same traveler's earlier form, which the same-day minimum may count.
     person = _traveler_upsert(traveler, doc_hash)
+    # The expiry given now, else the one recorded for this document earlier.
+    expires_on = person.document_expires_on
+    traveler_facts = replace(traveler_facts, document_expires_on=expires_on)
     earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
     _raise_first(
         rules.form_violations(
@@ -383,6 +400,7 @@ def refund_form_issue(
         document_masked=mask_document(traveler.document_number),
         nationality=nationality,
         last_entry_date=traveler.last_entry_date,
+        document_expires_on=expires_on,
         purchase_date=purchase_date,
         buy_and_refund=is_buy_and_refund,
         policy=RefundPolicy.objects.get(effective_from=policy.effective_from),

@@ -160,6 +160,7 @@ def _traveler_draft(form: IssueForm) -> TravelerDraft:
         document_number=data.get("document_number") or "",
         nationality=data.get("nationality") or "",
         last_entry_date=data.get("last_entry_date"),
+        document_expires_on=data.get("document_expires_on"),
     )
 
 
@@ -330,6 +331,7 @@ def form_issue(request: HttpRequest) -> HttpResponse:
         document_number=data["document_number"].strip(),
         nationality=data["nationality"],
         last_entry_date=data["last_entry_date"],
+        document_expires_on=data["document_expires_on"],
     )
     lines = [
         services.InvoiceLineInput(

@@ -156,6 +156,14 @@ class TravelerInputSerializer(StrictSerializer):
     document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The document's expiry date (the MRZ carries it). Optional: when given,"
+        " a document expired on the purchase date is refused (422 document_expired) and"
+        " check B at the counter fails once it has expired on the refund day.",
+    )
 
     def validate_document_number(self, value: str) -> str:
         number = normalize_document_number(value)
@@ -276,6 +284,7 @@ class FormTravelerSerializer(serializers.Serializer):
     document_type = serializers.CharField()
     document_number_masked = serializers.CharField(source="document_masked")
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(allow_null=True)
 
 
 class FormInvoiceSerializer(serializers.ModelSerializer):

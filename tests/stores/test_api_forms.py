@@ -185,6 +185,7 @@ def test_detail_shows_status_traveler_lines_amounts_and_history(demo, api):
         "document_type": "passport",
         "document_number_masked": "1*****345",
         "last_entry_date": days_ago(10).isoformat(),
+        "document_expires_on": "2031-05-01",
     }
     assert "18AB12345" not in response.content.decode()
     assert [(ln["item"], ln["quantity"], ln["total"]) for ln in data["lines"]] == [

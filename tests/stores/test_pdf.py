@@ -127,7 +127,8 @@ def test_buy_and_refund_form_carries_the_mark_and_deadline(demo):
     form = make_form(demo.store_sh, demo.clerk, line(unit_price="900.00"), buy_and_refund=True)
     text = pdf_text(form_pdf(form))
     assert "即买即退" in text and "BUY & REFUND" in text
-    assert "within 17 days of purchase" in text  # the Shanghai window of the demo data
+    # Bought today (after 2026-07-01): the nationwide 28 days supersede Shanghai's 17.
+    assert "within 28 days of purchase" in text
 
 
 def test_printed_qr_is_the_signed_payload(form, tmp_path):
