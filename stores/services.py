@@ -475,7 +475,23 @@ def _check_void_guards(form: RefundForm) -> None:
         guard(form)
 
 
-def _check_same_day_dependents(form: RefundForm) -> None:
+def refund_form_void_blocker(form: RefundForm) -> FormNotVoidable | None:
+    """Why this form cannot be voided now, or None; reads only (the void itself re-checks)."""
+    if not FORM_TRANSITIONS.can(form.status, FormStatus.VOIDED):
+        return FormNotVoidable(
+            f"Form {form.number} is {form.status}; only an issued form can be voided.",
+            extra={"status": form.status},
+        )
+    try:
+        if form.buy_and_refund:
+            _check_void_guards(form)
+        _check_same_day_dependents(form, lock=False)
+    except FormNotVoidable as exc:
+        return exc
+    return None
+
+
+def _check_same_day_dependents(form: RefundForm, *, lock: bool = True) -> None:
     """Refuse a void that would leave the traveler's other same-day forms below the minimum.
 
     The same-day minimum counts invoices already on earlier forms of the day
@@ -483,7 +499,8 @@ def _check_same_day_dependents(form: RefundForm) -> None:
     only qualified because of it. The traveler row lock orders this against a
     concurrent issue for the same traveler.
     """
-    Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
+    if lock:
+        Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
     others = list(
         RefundForm.objects.filter(
             store_id=form.store_id,

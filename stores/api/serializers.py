@@ -331,6 +331,16 @@ def register_form_section(key: str, build: FormSection) -> None:
     _form_sections[key] = build
 
 
+def form_sections(form: RefundForm) -> dict[str, dict[str, Any]]:
+    """What downstream apps add to a form (verification, refund, prepayment, guarantee...)."""
+    sections = {}
+    for key, build in _form_sections.items():
+        section = build(form)
+        if section is not None:
+            sections[key] = section
+    return sections
+
+
 class FormDetailSerializer(FormIssuedSerializer):
     """GET /forms/{number}/: the form, its traveler, invoices, amounts, status and history."""
 
@@ -367,10 +377,7 @@ class FormDetailSerializer(FormIssuedSerializer):
 
     def to_representation(self, instance: RefundForm) -> dict[str, Any]:
         data = dict(super().to_representation(instance))
-        for key, build in _form_sections.items():
-            section = build(instance)
-            if section is not None:
-                data[key] = section
+        data.update(form_sections(instance))
         return data
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 # --- 2. Windows, effective-dated (the migration's rows, edited as in the admin) ----------
 
 
-def test_the_migration_seeds_shanghai_17_and_nationwide_28_from_2026_07_01() -> None:
+def test_the_migration_seeds_shanghai_17_and_nationwide_28_from_2026_07_01(demo: Any) -> None:
     assert buy_and_refund_days(region_code="31", day=date(2026, 6, 30)) == 17
     assert buy_and_refund_days(region_code="31", day=date(2026, 7, 1)) == 28
     assert buy_and_refund_days(region_code="11", day=date(2026, 6, 30)) is None
@@ -33,14 +33,14 @@ def test_the_migration_seeds_shanghai_17_and_nationwide_28_from_2026_07_01() -> 
     assert row.source.startswith("Reported") and "not yet read in a primary text" in row.source
 
 
-def test_a_regional_row_added_later_overrides_the_nationwide_window() -> None:
+def test_a_regional_row_added_later_overrides_the_nationwide_window(demo: Any) -> None:
     BuyAndRefundWindow.objects.create(region_code="31", effective_from=date(2026, 9, 1), days=21)
     assert buy_and_refund_days(region_code="31", day=date(2026, 8, 31)) == 28
     assert buy_and_refund_days(region_code="31", day=date(2026, 9, 1)) == 21
     assert buy_and_refund_days(region_code="11", day=date(2026, 9, 1)) == 28
 
 
-def test_one_nationwide_row_per_date() -> None:
+def test_one_nationwide_row_per_date(demo: Any) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         BuyAndRefundWindow.objects.create(
             region_code=None, effective_from=date(2026, 7, 1), days=30
