@@ -101,9 +101,7 @@ def test_void_is_offered_only_for_a_voidable_form(demo: Any, clerk_client: Any) 
     assert 'id="refunded"' not in page
 
 
-def test_today_list_shows_what_was_refunded_not_the_estimate(
-    demo: Any, clerk_client: Any
-) -> None:
+def test_today_list_shows_what_was_refunded_not_the_estimate(demo: Any, clerk_client: Any) -> None:
     partly_verified_and_paid(demo)  # estimate 234.00, paid 72.00
     make_form(
         demo.store_sh,
