@@ -63,7 +63,6 @@ class AgencyFeeRateAdmin(admin.ModelAdmin):
 @admin.register(BuyAndRefundWindow)
 class BuyAndRefundWindowAdmin(admin.ModelAdmin):
     list_display = ["where", "effective_from", "days", "source"]
-    list_filter = ["region_code"]
     fieldsets = [
         (
             None,
@@ -98,7 +97,7 @@ class WorkingDayOverrideAdmin(admin.ModelAdmin):
                 "fields": ["day", "is_working_day", "note"],
                 "description": (
                     "Working days (the Buy &amp; Refund grace of 3 working days) follow the"
-                    " official Chinese calendar from the chinese-calendar package: public"
+                    " official Chinese calendar of the chinesecalendar package: public"
                     " holidays off, adjusted weekend working days (调休) on. Add a row for"
                     " each holiday and adjusted working day of a year the package does not"
                     " know yet (it assumes Monday to Friday there), or to correct a day."

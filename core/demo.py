@@ -77,7 +77,9 @@ def demo_seed() -> dict[str, int]:
         },
     )
     BuyAndRefundWindow.objects.get_or_create(
-        region_code="31", effective_from=date(2025, 4, 27), defaults={"days": 17}
+        region_code="31",
+        effective_from=date(2025, 4, 27),
+        defaults={"days": 17, "source": "Shanghai Buy & Refund pilot (since 2020): 17 days."},
     )
     # As migration core/0005 seeds it (again here after a test flush): reported, see README.
     BuyAndRefundWindow.objects.get_or_create(
