@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import workdays
 from core.rules import (
@@ -237,3 +240,27 @@ def test_overrides_win_over_the_package_and_the_fallback() -> None:
     }
     assert workdays.add_working_days(date(2099, 9, 30), 3, overrides) == date(2099, 10, 6)
     assert workdays.add_working_days(date(2026, 9, 30), 3, overrides) == date(2026, 10, 12)
+
+
+# --- Properties --------------------------------------------------------------------------
+
+words = st.lists(
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8), min_size=1, max_size=4
+)
+
+
+@given(words, st.randoms(use_true_random=False))
+def test_names_match_whatever_the_order_case_and_spacing(name: list[str], random: Any) -> None:
+    shuffled = list(name)
+    random.shuffle(shuffled)
+    assert names_match(" ".join(name), "  ".join(w.lower() for w in shuffled))
+    assert names_match(" ".join(shuffled), " ".join(name))
+
+
+@given(st.dates(min_value=date(2004, 1, 1), max_value=date(2030, 12, 31)), st.integers(0, 10))
+def test_working_days_land_on_a_working_day_after_the_start(day: date, count: int) -> None:
+    result = workdays.add_working_days(day, count)
+    assert result >= day
+    if count:
+        assert result > day and workdays.is_working_day(result)
+        assert workdays.add_working_days(day, count - 1) < result
