@@ -410,7 +410,9 @@ def receipt_data_for(refund: Refund) -> ReceiptData:
                 vat_rate=row.form_line.vat_rate,
                 verified_total=row.verified_total,
             )
-            for row in sorted(verification.lines.all(), key=lambda r: r.form_line.position)
+            for row in verification.lines.select_related("form_line").order_by(
+                "form_line__position"
+            )
         )
     return ReceiptData(
         reference=receipt_reference(refund),
