@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "customs",
     "agencies",
     "kiosk",
+    "authority",
 ]
 
 MIDDLEWARE = [
