@@ -31,15 +31,9 @@ class StoreFilingForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        store, effective_from = data.get("store"), data.get("effective_from")
+        effective_from = data.get("effective_from")
         if effective_from is not None and effective_from < timezone.localdate():
             self.add_error("effective_from", "A registry change takes effect today or later.")
-        if (
-            store is not None
-            and effective_from is not None
-            and StoreFiling.objects.filter(store=store, effective_from=effective_from).exists()
-        ):
-            self.add_error("effective_from", "The store already has a change on that day.")
         return data
 
 

@@ -26,9 +26,10 @@ class FilingStatus(models.TextChoices):
 class StoreFiling(models.Model):
     """One effective-dated state of a store's filing (备案) with the tax authority.
 
-    The row with the latest ``effective_from`` on or before a day is the store's
-    state that day; a store may issue forms only on days it is ``filed``. Rows
-    are never edited: a change is a new row (``authority.services.store_filing_change``).
+    The row with the latest ``effective_from`` on or before a day (the last one
+    recorded, when a day has several) is the store's state that day; a store may
+    issue forms only on days it is ``filed``. Rows are never edited: a change is a
+    new row (``authority.services.store_filing_change``).
     """
 
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="filings")
@@ -44,11 +45,9 @@ class StoreFiling(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["store", "-effective_from"]
+        ordering = ["store", "-effective_from", "-id"]
+        indexes = [models.Index(fields=["store", "effective_from"])]
         constraints = [
-            models.UniqueConstraint(
-                fields=["store", "effective_from"], name="one_filing_state_per_store_day"
-            ),
             models.CheckConstraint(
                 condition=Q(status__in=["filed", "suspended", "exited"]),
                 name="filing_status_known",

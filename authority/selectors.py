@@ -15,7 +15,7 @@ def store_filing_on(*, store_id: int, day: date) -> StoreFiling | None:
     """The store's filing state in force on ``day`` (None: never filed by then)."""
     return (
         StoreFiling.objects.filter(store_id=store_id, effective_from__lte=day)
-        .order_by("-effective_from")
+        .order_by("-effective_from", "-id")
         .first()
     )
 
@@ -41,7 +41,7 @@ def registry_rows(*, filters: RegistryFilter) -> QuerySet[Store]:
     """Every store with its filing state on ``filters.day`` annotated (one query)."""
     in_force = StoreFiling.objects.filter(
         store=OuterRef("pk"), effective_from__lte=filters.day
-    ).order_by("-effective_from")
+    ).order_by("-effective_from", "-id")
     stores = Store.objects.annotate(
         filing_status=Subquery(in_force.values("status")[:1]),
         filing_rating=Subquery(in_force.values("rating")[:1]),

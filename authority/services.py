@@ -54,8 +54,6 @@ def store_filing_change(
         raise _invalid("effective_from", "A registry change takes effect today or later.")
     locked = Store.objects.select_for_update().get(pk=store.pk)
     current = store_filing_on(store_id=locked.pk, day=effective_from)
-    if StoreFiling.objects.filter(store=locked, effective_from=effective_from).exists():
-        raise _invalid("effective_from", "The store already has a change on that day.")
     first_filed = filed_on or (current.filed_on if current else effective_from)
     if first_filed > effective_from:
         raise _invalid("filed_on", "The filing date is after the change takes effect.")
