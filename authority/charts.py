@@ -14,10 +14,10 @@ from html import escape
 from agencies.charts import _fmt, _label, axis_top
 from core.money import ZERO, money_str
 
-WIDTH = 760
+WIDTH = 560
 ROW_H = 26
-LEFT = 170  # room for the group labels
-RIGHT = 90  # room for the value at the end of each bar
+LEFT = 150  # room for the group labels
+RIGHT = 76  # room for the value at the end of each bar
 TOP = 34
 BOTTOM = 30
 MAX_BARS = 20
@@ -74,7 +74,7 @@ def bar_chart_svg(
         tip = f"{label}: RMB {money_str(amount)}, {forms} forms"
         out.append(
             f'<text class="label" x="{LEFT - 8}" y="{_fmt(y + 17)}" text-anchor="end">'
-            f"{escape(label[:24])}</text>"
+            f"{escape(label[:22])}</text>"
             f'<rect class="bar" data-key="{escape(label)}" data-amount="{money_str(amount)}"'
             f' x="{LEFT}" y="{_fmt(y + 4)}" width="{_fmt(width)}" height="{ROW_H - 8}">'
             f"<title>{escape(tip)}</title></rect>"

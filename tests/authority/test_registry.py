@@ -15,7 +15,7 @@ from authority.services import store_filing_change
 from core.exceptions import BadRequest
 from core.models import LedgerEntry, Store
 from stores.models import RefundForm
-from tests.authority.helpers import goods, traveler
+from tests.authority.helpers import traveler
 from tests.factories import StoreFactory, make_invoice
 from tests.stores.helpers import assert_error, snapshot
 from tests.stores.test_pages import issue_data
