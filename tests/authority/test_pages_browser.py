@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_proof.py"
 def test_the_analyst_reads_the_national_figures_and_checks_a_proof(demo, api, page, tmp_path):
     from django.utils import timezone
 
-    third = StoreFactory(code="SH-THIRD", name="Third Store 第三商店", city="Shanghai")
+    third: Any = StoreFactory(code="SH-THIRD", name="Third Store 第三商店", city="Shanghai")
     clerk3 = staff_user("clerk", third, username="clerk3")
     hopper = traveler("Ivan Petrov", "RU7654321", "RU")
     shoppers = [

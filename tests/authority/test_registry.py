@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import import_module
+from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
@@ -41,7 +42,7 @@ def post_form(client, store, clerk):
 
 
 def test_a_new_store_is_filed_from_the_day_it_is_added(demo):
-    store = StoreFactory()
+    store: Any = StoreFactory()
     filing = StoreFiling.objects.get(store=store)
     today = timezone.localdate()
     assert (filing.status, filing.rating, filing.effective_from) == ("filed", "M", today)
@@ -60,7 +61,7 @@ def test_the_migration_files_every_store_already_in_the_directory(demo):
     import_module("authority.migrations.0003_file_existing_stores").forwards(django_apps, None)
     assert StoreFiling.objects.count() == Store.objects.count() == 2
     assert set(StoreFiling.objects.values_list("effective_from", "status")) == {
-        (timezone.datetime(2015, 1, 1).date(), "filed")
+        (date(2015, 1, 1), "filed")
     }
 
 
@@ -116,7 +117,7 @@ def test_the_store_page_shows_the_refusal_and_carries_categories(demo, client):
     ],
 )
 def test_bad_registry_changes_are_refused_and_change_nothing(demo, change, field):
-    store = StoreFactory()  # filed today
+    store: Any = StoreFactory()  # filed today
     kwargs = {"status": "suspended", "rating": "A", "effective_from": 1, **change}
     kwargs["effective_from"] = timezone.localdate() + timedelta(days=kwargs["effective_from"])
     if "filed_on" in kwargs:
@@ -134,7 +135,7 @@ def test_a_change_is_a_new_row_with_its_ledger_entry(demo):
     assert filing.filed_on == timezone.localdate()  # the demo store was filed when seeded
     entry = LedgerEntry.objects.filter(
         record_type="core.store", record_id=str(demo.store_bj.pk)
-    ).last()
+    ).latest("seq")
     assert entry.payload["status"] == "suspended" and entry.from_status == "filed"
     assert StoreFiling.objects.filter(store=demo.store_bj).count() == 2
 
@@ -187,7 +188,7 @@ def test_only_the_admin_files_stores(demo, client):
         },
     )
     assert reply.status_code == 302, reply.content.decode()[:2000]
-    latest = StoreFiling.objects.filter(store=demo.store_sh).order_by("-effective_from").first()
+    latest = StoreFiling.objects.filter(store=demo.store_sh).latest("effective_from", "id")
     assert latest.status == "exited"
     assert LedgerEntry.objects.filter(action="store_filing_changed", actor_label="admin").exists()
     past = client.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ QUIET = traveler("Anna Schmidt", "C01X00T47", "DE")
 @pytest.fixture
 def planted(demo, api):
     """Through the API: a store hopper, a splitter, a voiding store, a fast far-port exit."""
-    third = StoreFactory(code="SH-THIRD", name="Third Store", region_code="31", city="Shanghai")
+    third: Any = StoreFactory(
+        code="SH-THIRD", name="Third Store", region_code="31", city="Shanghai"
+    )
     clerk3 = staff_user("clerk", third, username="clerk3")
     forms = {}
     # one traveler at three stores on one day
@@ -81,7 +84,7 @@ def test_the_analyst_sees_every_planted_case_with_its_evidence(demo, api, plante
 
 def test_signals_never_refuse_anything(demo, api, planted):
     # the hopper buys at a fourth store the same day: issued as usual
-    fourth = StoreFactory(code="SH-FOURTH", city="Shanghai")
+    fourth: Any = StoreFactory(code="SH-FOURTH", city="Shanghai")
     form = issue(
         api(staff_user("clerk", fourth, username="clerk4")),
         HOPPER,
