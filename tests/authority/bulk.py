@@ -92,7 +92,7 @@ def bulk_forms(demo: Any, *, count: int) -> None:
         )
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {form_table}")
         form_base = cursor.fetchone()[0] + 1
-        cursor.execute(
+        form_sql = (
             f"INSERT INTO {form_table} (number, store_id, traveler_id, status, traveler_name,"
             " document_type, document_number_encrypted, document_hash, document_masked,"
             " nationality, last_entry_date, purchase_date, buy_and_refund, policy_id, fee_rate,"
@@ -105,7 +105,11 @@ def bulk_forms(demo: Any, *, count: int) -> None:
             f" {_case('n', NATIONALITIES)}, %s, {_days_before('%s', 'n % 365')}, %s, %s, 0.02,"
             f" {amount}, (2 + n % 10) * 11, (2 + n % 10) * 2, (2 + n % 10) * 9, 'd', 'q',"
             " %s, %s, ''"
-            " FROM seq ORDER BY n",
+            " FROM seq ORDER BY n"
+        )
+        # With parameters, a literal % is written %% (psycopg; Django's SQLite wrapper too).
+        cursor.execute(
+            form_sql.replace("%", "%%").replace("%%s", "%s"),
             [today - timedelta(days=400), today.isoformat(), False, policy.pk, demo.clerk.pk, now],
         )
         cursor.execute(
