@@ -55,7 +55,7 @@ class InvoiceLineInputSerializer(StrictSerializer):
     )
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
     category = serializers.ChoiceField(
-        choices=GoodsCategory.values,
+        choices=GoodsCategory.choices,
         required=False,
         default=GoodsCategory.OTHER,
         help_text="Goods category for the tax authority's statistics (default other).",
