@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,6 +52,12 @@ def _officer(request: Request, view: Any) -> bool:
     return IsOfficer().has_permission(request, view)
 
 
+def _check_order(start: date, end: date) -> None:
+    """A period given only in part must still run forwards (400 otherwise)."""
+    if start > end:
+        raise ValidationError({"from": [f"'from' ({start}) is after 'to' ({end})."]})
+
+
 def _no_store(response: Response) -> Response:
     response["Cache-Control"] = "no-store"
     return response
@@ -85,8 +91,7 @@ class StatisticsView(APIView):
         today = timezone.localdate()
         start = query.validated_data.get("from") or today.replace(month=1, day=1)
         end = query.validated_data.get("to") or today
-        if start > end:
-            start = end
+        _check_order(start, end)
         by = query.validated_data["by"]
         authority_read_record(
             user=request.user,
@@ -120,8 +125,7 @@ class RiskView(APIView):
         today = timezone.localdate()
         start = query.validated_data.get("from") or today - timedelta(days=30)
         end = query.validated_data.get("to") or today
-        if start > end:
-            start = end
+        _check_order(start, end)
         membership = request_membership(request)
         port = (
             membership.port.code

@@ -147,6 +147,8 @@ def test_every_read_is_recorded(demo, api, planted):
         {"by": "store", "from": "yesterday"},
         {"by": "store", "from": "2026-05-01", "to": "2026-04-01"},
         {"by": "store", "from": "2014-12-31"},
+        {"by": "store", "from": "2099-01-01"},  # after today, the default 'to'
+        {"by": "store", "to": "2015-06-01"},  # before January 1st, the default 'from'
         {"by": "store", "color": "red"},
     ],
 )
