@@ -363,6 +363,14 @@ class LedgerSeal(AppendOnlyModel):
     prev_head = models.CharField(max_length=64, blank=True)
     head_hash = models.CharField(max_length=64, unique=True)
     signature = models.CharField(max_length=128)
+    # Version 2 heads also sign ``root``: the RFC 6962 Merkle Tree Hash of every entry
+    # sealed so far (sealing order), which inclusion and consistency proofs are made
+    # against. Version 1 heads (sealed before) sign the batch root only.
+    version = models.PositiveSmallIntegerField(default=1)
+    root = models.CharField(max_length=64, blank=True)
+    # The perfect subtrees ([[size, hex], ...]) of that tree: the next seal extends
+    # them instead of re-reading every entry. Derived data, not signed.
+    frontier = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -20,7 +20,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from stores.countries import alpha2_from_mrz, country_choices
-from stores.models import DocumentType
+from stores.models import DocumentType, GoodsCategory
 
 MAX_FORM_LINES = 200
 MAX_IMPORTED_INVOICES = 50
@@ -397,6 +397,12 @@ class InvoiceLineForm(forms.Form):
     )
     vat_rate = forms.TypedChoiceField(
         choices=VAT_RATE_CHOICES, coerce=Decimal, initial="0.13", label="VAT · 税率"
+    )
+    category = forms.ChoiceField(
+        choices=GoodsCategory.choices,
+        initial=GoodsCategory.OTHER,
+        required=False,
+        label="Category · 类别",
     )
 
 

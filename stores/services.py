@@ -29,6 +29,7 @@ from stores.exceptions import FormNotVoidable, FormRuleViolation, InvoiceNotFoun
 from stores.models import (
     FORM_TRANSITIONS,
     FormStatus,
+    GoodsCategory,
     InvoiceKind,
     RefundForm,
     RefundFormLine,
@@ -65,6 +66,7 @@ class InvoiceLineInput:
     vat_rate: Decimal
     spec: str = ""
     unit: str = ""
+    category: str = GoodsCategory.OTHER
 
 
 def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Decimal]:
@@ -100,6 +102,8 @@ def _check_line(index: int, line: InvoiceLineInput) -> None:
         raise _line_error(index, "vat_rate", f"{line.vat_rate} is not a VAT rate.")
     if not line.item.strip():
         raise _line_error(index, "item", "This field may not be blank.")
+    if line.category not in GoodsCategory.values:
+        raise _line_error(index, "category", f"{line.category!r} is not a goods category.")
     if quantize_money(line.quantity * line.unit_price) <= 0:
         raise _line_error(index, "quantity", "The line total rounds to RMB 0.00.")
 
@@ -178,6 +182,7 @@ def invoice_issue(
             vat_rate=line.vat_rate,
             vat_amount=vat,
             total=total,
+            category=line.category,
         )
         for index, (line, amount, vat, total) in enumerate(computed, start=1)
     )
@@ -266,6 +271,21 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
     return traveler
 
 
+IssueGuard = Callable[[Store, date], None]
+_issue_guards: list[IssueGuard] = []
+
+
+def register_issue_guard(guard: IssueGuard) -> IssueGuard:
+    """Let a later app refuse a form (raise an ApplicationError) without stores importing it.
+
+    A guard gets the store and the form's date (the issue day) and raises to refuse,
+    e.g. the tax authority's registry refuses a store not filed that day.
+    """
+    if guard not in _issue_guards:
+        _issue_guards.append(guard)
+    return guard
+
+
 @transaction.atomic
 def refund_form_issue(
     *,
@@ -288,6 +308,8 @@ def refund_form_issue(
             "invalid",
             {"fields": {"invoice_numbers": [f"Give 1 to {MAX_FORM_INVOICES} invoices."]}},
         )
+    for guard in _issue_guards:
+        guard(store, business_today())
     invoices = list(
         VatInvoice.objects.select_for_update()
         .filter(number__in=numbers, store=store, kind="blue")
@@ -370,6 +392,7 @@ def refund_form_issue(
             "vat_rate": line.vat_rate,
             "refund_rate": policy.refund_rate_for(line.vat_rate),
             "total": line.total,
+            "category": line.category,
         }
         for position, line in enumerate(invoice_lines, start=1)
     ]

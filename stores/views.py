@@ -40,7 +40,7 @@ from stores.forms import (
     VoidForm,
     read_mrz,
 )
-from stores.models import FormStatus, InvoiceKind, RefundForm, VatInvoice
+from stores.models import FormStatus, GoodsCategory, InvoiceKind, RefundForm, VatInvoice
 from stores.outcome import form_outcome
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
@@ -354,6 +354,7 @@ def form_issue(request: HttpRequest) -> HttpResponse:
             quantity=line_form.cleaned_data["quantity"],
             unit_price=line_form.cleaned_data["unit_price"],
             vat_rate=line_form.cleaned_data["vat_rate"],
+            category=line_form.cleaned_data.get("category") or GoodsCategory.OTHER,
         )
         for line_form in formset.forms
         if line_form.has_changed()

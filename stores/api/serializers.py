@@ -16,7 +16,7 @@ from core.ledger import record_history
 from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
-from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.models import GoodsCategory, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -54,6 +54,12 @@ class InvoiceLineInputSerializer(StrictSerializer):
         max_digits=14, decimal_places=2, min_value=CENT, max_value=MAX_UNIT_PRICE
     )
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    category = serializers.ChoiceField(
+        choices=GoodsCategory.choices,
+        required=False,
+        default=GoodsCategory.OTHER,
+        help_text="Goods category for the tax authority's statistics (default other).",
+    )
 
     def validate_vat_rate(self, value: Decimal) -> Decimal:
         if value not in VAT_RATES:
@@ -100,6 +106,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "amount",
             "vat_amount",
             "total",
+            "category",
         ]
         read_only_fields = fields
 
@@ -217,6 +224,7 @@ class FormLineSerializer(serializers.ModelSerializer):
             "vat_rate",
             "total",
             "refund_rate",
+            "category",
         ]
         read_only_fields = fields
 
