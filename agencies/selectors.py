@@ -183,6 +183,8 @@ def refund_assess(
         already_refunded=form.status == FormStatus.REFUNDED
         or (existing is not None and existing.status == RefundStatus.PAID)
         or form_prepaid(form),
+        document_expires_on=form.document_expires_on,
+        refund_date=refund_date,
     )
     checks = rules.agency_checks(facts)
 
@@ -252,10 +254,13 @@ def refunds_for_agency(*, agency_id: int) -> QuerySet[Refund]:
 
 
 def refunds_in_scope(*, membership: StaffMembership | None) -> QuerySet[Refund]:
-    """Refunds the member may read: an agent their agency's; the authority's analyst all."""
+    """Refunds the member may read: an agent their agency's; a clerk those of their store's
+    forms (the form detail shows them); the authority's analyst all."""
     refunds = Refund.objects.select_related("form", "form__store", "agent", "port", "agency")
     if membership is not None and membership.role == StaffRole.ANALYST:
         return refunds
+    if membership is not None and membership.role == StaffRole.CLERK and membership.store_id:
+        return refunds.filter(form__store_id=membership.store_id)
     if membership is not None and membership.role == StaffRole.AGENT and membership.agency_id:
         return refunds.filter(agency_id=membership.agency_id)
     return refunds.none()

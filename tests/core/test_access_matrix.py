@@ -153,6 +153,11 @@ class World:
     def token(self) -> str:
         return "no-such-visit"
 
+    kind_forms = "forms"
+    kind_invoices = "invoices"
+    kind_refunds = "refunds"
+    store_code = "DEMO-SH-001"
+
     # --- request bodies (role -> body); built before the counts are taken -----------
 
     def fresh_invoice_for(self, role: str) -> str:
@@ -321,6 +326,16 @@ API = [
     R("POST", "/api/v1/refunds/{id}/retry/",                 403, 403, 403, 403, 409, 404, 403, 403, 403, 401, args={"id": "refund"}),
     R("GET", "/api/v1/settlements/{period}/",                403, 403, 403, 403, 200, 200, 403, 403, 403, 401, args={"period": "period"}),
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
+    # the tax authority (issue 13): statistics for the analyst; risk also for officers
+    R("GET", "/api/v1/authority/statistics/",                403, 403, 403, 403, 403, 403, 200, 403, 403, 401, query="by=nationality"),
+    R("GET", "/api/v1/authority/risk/",                      403, 403, 200, 200, 403, 403, 200, 403, 403, 401),
+    # ledger proofs: whoever may read the record (stores.scopes / refunds_in_scope)
+    R("GET", "/api/v1/ledger/proofs/{kind}/{ident}/",        200, 404, 200, 404, 200, 404, 200, 403, 403, 401, args={"kind": "kind_forms", "ident": "sh"}),
+    R("GET", "/api/v1/ledger/proofs/{kind}/{ident}/",        404, 404, 404, 404, 404, 404, 404, 403, 403, 401, args={"kind": "kind_forms", "ident": "walk"}),
+    R("GET", "/api/v1/ledger/proofs/{kind}/{ident}/",        200, 404, 404, 404, 404, 404, 200, 403, 403, 401, args={"kind": "kind_invoices", "ident": "invoice"}),
+    R("GET", "/api/v1/ledger/proofs/{kind}/{ident}/",        200, 404, 404, 404, 200, 404, 200, 403, 403, 401, args={"kind": "kind_refunds", "ident": "refund"}),
+    R("GET", "/api/v1/ledger/consistency/",                  404, 404, 404, 404, 404, 404, 404, 403, 403, 401, query="first=1&second=1", note="no signed head yet"),
+    R("GET", "/api/v1/ledger/heads/",                        200, 200, 200, 200, 200, 200, 200, 403, 403, 401),
 ]
 
 #                                                       clerk clerk2 off off2 agent agent2 analyst admin norole anon
@@ -360,6 +375,14 @@ PAGES = [
     R("GET", "/agency/settlement/{period}.xlsx",             403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
     R("GET", "/agency/guarantees/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/kiosk/",                                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/authority/",                                  302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="redirects to statistics"),
+    R("GET", "/authority/statistics/",                       403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
+    R("GET", "/authority/registry/",                         403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
+    R("GET", "/authority/registry/{code}/",                  403, 403, 403, 403, 403, 403, 200, 403, 403, 302, args={"code": "store_code"}),
+    R("GET", "/authority/ledger/",                           403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
+    R("GET", "/authority/ledger/proofs/{kind}/{ident}/",     403, 403, 403, 403, 403, 403, 200, 403, 403, 302, args={"kind": "kind_forms", "ident": "sh"}),
+    R("GET", "/authority/risk/",                             403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
+    R("GET", "/authority/reads/",                            403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
 ]
 # fmt: on
 
@@ -483,7 +506,7 @@ def _page_routes() -> set[str]:
     return {
         r
         for r in routes
-        if r == "/" or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/"))
+        if r == "/" or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/", "/authority/"))
     }
 
 
