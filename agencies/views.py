@@ -39,7 +39,7 @@ from agencies.selectors import (
     refund_totals,
     refunds_for_agency,
 )
-from agencies.services import qr_parse, refund_check, refund_pay, refund_retry
+from agencies.services import qr_parse, refund_check, refund_handover, refund_pay, refund_retry
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -386,11 +386,19 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
     state["refund"] = refund.pk
     state.pop("doc", None)  # the document number is not kept once paid
     _save_visit(request, token, state)
-    messages.success(
-        request,
-        f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
-        f" for form {refund.form.number}.",
-    )
+    if refund.status == RefundStatus.AWAITING_HANDOVER:
+        # Only the request that created the cash refund is told to hand it over now.
+        messages.success(
+            request,
+            f"Hand over RMB {refund.net_refund} in cash now for form {refund.form.number},"
+            " then confirm below · 请现在支付现金后在下方确认。",
+        )
+    else:
+        messages.success(
+            request,
+            f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
+            f" for form {refund.form.number}.",
+        )
     return redirect("agencies:refund", pk=refund.pk)
 
 
@@ -484,6 +492,22 @@ def refund_resend(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse
     else:
         if refund.status == RefundStatus.PAID:
             messages.success(request, f"Paid RMB {refund.net_refund}: the transfer went through.")
+    return redirect("agencies:refund", pk=pk)
+
+
+@require_POST
+@agent_required
+def refund_handover_confirm(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
+    """One click: the agent confirms the cash left the drawer (recorded with who and when)."""
+    refund = _refund_or_404(agency, pk)
+    try:
+        refund = refund_handover(refund_id=refund.pk, agent=request.user, agency=agency)  # type: ignore[arg-type]
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"Cash RMB {refund.net_refund} handed over: refund paid · 现金已交付。"
+        )
     return redirect("agencies:refund", pk=pk)
 
 

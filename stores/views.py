@@ -30,6 +30,7 @@ from core.models import StaffMembership, StaffRole, Store
 from core.money import money_str
 from core.selectors import membership_of
 from stores import services
+from stores.api.serializers import form_section
 from stores.countries import country_names
 from stores.forms import (
     DOCUMENT_TYPE_LABELS,
@@ -428,6 +429,7 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
             "document_label": DOCUMENT_TYPE_LABELS.get(form.document_type, form.document_type),
             "voidable": form.status == FormStatus.ISSUED,
             "not_voidable_reason": NOT_VOIDABLE.get(form.status, ""),
+            "prepayment": form_section("prepayment", form),
             "nav": "home",
         },
     )

@@ -322,6 +322,12 @@ def register_form_section(key: str, build: FormSection) -> None:
     _form_sections[key] = build
 
 
+def form_section(key: str, form: Any) -> Any:
+    """One registered section of a form (None when no app registered it or it is empty)."""
+    build = _form_sections.get(key)
+    return build(form) if build is not None else None
+
+
 class FormDetailSerializer(FormIssuedSerializer):
     """GET /forms/{number}/: the form, its traveler, invoices, amounts, status and history."""
 

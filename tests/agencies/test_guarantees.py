@@ -20,6 +20,7 @@ from agencies.guarantees import (
     guarantee_due,
     guarantees_sweep,
     names_match,
+    prepayment_handover,
     prepayment_pay,
     prepayment_return,
 )
@@ -77,8 +78,11 @@ def br_form(demo: Any, *lines: Any) -> RefundForm:
     )
 
 
-def pay(demo: Any, form: RefundForm, token: str = "tok_visa", **kwargs: Any) -> Prepayment:
-    return prepayment_pay(
+def pay(
+    demo: Any, form: RefundForm, token: str = "tok_visa", handover: bool = True, **kwargs: Any
+) -> Prepayment:
+    """Pay the prepayment (cash by default) and, unless told, confirm the cash handover."""
+    prepayment = prepayment_pay(
         form_number=form.number,
         clerk=kwargs.pop("clerk", demo.clerk),
         store=kwargs.pop("store", demo.store_sh),
@@ -87,6 +91,11 @@ def pay(demo: Any, form: RefundForm, token: str = "tok_visa", **kwargs: Any) -> 
         payout_method=kwargs.pop("payout_method", "cash"),
         **kwargs,
     )
+    if handover and prepayment.status == PrepaymentStatus.AWAITING_HANDOVER:
+        prepayment = prepayment_handover(
+            form_number=form.number, clerk=demo.clerk, store=demo.store_sh
+        )
+    return prepayment
 
 
 def guarantee_of(form: RefundForm) -> Guarantee:
@@ -136,7 +145,12 @@ def test_prepayment_places_a_guarantee_for_the_net_refund(demo: Any) -> None:
     assert 6.9 < hold_days <= 7
     assert guarantee.card_token == "tok_visa"
     actions = set(LedgerEntry.objects.values_list("action", flat=True))
-    assert {"prepayment_paid", "guarantee_authorized", "guarantee_created"} <= actions
+    assert {
+        "prepayment_awaiting_handover",
+        "prepayment_handed_over",
+        "guarantee_authorized",
+        "guarantee_created",
+    } <= actions
 
 
 def test_declined_card_pays_nothing_and_another_card_may_be_tried(demo: Any) -> None:
@@ -169,14 +183,20 @@ def test_unanswered_authorization_is_503_and_the_same_request_resumes(
     form = br_form(demo)
     monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
     with pytest.raises(CardGatewayUnavailable):
-        pay(demo, form, "tok_flaky")
+        pay(demo, form, "tok_flaky", attempt="idem:1")
     assert Prepayment.objects.get(form=form).status == PrepaymentStatus.PENDING
+    # Another request (another key, or none) is told the truth and resumes nothing.
+    for other in ("", "idem:2"):
+        with pytest.raises(PrepaymentExists) as refused:
+            pay(demo, form, "tok_flaky", attempt=other)
+        assert refused.value.extra["prepayment"] == "pending"
+    assert SandboxCardOperation.objects.get().calls == 1
     with pytest.raises(CardGatewayUnavailable):
-        pay(demo, form, "tok_flaky")
-    prepayment = pay(demo, form, "tok_flaky")  # third call of the same key approves
-    assert prepayment.status == PrepaymentStatus.PAID
+        pay(demo, form, "tok_flaky", attempt="idem:1")
+    # the same request again: the third call of the same key approves
+    prepayment = pay(demo, form, "tok_flaky", attempt="idem:1", handover=False)
+    assert prepayment.status == PrepaymentStatus.AWAITING_HANDOVER
     assert SandboxCardOperation.objects.get().calls == 3
-    # While pending, another card cannot start a second guarantee.
     assert Prepayment.objects.filter(form=form).count() == 1
 
 
