@@ -191,8 +191,11 @@ else:
     # visibility timeout. Our tasks take seconds and retry with countdowns of at most
     # CELERY_TASK_RETRY_MAX_SECONDS, so 5 minutes brings a killed worker's task back
     # soon without redelivering a task still waiting for its countdown.
+    # Workers look for such messages every interval x throttle seconds (30 s here).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=3),
         "socket_connect_timeout": 5,
         "socket_timeout": 30,
         "retry_on_timeout": True,

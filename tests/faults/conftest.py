@@ -139,6 +139,8 @@ def process_env(broker: str, **extra: str) -> dict[str, str]:
         DB_CONN_MAX_AGE="0",
         CELERY_BROKER_URL=broker,
         CELERY_VISIBILITY_TIMEOUT="10",
+        CELERY_UNACKED_RESTORE_INTERVAL="2",
+        CELERY_UNACKED_RESTORE_THROTTLE="1",
         GUARANTEE_OPERATION_LEASE_SECONDS="5",
         IDEMPOTENCY_LEASE_SECONDS="6",
         SIGNING_PRIVATE_KEY=settings.SIGNING_PRIVATE_KEY,
