@@ -573,3 +573,59 @@ def test_declined_reauthorization_falls_back_to_charging_the_stored_token(
     assert guarantee.captured_amount == Decimal("324.00")
     (charge,) = executed("charge")
     assert charge.token == "tok_visa" and charge.amount == Decimal("324.00")
+
+
+def test_reauthorization_releases_the_hold_it_replaces_once_in_place(demo: Any) -> None:
+    # given a guarantee whose 7-day hold is about to expire
+    form = br_form(demo)
+    pay(demo, form)
+    guarantee = guarantee_of(form)
+    first_hold = guarantee.hold_reference
+    day = timezone.localdate(guarantee.hold_expires_at) - timedelta(days=1)
+    # when the sweep re-authorizes
+    report = guarantees_sweep(today=day)
+    # then the new hold is placed first, then the old one released, each under its own key
+    guarantee.refresh_from_db()
+    assert (report.reauthorized, report.previous_holds_released) == ([guarantee.pk], [guarantee.pk])
+    assert guarantee.status == GuaranteeStatus.REAUTHORIZED
+    assert guarantee.hold_reference != first_hold
+    operations = list(guarantee.operations.order_by("pk").values_list("kind", "status", "key"))
+    assert [(k, s) for k, s, _ in operations] == [
+        ("authorize", "succeeded"),
+        ("reauthorize", "succeeded"),
+        ("release_previous", "succeeded"),
+    ]
+    assert operations[2][2].endswith("-release_previous-2")
+    release = guarantee.operations.get(kind="release_previous")
+    assert release.hold_reference == first_hold
+    # the card gateway shows the old hold released and the new one live
+    holds = {row.reference: row for row in SandboxCardOperation.objects.filter(kind="authorize")}
+    assert holds[first_hold].released_at is not None
+    assert holds[guarantee.hold_reference].released_at is None
+    actions = list(
+        LedgerEntry.objects.filter(record_type="agencies.guarantee").values_list(
+            "action", flat=True
+        )
+    )
+    assert actions[-2:] == ["guarantee_reauthorized", "guarantee_previous_hold_released"]
+    # and a second sweep that day calls the gateway no more
+    calls = sum(SandboxCardOperation.objects.values_list("calls", flat=True))
+    assert guarantees_sweep(today=day).reauthorized == []
+    assert sum(SandboxCardOperation.objects.values_list("calls", flat=True)) == calls
+    assert guarantee.operations.filter(status="pending").count() == 0
+
+
+def test_cash_prepayment_awaiting_handover_is_neither_captured_nor_released(demo: Any) -> None:
+    # given a cash prepayment the clerk has not confirmed as handed over
+    form = br_form(demo)
+    prepayment = pay(demo, form, handover=False)
+    assert (prepayment.status, prepayment.paid_at) == ("awaiting_handover", None)
+    guarantee = guarantee_of(form)
+    # then the sweep leaves the hold alone past the deadline (it keeps it alive only)
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert (report.captured, report.released) == ([], [])
+    # when the clerk confirms the handover, the next sweep captures as usual
+    prepayment = prepayment_handover(form_number=form.number, clerk=demo.clerk, store=demo.store_sh)
+    assert prepayment.status == "paid" and prepayment.handed_over_by == demo.clerk
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert report.captured == [guarantee.pk]

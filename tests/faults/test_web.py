@@ -91,7 +91,7 @@ class Web:
         timeout: float = 60,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """(status, JSON body, headers); raises on a connection cut."""
-        request = urllib.request.Request(  # noqa: S310 (loopback http)
+        request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}",
             data=json.dumps(body).encode() if body is not None else None,
             method=method,
