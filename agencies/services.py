@@ -782,6 +782,7 @@ def _refund_resend_open(
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.PENDING)
     refund.status = RefundStatus.PENDING
     refund.save(update_fields=["status", "updated_at"])
+    idempotency_bind(refund)  # an agent's re-send request whose process dies is settled too
     ledger_append(
         record=refund,
         action="refund_resent",
