@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies.charts import daily_totals_svg
 from agencies.forms import ACCOUNT_FIELDS, DocumentForm, PayoutForm, ScanForm, parse_month
-from agencies.models import PayoutMethod, Refund, RefundStatus
+from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from agencies.pdf import receipt_data_for, receipt_pdf, receipt_reference
 from agencies.selectors import (
     RefundAssessment,
@@ -355,7 +355,14 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
         _save_visit(request, token, state)
         return redirect("agencies:refund", pk=refund_id)
     if outcome == "busy":
-        messages.info(request, "This payment is still being processed. Check the refund list.")
+        # The first press is still paying (the wait is short: never near a server
+        # timeout): land on its refund once it exists, else on the list.
+        messages.info(request, "This payment is still being processed.")
+        live = Refund.objects.filter(
+            form__number=state["form"], agency=agency, status__in=LIVE_REFUND_STATUSES
+        ).first()
+        if live is not None:
+            return redirect("agencies:refund", pk=live.pk)
         return redirect("agencies:refunds")
 
     try:
