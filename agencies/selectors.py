@@ -183,6 +183,8 @@ def refund_assess(
             and existing.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER)
         )
         or form_prepaid(form),
+        document_expires_on=form.document_expires_on,
+        refund_date=refund_date,
     )
     checks = rules.agency_checks(facts)
 
