@@ -181,7 +181,10 @@ def refund_assess(
         and record_digest == form.content_digest,
         voided=form.status == FormStatus.VOIDED,
         already_refunded=form.status == FormStatus.REFUNDED
-        or (existing is not None and existing.status == RefundStatus.PAID)
+        or (
+            existing is not None
+            and existing.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER)
+        )
         or form_prepaid(form),
         document_expires_on=form.document_expires_on,
         refund_date=refund_date,
@@ -228,7 +231,10 @@ def refund_assess(
 
 def form_prepaid(form: RefundForm) -> bool:
     """A Buy & Refund prepayment was paid at the store and not returned: nothing more to pay."""
-    return form.buy_and_refund and Prepayment.objects.filter(form=form, status="paid").exists()
+    return (
+        form.buy_and_refund
+        and Prepayment.objects.filter(form=form, status__in=["paid", "awaiting_handover"]).exists()
+    )
 
 
 def live_refund_of(form: RefundForm) -> Refund | None:

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agencies.charts import daily_totals_svg
 from agencies.forms import ACCOUNT_FIELDS, DocumentForm, PayoutForm, ScanForm, parse_month
-from agencies.models import PayoutMethod, Refund, RefundStatus
+from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from agencies.pdf import receipt_data_for, receipt_pdf, receipt_reference
 from agencies.selectors import (
     RefundAssessment,
@@ -39,7 +39,13 @@ from agencies.selectors import (
     refund_totals,
     refunds_for_agency,
 )
-from agencies.services import counter_form_present, refund_check, refund_pay, refund_retry
+from agencies.services import (
+    counter_form_present,
+    refund_check,
+    refund_handover,
+    refund_pay,
+    refund_retry,
+)
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -417,7 +423,14 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
         _save_visit(request, token, state)
         return redirect("agencies:refund", pk=refund_id)
     if outcome == "busy":
-        messages.info(request, "This payment is still being processed. Check the refund list.")
+        # The first press is still paying (the wait is short: never near a server
+        # timeout): land on its refund once it exists, else on the list.
+        messages.info(request, "This payment is still being processed.")
+        live = Refund.objects.filter(
+            form__number=state["form"], agency=agency, status__in=LIVE_REFUND_STATUSES
+        ).first()
+        if live is not None:
+            return redirect("agencies:refund", pk=live.pk)
         return redirect("agencies:refunds")
 
     try:
@@ -449,11 +462,19 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
     state["refund"] = refund.pk
     state.pop("doc", None)  # the document number is not kept once paid
     _save_visit(request, token, state)
-    messages.success(
-        request,
-        f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
-        f" for form {refund.form.number}.",
-    )
+    if refund.status == RefundStatus.AWAITING_HANDOVER:
+        # Only the request that created the cash refund is told to hand it over now.
+        messages.success(
+            request,
+            f"Hand over RMB {refund.net_refund} in cash now for form {refund.form.number},"
+            " then confirm below · 请现在支付现金后在下方确认。",
+        )
+    else:
+        messages.success(
+            request,
+            f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
+            f" for form {refund.form.number}.",
+        )
     return redirect("agencies:refund", pk=refund.pk)
 
 
@@ -550,6 +571,22 @@ def refund_resend(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse
     else:
         if refund.status == RefundStatus.PAID:
             messages.success(request, f"Paid RMB {refund.net_refund}: the transfer went through.")
+    return redirect("agencies:refund", pk=pk)
+
+
+@require_POST
+@agent_required
+def refund_handover_confirm(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
+    """One click: the agent confirms the cash left the drawer (recorded with who and when)."""
+    refund = _refund_or_404(agency, pk)
+    try:
+        refund = refund_handover(refund_id=refund.pk, agent=request.user, agency=agency)  # type: ignore[arg-type]
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"Cash RMB {refund.net_refund} handed over: refund paid · 现金已交付。"
+        )
     return redirect("agencies:refund", pk=pk)
 
 

@@ -89,6 +89,7 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
     groups = RateGroupSerializer(many=True)
     payout_account = serializers.CharField(source="payout_account_masked")
     retryable = serializers.SerializerMethodField()
+    handed_over_by = serializers.SerializerMethodField()
     verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
     refundable_vat = serializers.DecimalField(max_digits=14, decimal_places=2)
     fee = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -122,10 +123,16 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
             "refund_date",
             "created_at",
             "paid_at",
+            "handed_over_by",
+            "handed_over_at",
         ]
 
     def get_port(self, refund: Refund) -> str:
         return refund.port.code if refund.port else ""
+
+    def get_handed_over_by(self, refund: Refund) -> str | None:
+        """Who confirmed the cash left the drawer (cash refunds, once confirmed)."""
+        return refund.handed_over_by.get_username() if refund.handed_over_by else None
 
     def get_retryable(self, refund: Refund) -> bool:
         return refund.status == "failed"

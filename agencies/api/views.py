@@ -25,9 +25,9 @@ from agencies.api.serializers import (
     assessment_body,
 )
 from agencies.exceptions import RefundNotFound
-from agencies.models import Refund
+from agencies.models import Refund, RefundStatus
 from agencies.selectors import refunds_for_agency, refunds_in_scope
-from agencies.services import refund_check, refund_pay, refund_retry
+from agencies.services import refund_check, refund_handover, refund_pay, refund_retry
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -35,10 +35,12 @@ from agencies.settlement import (
     settlement_for,
     settlement_xlsx,
 )
-from core.api.idempotency import idempotent
+from core.api.errors import error_body
+from core.api.idempotency import Resolution, idempotent, register_resolver
 from core.api.permissions import IsAgent, IsAnalyst, request_membership
 from core.api.schema import error_response
 from core.exceptions import BadRequest
+from core.models import IdempotencyRecord
 from stores.scopes import ReadReason, document_number_for, personal_data_reads_record
 
 
@@ -71,6 +73,39 @@ AUTH_ERRORS = {
 def _refund_loaded(refund: Refund) -> Refund:
     loaded = refunds_for_agency(agency_id=refund.agency_id).get(pk=refund.pk)
     return loaded
+
+
+def refund_resolution(record: IdempotencyRecord) -> Resolution:
+    """The answer a refund request whose process died gets, from the refund it bound.
+
+    Paid or awaiting handover: the answer it would have had. Declined: 422.
+    In flight (pending, or failed with the outcome unknown): the stale-refund
+    sweep re-sends it under its key, so 409 in progress until it has.
+    """
+    refund = Refund.objects.filter(pk=record.resource_id).first()
+    if refund is None:
+        return Resolution(rerun=True)
+    created = 200 if record.path.rstrip("/").endswith("/retry") else 201
+    if refund.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER):
+        return Resolution(
+            final=True, status=created, body=RefundSerializer(_refund_loaded(refund)).data
+        )
+    if refund.status == RefundStatus.FAILED and refund.failure_definite:
+        return Resolution(
+            final=True,
+            status=422,
+            body=error_body(
+                "payout_declined",
+                f"The transfer was declined: {refund.failure_message or refund.failure_code}",
+                {"refund": refund.pk, "status": refund.status, "retryable": True},
+            ),
+        )
+    return Resolution(retry_after=30)
+
+
+def register() -> None:
+    """Let the reconciling sweep settle stale refund requests (app start-up)."""
+    register_resolver("agencies.refund", refund_resolution)
 
 
 class RefundListCreateView(generics.GenericAPIView[Refund]):
@@ -126,7 +161,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
             **AUTH_ERRORS,
         },
     )
-    @idempotent
+    @idempotent(resolve=refund_resolution)
     def post(self, request: Request) -> Response:
         data = RefundRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -223,11 +258,38 @@ class RefundRetryView(APIView):
             **AUTH_ERRORS,
         },
     )
-    @idempotent
+    @idempotent(resolve=refund_resolution)
     def post(self, request: Request, pk: int) -> Response:
         refund = refund_retry(
             refund_id=pk,
             actor=request.user,  # type: ignore[arg-type]
+            agency=request_membership(request).agency,
+        )
+        return Response(RefundSerializer(_refund_loaded(refund)).data)
+
+
+class RefundHandoverView(APIView):
+    """POST: the agent confirms a cash refund left the drawer (awaiting_handover -> paid)."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        operation_id="refunds_handover",
+        summary="Confirm the cash was handed over to the traveler",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={
+            200: RefundSerializer,
+            404: error_response("Not found."),
+            409: error_response("refund_not_awaiting_handover"),
+            **AUTH_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        refund = refund_handover(
+            refund_id=pk,
+            agent=request.user,  # type: ignore[arg-type]
             agency=request_membership(request).agency,
         )
         return Response(RefundSerializer(_refund_loaded(refund)).data)

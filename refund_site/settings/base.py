@@ -190,6 +190,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # Redis: an unacknowledged message (its worker died) is delivered again after the
+    # visibility timeout. Our tasks take seconds and retry with countdowns of at most
+    # CELERY_TASK_RETRY_MAX_SECONDS, so 5 minutes brings a killed worker's task back
+    # soon without redelivering a task still waiting for its countdown.
+    # Workers look for such messages every interval x throttle seconds (30 s here).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=3),
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "retry_on_timeout": True,
+        "health_check_interval": 25,
+    }
+# Keep reconnecting through a broker outage of any length (the default gives up).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# How long a caller (a web request, the sweep command) waits for the broker to take
+# a message before it gives up and says "will be retried by the next sweep".
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=4.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
+CELERY_TASK_RETRY_MAX_SECONDS = 120
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None) or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TIMEZONE = TIME_ZONE
@@ -223,6 +252,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agencies.tasks.guarantees_sweep_task",
         "schedule": 3600.0,
     },
+    # Idempotency records whose request died: store the settled answer, free the rest.
+    "core-idempotency-settle": {
+        "task": "core.tasks.idempotency_settle_task",
+        "schedule": 60.0,
+    },
+    # Proof of life for `manage.py doctor`: beat sends it, a worker records it.
+    "core-heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": env.float("HEARTBEAT_INTERVAL_SECONDS", default=60.0),
+    },
 }
 
 # --- Axes (login lockout on the staff pages) --------------------------------
@@ -233,7 +272,22 @@ AXES_VERBOSE = False  # no start-up banner on every manage.py command
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
-IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
+# A retry of a request still running waits this long at most, then gets 409
+# idempotency_in_progress with Retry-After (never a wait near a server timeout).
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=1.0)
+# An attempt silent this long is dead (longer than gunicorn's 30 s worker timeout).
+IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=60.0)
+# A card operation's sender holds it this long; after that another process re-sends it.
+GUARANTEE_OPERATION_LEASE_SECONDS = env.float("GUARANTEE_OPERATION_LEASE_SECONDS", default=120.0)
+# A transfer left pending (or failed without an answer) this long is re-sent.
+REFUND_STALE_SECONDS = env.float("REFUND_STALE_SECONDS", default=300.0)
+# Gateways (dotted paths; the sandboxes by default) and the sandboxes' answer delay,
+# which the fault-injection tests use to kill a process between money and answer.
+CARD_GATEWAY = env.str("CARD_GATEWAY", default="agencies.cards.SandboxCardGateway")
+PAYOUT_GATEWAY = env.str("PAYOUT_GATEWAY", default="agencies.payouts.SandboxPayoutGateway")
+SANDBOX_GATEWAY_DELAY_SECONDS = env.float("SANDBOX_GATEWAY_DELAY_SECONDS", default=0.0)
+# doctor: the beat heartbeat is stale after this many seconds.
+HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=300.0)
 
 LOGGING = {
     "version": 1,

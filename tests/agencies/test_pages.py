@@ -209,9 +209,16 @@ def test_another_agency_sees_neither_the_refund_nor_its_receipt(demo, verified_f
     form = verified_form()
     client = client_for(demo.agent)
     url = start_visit(client, form)
-    client.post(url + "pay/", {"payout_method": "cash"})
+    paid = client.post(url + "pay/", {"payout_method": "cash"}, follow=True)
     refund = Refund.objects.get()
-    assert refund.status == RefundStatus.PAID
+    assert refund.status == RefundStatus.AWAITING_HANDOVER
+    # the paying request, and it alone, is told to hand the cash over; one click confirms
+    assert "Hand over RMB 18.00 in cash now" in text(paid)
+    page = text(client.get(f"/agency/refunds/{refund.pk}/"))
+    assert "awaiting handover" in page and "Hand over RMB" not in page
+    client.post(f"/agency/refunds/{refund.pk}/handover/")
+    refund.refresh_from_db()
+    assert (refund.status, refund.handed_over_by) == (RefundStatus.PAID, demo.agent)
 
     mine = text(client.get("/agency/refunds/"))
     assert form.number in mine

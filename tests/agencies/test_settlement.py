@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from agencies.models import Refund
-from agencies.services import refund_pay
+from agencies.services import refund_handover, refund_pay
 from agencies.settlement import (
     parse_period,
     previous_month,
@@ -30,7 +30,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def paid(form: Any, agent: Any, agency: Any, method: str, account: str | None) -> Refund:
-    return refund_pay(
+    refund = refund_pay(
         form_number=form.number,
         qr=form.qr_payload,
         document_number=decrypt_document(form.document_number_encrypted),
@@ -39,6 +39,9 @@ def paid(form: Any, agent: Any, agency: Any, method: str, account: str | None) -
         agent=agent,
         agency=agency,
     )
+    if refund.status == "awaiting_handover":  # cash: the agent confirms the handover
+        refund = refund_handover(refund_id=refund.pk, agent=agent, agency=agency)
+    return refund
 
 
 def at(refund: Refund, when: datetime) -> None:

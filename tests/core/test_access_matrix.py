@@ -324,6 +324,8 @@ API = [
     R("POST", "/api/v1/refunds/check/",                      403, 403, 403, 403, 404, 404, 403, 403, 403, 401, body=_check_walk_body, note="walk"),
     R("GET", "/api/v1/refunds/{id}/",                        403, 403, 403, 403, 200, 404, 200, 403, 403, 401, args={"id": "refund"}),
     R("POST", "/api/v1/refunds/{id}/retry/",                 403, 403, 403, 403, 409, 404, 403, 403, 403, 401, args={"id": "refund"}),
+    R("POST", "/api/v1/refunds/{id}/handover/",              403, 403, 403, 403, 200, 404, 403, 403, 403, 401, args={"id": "refund"}),
+    R("POST", "/api/v1/forms/{number}/prepayment/handover/", 409, 404, 403, 403, 403, 403, 403, 403, 403, 401, args={"number": "buy_and_refund"}),
     R("GET", "/api/v1/settlements/{period}/",                403, 403, 403, 403, 200, 200, 403, 403, 403, 401, args={"period": "period"}),
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
     # the tax authority (issue 13): statistics for the analyst; risk also for officers
@@ -369,6 +371,8 @@ PAGES = [
     R("GET", "/agency/refunds/",                             403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/agency/refunds/{pk}/",                        403, 403, 403, 403, 200, 404, 403, 403, 403, 302, args={"pk": "refund"}),
     R("POST", "/agency/refunds/{pk}/resend/",                403, 403, 403, 403, 302, 404, 403, 403, 403, 302, args={"pk": "refund"}, body=_empty),
+    R("POST", "/agency/refunds/{pk}/handover/",              403, 403, 403, 403, 302, 404, 403, 403, 403, 302, args={"pk": "refund"}, body=_empty),
+    R("POST", "/store/forms/{number}/prepayment/handover/",  302, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "buy_and_refund"}, body=_empty),
     R("GET", "/agency/refunds/{pk}/receipt.pdf",             403, 403, 403, 403, 200, 404, 403, 403, 403, 302, args={"pk": "refund"}),
     R("GET", "/agency/settlement/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/agency/settlement/{period}.csv",              403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),

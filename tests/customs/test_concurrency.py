@@ -49,6 +49,7 @@ def run_together(*jobs: Any) -> list[Any]:
     return results
 
 
+@pytest.mark.postgres
 def test_two_officers_same_form_same_moment(pg, demo):
     form = make_form(demo.store_sh, demo.clerk, line(quantity="2"), line(item="Tea"))
     second_officer = staff_user("officer", demo.port, "officer-b")
@@ -72,6 +73,7 @@ def test_two_officers_same_form_same_moment(pg, demo):
     assert VerificationAttempt.objects.filter(code="already_verified").count() == 1
 
 
+@pytest.mark.postgres
 def test_two_officers_through_the_api(pg, demo, api):
     form = make_form(demo.store_sh, demo.clerk, line())
     second_officer = staff_user("officer", demo.port, "officer-c")
@@ -91,6 +93,7 @@ def test_two_officers_through_the_api(pg, demo, api):
     assert Verification.objects.filter(form=form).count() == 1
 
 
+@pytest.mark.postgres
 def test_two_officers_scanning_into_one_batch(pg, demo):
     batch = mailbox_batch_open(port=demo.port, officer=demo.officer)
     forms = [make_form(demo.store_sh, demo.clerk, line()) for _ in range(4)]

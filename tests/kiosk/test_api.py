@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from stdnum import luhn
 
-from agencies.services import refund_pay
+from agencies.services import refund_handover, refund_pay
 from customs.models import VerificationChannel
 from customs.services import customs_form_scan, verification_create
 from kiosk.api.views import LookupView
@@ -137,7 +137,7 @@ def test_verified_then_refunded(issued: Any, lookup: Any, demo: Any) -> None:
     assert body["net_refund"] == "324.00"
     assert [e["action"] for e in body["timeline"]] == ["form_issued", "form_verified"]
 
-    refund_pay(
+    refund = refund_pay(
         form_number=form.number,
         qr=form.qr_payload,
         document_number=DOCUMENT,
@@ -146,6 +146,7 @@ def test_verified_then_refunded(issued: Any, lookup: Any, demo: Any) -> None:
         agency=demo.agency,
         port=demo.port,
     )
+    refund_handover(refund_id=refund.pk, agent=demo.agent, agency=demo.agency)
     body = lookup(form.number, lang="de").json()
     assert body["status"] == "refunded"
     assert body["net_refund"] == "324.00"
