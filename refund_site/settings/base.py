@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "stores",
     "customs",
@@ -51,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.auth.OtpMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -100,6 +104,17 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every process: throttles, the kiosk's per-form lock. A table in the database
+# by default (``manage.py createcachetable``, run next to migrate), so several web
+# processes on the embedded setup count together; ``CACHE_URL=redis://...`` in production.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://refund_cache"),
+}
+
+# Reverse proxies in front of the web processes (addresses or CIDR blocks, comma-separated).
+# X-Forwarded-For is believed only when the immediate peer is one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -139,12 +154,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only (bounded depth, no lone surrogates): a form-encoded body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"kiosk": env.str("KIOSK_THROTTLE_RATE", default="30/min")},
+    "NUM_PROXIES": 0,  # never trust X-Forwarded-For blindly (core.net.client_ip decides)
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -161,6 +179,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status" with other choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {"FormStatusEnum": "stores.models.FormStatus"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_common_errors",
+    ],
 }
 
 # --- Keys ------------------------------------------------------------------
@@ -224,12 +246,27 @@ CELERY_BEAT_SCHEDULE = {
 # --- Axes (login lockout on the staff pages) --------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Per user name AND address: random names from one address lock no real user out, and
+# guessing one user's password from many addresses is still counted per address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no start-up banner on every manage.py command
+
+# --- Second factor (TOTP, django-otp) ------------------------------------------
+# Anyone may enroll at /accounts/otp/; with OTP_REQUIRED (production) these roles and
+# superusers/admin staff must, and every login of a user with a device needs its code.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=False)
+OTP_REQUIRED_ROLES = ["officer", "agent", "analyst"]
+OTP_TOTP_ISSUER = "VAT refund"
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
+# Wrong document numbers for one form before kiosk lookups of it wait, and for how long.
+KIOSK_FORM_LOCK_FAILURES = env.int("KIOSK_FORM_LOCK_FAILURES", default=5)
+KIOSK_FORM_LOCK_SECONDS = env.int("KIOSK_FORM_LOCK_SECONDS", default=15 * 60)
 
 LOGGING = {
     "version": 1,
