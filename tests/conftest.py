@@ -105,3 +105,13 @@ def postgres_only(transactional_db: None) -> None:
 
 
 pytest_plugins = ["tests.browser"]
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """The schema fuzzing (marker ``fuzz``) runs only when asked for: ``pytest -m fuzz``."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.parsers import JSONParser
 from core.api.schema import error_response
 from core.auth import LOCKED_MESSAGE, AccountLocked, token_login_second_factor
 from core.signing import QR_LENGTH, platform_public_key_b64
@@ -25,6 +26,7 @@ class TokenView(ObtainAuthToken):
     """POST {username, password, otp?} -> {token}."""
 
     throttle_classes: list[type] = []
+    parser_classes = [JSONParser]  # ObtainAuthToken would also take form bodies
 
     @extend_schema(
         request=inline_serializer(

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, StrictSerializer
+from core.api.serializers import RateField, SaneDateField, StrictSerializer
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
@@ -23,7 +23,7 @@ class LinePresentedIn(StrictSerializer):
 class VerificationIn(StrictSerializer):
     form = serializers.RegexField(r"^\d{16}$", help_text="16-digit form number.")
     qr = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    departure_date = serializers.DateField()
+    departure_date = SaneDateField()
     flight = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
     lines = LinePresentedIn(many=True, required=False)
     traveler_matches = serializers.BooleanField(required=False, default=True)
@@ -41,7 +41,7 @@ class VerificationIn(StrictSerializer):
 
 
 class BatchOpenIn(StrictSerializer):
-    drop_date = serializers.DateField(required=False)
+    drop_date = SaneDateField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
 

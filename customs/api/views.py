@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.api.permissions import IsOfficer
+from core.api.schema import error_response
 from core.exceptions import NotFound
 from core.models import Port
 from customs.api.serializers import (
@@ -81,7 +82,17 @@ class VerificationsView(OfficerMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsOfficer]
     serializer_class = VerificationListOut
 
-    @extend_schema(request=VerificationIn, responses={201: VerificationOut})
+    @extend_schema(
+        request=VerificationIn,
+        responses={
+            201: VerificationOut,
+            404: error_response("No such form."),
+            409: error_response("already_verified, form_not_verifiable (voided, refunded)."),
+            422: error_response(
+                "A rule says no: qr_refused, document mismatch, unknown line, departure date."
+            ),
+        },
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         data = VerificationIn(data=request.data)
@@ -131,7 +142,13 @@ class FormCustomsView(OfficerView):
     a bad QR is refused and recorded as an attempt.
     """
 
-    @extend_schema(responses=FormCustomsOut)
+    @extend_schema(
+        responses={
+            200: FormCustomsOut,
+            400: error_response("Not a form number or QR payload."),
+            422: error_response("qr_refused: the QR signature or content does not match."),
+        }
+    )
     def get(self, request: Request, code: str) -> Response:
         scanned = customs_form_scan(port=self.port(request), officer=request.user, code=code)  # type: ignore[arg-type]
         form = form_for_customs(number=scanned.number)
@@ -172,7 +189,13 @@ class MailboxBatchesView(OfficerMixin, generics.ListAPIView):
             return MailboxBatch.objects.none()
         return mailbox_batches(port=self.port(self.request))
 
-    @extend_schema(request=BatchOpenIn, responses={201: BatchOut})
+    @extend_schema(
+        request=BatchOpenIn,
+        responses={
+            201: BatchOut,
+            422: error_response("The drop date is out of range, or the port has no mailbox."),
+        },
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         data = BatchOpenIn(data=request.data)
@@ -198,7 +221,15 @@ class MailboxBatchView(OfficerView):
 class MailboxScanView(OfficerView):
     """POST a scanned QR or typed number into an open batch -> 201 the item, verified or refused."""
 
-    @extend_schema(request=ScanIn, responses={201: BatchItemOut})
+    @extend_schema(
+        request=ScanIn,
+        responses={
+            201: inline_serializer(
+                "MailboxScanResult", {"item": BatchItemOut(), "batch": BatchOut()}
+            ),
+            409: error_response("batch_closed: the batch no longer takes scans."),
+        },
+    )
     @idempotent
     def post(self, request: Request, batch_id: int) -> Response:
         data = ScanIn(data=request.data)
@@ -217,7 +248,10 @@ class MailboxScanView(OfficerView):
 class MailboxCloseView(OfficerView):
     """POST closes the batch."""
 
-    @extend_schema(request=None, responses=BatchOut)
+    @extend_schema(
+        request=None,
+        responses={200: BatchOut, 409: error_response("The batch is already closed.")},
+    )
     @idempotent
     def post(self, request: Request, batch_id: int) -> Response:
         mailbox_batch_close(batch=self.batch(request, batch_id), officer=request.user)  # type: ignore[arg-type]

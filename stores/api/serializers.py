@@ -10,13 +10,13 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, StrictCharField, StrictSerializer
+from core.api.serializers import RateField, SaneDateField, StrictCharField, StrictSerializer
 from core.crypto import normalize_document_number
 from core.ledger import record_history
 from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
-from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -66,7 +66,7 @@ class InvoiceCreateSerializer(StrictSerializer):
     """POST /invoices/ body."""
 
     buyer_name = StrictCharField(max_length=200)
-    issued_on = serializers.DateField(required=False)
+    issued_on = SaneDateField(required=False)
     lines = InvoiceLineInputSerializer(
         many=True,
         allow_empty=False,
@@ -155,7 +155,7 @@ class TravelerInputSerializer(StrictSerializer):
     document_type = serializers.ChoiceField(choices=list(DOCUMENT_TYPES))
     document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
-    last_entry_date = serializers.DateField()
+    last_entry_date = SaneDateField()
 
     def validate_document_number(self, value: str) -> str:
         number = normalize_document_number(value)
@@ -363,6 +363,13 @@ class FormDetailSerializer(FormIssuedSerializer):
             if section is not None:
                 data[key] = section
         return data
+
+
+class FormSearchSerializer(StrictSerializer):
+    """POST /forms/search/ body: the traveler's document number (and a status)."""
+
+    document_number = StrictCharField(max_length=40)
+    status = serializers.ChoiceField(choices=FormStatus.choices, required=False)
 
 
 class VoidSerializer(StrictSerializer):
