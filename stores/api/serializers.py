@@ -314,12 +314,40 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 FormSection = Callable[[RefundForm], dict[str, Any] | None]
 _form_sections: dict[str, FormSection] = {}
+_section_schemas: dict[str, type[serializers.Serializer]] = {}
 
 
-def register_form_section(key: str, build: FormSection) -> None:
+def register_form_section(
+    key: str, build: FormSection, schema: type[serializers.Serializer] | None = None
+) -> None:
     """Let a downstream app add a key to the form detail (customs' verification,
-    the Buy & Refund prepayment and guarantee) without stores importing it."""
+    the Buy & Refund prepayment and guarantee) without stores importing it.
+
+    ``schema`` (a serializer class describing the section) puts the key in the OpenAPI
+    schema of ``FormDetail`` as an optional property: present when the section applies.
+    """
     _form_sections[key] = build
+    if schema is not None:
+        _section_schemas[key] = schema
+
+
+def optional_form_sections(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """POSTPROCESSING_HOOK: the sections of ``FormDetail`` are present only when they apply."""
+    detail = result.get("components", {}).get("schemas", {}).get("FormDetail")
+    if detail and "required" in detail:
+        detail["required"] = [name for name in detail["required"] if name not in _form_sections]
+    return result
+
+
+class _SectionField(serializers.Field):
+    """A registered section as a read-only field: documented by its serializer."""
+
+    def __init__(self, build: FormSection, **kwargs: Any) -> None:
+        self.build = build
+        super().__init__(source="*", read_only=True, required=False, **kwargs)
+
+    def to_representation(self, value: RefundForm) -> dict[str, Any] | None:
+        return self.build(value)
 
 
 class FormDetailSerializer(FormIssuedSerializer):
@@ -356,12 +384,22 @@ class FormDetailSerializer(FormIssuedSerializer):
     def get_history(self, obj: RefundForm) -> list[dict[str, Any]]:
         return list(HistoryEntrySerializer(record_history(obj), many=True).data)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for key, build in _form_sections.items():
+            field = _SectionField(build)
+            schema = _section_schemas.get(key)
+            if schema is not None:
+                extend_schema_field(schema)(field)  # type: ignore[type-var]
+            fields[key] = field
+        return fields
+
     def to_representation(self, instance: RefundForm) -> dict[str, Any]:
         data = dict(super().to_representation(instance))
-        for key, build in _form_sections.items():
-            section = build(instance)
-            if section is not None:
-                data[key] = section
+        # A section that does not apply (no verification yet, not Buy & Refund) is absent.
+        for key in _form_sections:
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 
