@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "customs",
     "agencies",
     "kiosk",
+    "authority",
 ]
 
 MIDDLEWARE = [
@@ -180,7 +181,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status" with other choices: name each enum after its model.
-    "ENUM_NAME_OVERRIDES": {"FormStatusEnum": "stores.models.FormStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "FormStatusEnum": "stores.models.FormStatus",
+        "GoodsCategoryEnum": "stores.models.GoodsCategory",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.document_common_errors",
