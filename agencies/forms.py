@@ -138,6 +138,7 @@ class PayoutForm(forms.Form):
 def parse_month(value: str | None, default: date) -> date:
     """``YYYY-MM`` -> the first of that month; anything else -> ``default``'s month."""
     match = MONTH_RE.match(value or "")
-    if match is None:
+    # 2015 (the first policy) to 2100: 9999-12 would overflow the month's end.
+    if match is None or not 2015 <= int(match.group(1)) <= 2100:
         return default.replace(day=1)
     return date(int(match.group(1)), int(match.group(2)), 1)

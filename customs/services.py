@@ -7,6 +7,7 @@ recorded in their own transaction, as an attempt and in the ledger.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -592,8 +593,12 @@ def mailbox_batch_scan(
     (400) or a closed batch (409) is raised and writes nothing.
     """
     day = today or timezone.localdate()
-    number = "".join(code.split())[:32]
-    scanned = "".join(code.split())[:160]
+    # Only what a form number or QR payload can hold (0-9, A-Z) is kept of what was
+    # scanned: a refused code is stored and exported, and must not carry a formula,
+    # markup or control characters from whatever the scanner typed.
+    cleaned = re.sub(r"[^0-9A-Z]", "", code.upper())
+    number = cleaned[:32]
+    scanned = cleaned[:160]
     try:
         with transaction.atomic():
             locked = _lock_open_batch(batch)

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.auth import StaffLoginView, otp_enroll, otp_verify
 from core.views import api_not_found, home
 
 api_v1 = [
@@ -21,7 +22,9 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", StaffLoginView.as_view(), name="login"),
+    path("accounts/otp/", otp_enroll, name="otp-enroll"),
+    path("accounts/otp/verify/", otp_verify, name="otp-verify"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("store/", include("stores.urls")),
     path("store/", include("agencies.store_urls")),

@@ -133,7 +133,8 @@ def store_home(request: HttpRequest) -> HttpResponse:
         day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
     except ValueError:
         day = today
-    day = min(day, today)
+    # Never after today; not before 2000 (the day before 0001-01-01 does not exist).
+    day = max(min(day, today), date(2000, 1, 1))
     forms: QuerySet[RefundForm] = (
         forms_in_scope(membership=request_membership(request))
         .select_related("store")

@@ -111,7 +111,13 @@ def postgres_only(transactional_db: None) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test that needs PostgreSQL says so with the ``postgres`` marker."""
+    """Every test that needs PostgreSQL says so with the ``postgres`` marker; the schema
+    fuzzing (marker ``fuzz``) runs only when asked for: ``pytest -m fuzz``."""
+    if "fuzz" not in (config.getoption("markexpr") or ""):
+        kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+            items[:] = kept
     unmarked = [
         item.nodeid
         for item in items

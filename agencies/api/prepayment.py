@@ -271,6 +271,6 @@ def register() -> None:
     from stores.services import register_void_guard
 
     register_resolver("agencies.prepayment", prepayment_resolution)
-    register_form_section("prepayment", prepayment_section)
-    register_form_section("guarantee", guarantee_section)
+    register_form_section("prepayment", prepayment_section, PrepaymentSerializer)
+    register_form_section("guarantee", guarantee_section, GuaranteeSerializer)
     register_void_guard(prepayment_void_guard)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.permissions import BasePermission
@@ -324,7 +325,14 @@ class SettlementView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])],
-        responses={200: SettlementSerializer, 400: error_response("Not a month."), **AUTH_ERRORS},
+        responses={
+            (200, "application/json"): SettlementSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, XlsxRenderer.media_type): OpenApiTypes.BINARY,
+            400: error_response("Not a month (YYYY-MM, 2015 to 2100)."),
+            **AUTH_ERRORS,
+            404: error_response("Unknown ?format."),
+        },
     )
     def get(self, request: Request, period: str) -> Response | HttpResponse:
         parsed = parse_period(period)

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, StrictSerializer
+from core.api.serializers import RateField, SaneDateField, StrictSerializer
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
@@ -47,7 +47,7 @@ class PresentedIn(StrictSerializer):
 
 
 class VerificationIn(PresentedIn):
-    departure_date = serializers.DateField()
+    departure_date = SaneDateField()
     flight = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
     lines = LinePresentedIn(many=True, required=False)
     traveler_matches = serializers.BooleanField(required=False, default=True)
@@ -60,7 +60,7 @@ class VerificationIn(PresentedIn):
 
 
 class BatchOpenIn(StrictSerializer):
-    drop_date = serializers.DateField(required=False)
+    drop_date = SaneDateField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
 

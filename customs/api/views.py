@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -275,7 +275,13 @@ class MailboxBatchesView(OfficerMixin, generics.ListAPIView):
             return MailboxBatch.objects.none()
         return mailbox_batches(port=self.port(self.request))
 
-    @extend_schema(request=BatchOpenIn, responses={201: BatchOut})
+    @extend_schema(
+        request=BatchOpenIn,
+        responses={
+            201: BatchOut,
+            422: error_response("The drop date is out of range, or the port has no mailbox."),
+        },
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         data = BatchOpenIn(data=request.data)
@@ -301,7 +307,15 @@ class MailboxBatchView(OfficerView):
 class MailboxScanView(OfficerView):
     """POST a scanned QR or typed number into an open batch -> 201 the item, verified or refused."""
 
-    @extend_schema(request=ScanIn, responses={201: BatchItemOut})
+    @extend_schema(
+        request=ScanIn,
+        responses={
+            201: inline_serializer(
+                "MailboxScanResult", {"item": BatchItemOut(), "batch": BatchOut()}
+            ),
+            409: error_response("batch_closed: the batch no longer takes scans."),
+        },
+    )
     @idempotent
     def post(self, request: Request, batch_id: int) -> Response:
         data = ScanIn(data=request.data)
@@ -320,7 +334,10 @@ class MailboxScanView(OfficerView):
 class MailboxCloseView(OfficerView):
     """POST closes the batch."""
 
-    @extend_schema(request=None, responses=BatchOut)
+    @extend_schema(
+        request=None,
+        responses={200: BatchOut, 409: error_response("The batch is already closed.")},
+    )
     @idempotent
     def post(self, request: Request, batch_id: int) -> Response:
         mailbox_batch_close(batch=self.batch(request, batch_id), officer=request.user)  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "stores",
     "customs",
@@ -46,12 +48,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.auth.OtpMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -101,6 +106,17 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every process: throttles, the kiosk's per-form lock. A table in the database
+# by default (``manage.py createcachetable``, run next to migrate), so several web
+# processes on the embedded setup count together; ``CACHE_URL=redis://...`` in production.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://refund_cache"),
+}
+
+# Reverse proxies in front of the web processes (addresses or CIDR blocks, comma-separated).
+# X-Forwarded-For is believed only when the immediate peer is one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -140,12 +156,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only (bounded depth, no lone surrogates): a form-encoded body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"kiosk": env.str("KIOSK_THROTTLE_RATE", default="30/min")},
+    "NUM_PROXIES": 0,  # never trust X-Forwarded-For blindly (core.net.client_ip decides)
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -165,6 +185,11 @@ SPECTACULAR_SETTINGS = {
         "FormStatusEnum": "stores.models.FormStatus",
         "GoodsCategoryEnum": "stores.models.GoodsCategory",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_common_errors",
+        "stores.api.serializers.optional_form_sections",
+    ],
 }
 
 # --- Keys ------------------------------------------------------------------
@@ -267,8 +292,20 @@ CELERY_BEAT_SCHEDULE = {
 # --- Axes (login lockout on the staff pages) --------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Per user name AND address: random names from one address lock no real user out, and
+# guessing one user's password from many addresses is still counted per address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no start-up banner on every manage.py command
+
+# --- Second factor (TOTP, django-otp) ------------------------------------------
+# Anyone may enroll at /accounts/otp/; with OTP_REQUIRED (production) these roles and
+# superusers/admin staff must, and every login of a user with a device needs its code.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=False)
+OTP_REQUIRED_ROLES = ["officer", "agent", "analyst"]
+OTP_TOTP_ISSUER = "VAT refund"
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
@@ -288,10 +325,34 @@ PAYOUT_GATEWAY = env.str("PAYOUT_GATEWAY", default="agencies.payouts.SandboxPayo
 SANDBOX_GATEWAY_DELAY_SECONDS = env.float("SANDBOX_GATEWAY_DELAY_SECONDS", default=0.0)
 # doctor: the beat heartbeat is stale after this many seconds.
 HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=300.0)
+# Wrong document numbers for one form before kiosk lookups of it wait, and for how long.
+KIOSK_FORM_LOCK_FAILURES = env.int("KIOSK_FORM_LOCK_FAILURES", default=5)
+KIOSK_FORM_LOCK_SECONDS = env.int("KIOSK_FORM_LOCK_SECONDS", default=15 * 60)
 
+# Every handler masks document and card numbers (core.logging), Django's own included:
+# "django" goes to the root handler, runserver's request log to a masked copy of its own.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"personal_data": {"()": "core.logging.MaskPersonalData"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["personal_data"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["personal_data"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

@@ -10,6 +10,8 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
+# Customs, agency and authority staff and administrators log in with a second factor.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 GENERATE_MISSING_KEYS = False
 

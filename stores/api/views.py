@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,11 +16,13 @@ from rest_framework.views import APIView
 from core.api.idempotency import idempotent
 from core.api.permissions import IsAnalyst, IsClerk, IsStaff, request_membership
 from core.api.schema import error_response
+from core.crypto import document_hash
 from stores.api.filters import FormFilter
 from stores.api.serializers import (
     FormCreateSerializer,
     FormDetailSerializer,
     FormIssuedSerializer,
+    FormSearchSerializer,
     FormSummarySerializer,
     InvoiceCreateSerializer,
     InvoiceSerializer,
@@ -47,6 +50,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="Same key and body replay the first answer; same key, other body: 422.",
 )
 
+
+SEARCH_MAX = 200
 
 AUTH_ERRORS = {
     401: error_response("Not authenticated."),
@@ -154,6 +159,11 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
         },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "document_number" in request.query_params:
+            # Refused rather than ignored: an ignored filter would list every form.
+            raise ValidationError(
+                {"document_number": ["Never in a URL: POST it to /api/v1/forms/search/."]}
+            )
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         rows = list(page if page is not None else queryset)
@@ -197,6 +207,45 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
             buy_and_refund=serializer.validated_data["buy_and_refund"],
         )
         return Response(FormIssuedSerializer(form).data, status=status.HTTP_201_CREATED)
+
+
+class FormSearchView(APIView):
+    """Forms of the clerk's store for one traveler document, the number in the body."""
+
+    permission_classes = [IsClerk]
+
+    @extend_schema(
+        operation_id="forms_search",
+        summary="Find your store's forms by the traveler's document number",
+        description=(
+            "The document number travels in the body, never in the URL (URLs end up in"
+            " access logs and browser history). Matched by keyed hash; newest first, at"
+            " most 200."
+        ),
+        request=FormSearchSerializer,
+        responses={
+            200: FormSummarySerializer(many=True),
+            400: error_response("Malformed body."),
+            **AUTH_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = FormSearchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = request_membership(request)
+        forms = forms_in_scope(membership=membership).filter(
+            document_hash=document_hash(body.validated_data["document_number"])
+        )
+        if body.validated_data.get("status"):
+            forms = forms.filter(status=body.validated_data["status"])
+        newest = list(forms.select_related("store").order_by("-issued_at", "-pk")[:SEARCH_MAX])
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            forms=newest,
+            reason=ReadReason.LIST,
+        )
+        return Response(FormSummarySerializer(newest, many=True).data)
 
 
 class FormDetailView(APIView):

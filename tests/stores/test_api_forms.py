@@ -298,10 +298,35 @@ def test_list_filters(demo, api):
         c.number,
     }
     assert numbers(client.get(FORMS, {"issued_on": days_ago(1).isoformat()})) == set()
+
+
+def test_search_by_document_number_in_the_body(demo, api):
+    a, b, c, _ = make_forms_for_listing(demo)
+    client = api(demo.clerk)
+
+    def search(body):
+        response = client.post(f"{FORMS}search/", body, format="json")
+        assert response.status_code == 200, response.content
+        assert response["Cache-Control"] == "no-store"
+        return {row["number"] for row in response.json()}
+
     # the document number is matched by keyed hash, however it is typed
-    assert numbers(client.get(FORMS, {"document_number": "m1234 5678"})) == {b.number}
-    assert numbers(client.get(FORMS, {"document_number": "18AB12345"})) == {a.number, c.number}
-    assert numbers(client.get(FORMS, {"document_number": "NOPE00000"})) == set()
+    assert search({"document_number": "m1234 5678"}) == {b.number}
+    assert search({"document_number": "18AB12345"}) == {a.number, c.number}
+    assert search({"document_number": "18AB12345", "status": "voided"}) == {a.number}
+    assert search({"document_number": "NOPE00000"}) == set()
+    # never in a URL: the old query parameter is refused, not silently ignored
+    refused = client.get(FORMS, {"document_number": "18AB12345"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid"
+    assert "18AB12345" not in refused.content.decode()
+    assert client.post(f"{FORMS}search/", {}, format="json").status_code == 400
+    assert (
+        api(demo.officer)
+        .post(f"{FORMS}search/", {"document_number": "X"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_list_rejects_bad_filters(demo, api):
