@@ -123,14 +123,13 @@ def bulk_forms(demo: Any, *, count: int) -> None:
             f" 0.13, 0.11, {amount}, {_case('n', CATEGORIES)} FROM seq ORDER BY n"
         )
         if connection.vendor == "postgresql":
-            for model in (VatInvoiceLine, RefundForm):
-                table = model._meta.db_table
+            for table in (VatInvoiceLine._meta.db_table, RefundForm._meta.db_table):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"
                 )
-            for model in (VatInvoiceLine, RefundForm, RefundFormLine):
+            for table in (line_table, form_table, RefundFormLine._meta.db_table):
                 # as autovacuum would: the planner needs the row counts
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
+                cursor.execute(f"ANALYZE {table}")
     assert RefundForm.objects.filter(pk__gte=form_base).count() == count
     assert (
         RefundFormLine.objects.filter(
