@@ -293,6 +293,12 @@ class IssueForm(forms.Form):
         label="Last entry date · 最后入境日期",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    document_expires_on = forms.DateField(
+        required=False,
+        label="Document expiry · 证件有效期至",
+        help_text="From the MRZ or the photo page; an expired document is not valid.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     invoice_numbers = forms.CharField(
         required=False,
         max_length=MAX_IMPORTED_INVOICES * 22,
@@ -343,6 +349,8 @@ class IssueForm(forms.Form):
                 for key in ("name", "document_number", "nationality"):
                     if not data.get(key) and getattr(reading, key):
                         data[key] = getattr(reading, key)
+                if not data.get("document_expires_on") and reading.expiry_date:
+                    data["document_expires_on"] = reading.expiry_date
                 if from_scan and reading.document_type:
                     data["document_type"] = reading.document_type
         return data
@@ -355,6 +363,7 @@ class IssueForm(forms.Form):
             "document_number": "Enter the document number.",
             "nationality": "Choose the nationality.",
             "last_entry_date": "Enter the last entry date (from the entry stamp).",
+            "document_expires_on": "Enter the document's expiry date (scan the MRZ to fill it).",
         }
         for key, message in messages.items():
             if not data.get(key) and key not in self.errors:

@@ -32,6 +32,8 @@ class Traveler(models.Model):
     document_masked = models.CharField(max_length=40)
     nationality = models.CharField(max_length=2, validators=[country_code])
     last_entry_date = models.DateField()
+    # NULL: not recorded (rows from before expiry dates were recorded, API without it).
+    document_expires_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -188,6 +190,8 @@ class RefundForm(models.Model):
     document_masked = models.CharField(max_length=40)
     nationality = models.CharField(max_length=2, validators=[country_code])
     last_entry_date = models.DateField()
+    # The document's expiry as presented at issue; NULL when not recorded (SPEC §2).
+    document_expires_on = models.DateField(null=True, blank=True)
     purchase_date = models.DateField()
     buy_and_refund = models.BooleanField(default=False)
     policy = models.ForeignKey(RefundPolicy, on_delete=models.PROTECT)

@@ -7,7 +7,7 @@ in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -210,6 +210,7 @@ class TravelerInput:
     document_number: str
     nationality: str
     last_entry_date: date | None
+    document_expires_on: date | None = None
 
 
 def _raise_first(violations: list[rules.Violation]) -> None:
@@ -238,6 +239,7 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
                 document_masked=mask_document(data.document_number),
                 nationality=data.nationality,
                 last_entry_date=data.last_entry_date,
+                document_expires_on=data.document_expires_on,
             )
         ],
         ignore_conflicts=True,
@@ -245,15 +247,27 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
     traveler = Traveler.objects.select_for_update().get(
         document_type=data.document_type, document_hash=doc_hash
     )
-    if (traveler.name, traveler.nationality, traveler.last_entry_date) != (
-        data.name,
-        data.nationality,
-        data.last_entry_date,
-    ):
+    # An unknown expiry (API without it) keeps the one recorded earlier.
+    expires_on = data.document_expires_on or traveler.document_expires_on
+    if (
+        traveler.name,
+        traveler.nationality,
+        traveler.last_entry_date,
+        traveler.document_expires_on,
+    ) != (data.name, data.nationality, data.last_entry_date, expires_on):
         traveler.name = data.name
         traveler.nationality = data.nationality
         traveler.last_entry_date = data.last_entry_date
-        traveler.save(update_fields=["name", "nationality", "last_entry_date", "updated_at"])
+        traveler.document_expires_on = expires_on
+        traveler.save(
+            update_fields=[
+                "name",
+                "nationality",
+                "last_entry_date",
+                "document_expires_on",
+                "updated_at",
+            ]
+        )
     return traveler
 
 
@@ -341,6 +355,9 @@ def refund_form_issue(
     # The traveler row lock orders this issue against a concurrent void of the
     # same traveler's earlier form, which the same-day minimum may count.
     person = _traveler_upsert(traveler, doc_hash)
+    # The expiry given now, else the one recorded for this document earlier.
+    expires_on = person.document_expires_on
+    traveler_facts = replace(traveler_facts, document_expires_on=expires_on)
     earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
     _raise_first(
         rules.form_violations(
@@ -406,6 +423,7 @@ def refund_form_issue(
         document_masked=mask_document(traveler.document_number),
         nationality=nationality,
         last_entry_date=traveler.last_entry_date,
+        document_expires_on=expires_on,
         purchase_date=purchase_date,
         buy_and_refund=is_buy_and_refund,
         policy=RefundPolicy.objects.get(effective_from=policy.effective_from),
@@ -480,7 +498,23 @@ def _check_void_guards(form: RefundForm) -> None:
         guard(form)
 
 
-def _check_same_day_dependents(form: RefundForm) -> None:
+def refund_form_void_blocker(form: RefundForm) -> FormNotVoidable | None:
+    """Why this form cannot be voided now, or None; reads only (the void itself re-checks)."""
+    if not FORM_TRANSITIONS.can(form.status, FormStatus.VOIDED):
+        return FormNotVoidable(
+            f"Form {form.number} is {form.status}; only an issued form can be voided.",
+            extra={"status": form.status},
+        )
+    try:
+        if form.buy_and_refund:
+            _check_void_guards(form)
+        _check_same_day_dependents(form, lock=False)
+    except FormNotVoidable as exc:
+        return exc
+    return None
+
+
+def _check_same_day_dependents(form: RefundForm, *, lock: bool = True) -> None:
     """Refuse a void that would leave the traveler's other same-day forms below the minimum.
 
     The same-day minimum counts invoices already on earlier forms of the day
@@ -488,7 +522,8 @@ def _check_same_day_dependents(form: RefundForm) -> None:
     only qualified because of it. The traveler row lock orders this against a
     concurrent issue for the same traveler.
     """
-    Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
+    if lock:
+        Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
     others = list(
         RefundForm.objects.filter(
             store_id=form.store_id,

@@ -163,6 +163,14 @@ class TravelerInputSerializer(StrictSerializer):
     document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The document's expiry date (the MRZ carries it). Optional: when given,"
+        " a document expired on the purchase date is refused (422 document_expired) and"
+        " check B at the counter fails once it has expired on the refund day.",
+    )
 
     def validate_document_number(self, value: str) -> str:
         number = normalize_document_number(value)
@@ -284,6 +292,7 @@ class FormTravelerSerializer(serializers.Serializer):
     document_type = serializers.CharField()
     document_number_masked = serializers.CharField(source="document_masked")
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(allow_null=True)
 
 
 class FormInvoiceSerializer(serializers.ModelSerializer):
@@ -330,6 +339,16 @@ def register_form_section(key: str, build: FormSection) -> None:
     _form_sections[key] = build
 
 
+def form_sections(form: RefundForm) -> dict[str, dict[str, Any]]:
+    """What downstream apps add to a form (verification, refund, prepayment, guarantee...)."""
+    sections = {}
+    for key, build in _form_sections.items():
+        section = build(form)
+        if section is not None:
+            sections[key] = section
+    return sections
+
+
 class FormDetailSerializer(FormIssuedSerializer):
     """GET /forms/{number}/: the form, its traveler, invoices, amounts, status and history."""
 
@@ -366,10 +385,7 @@ class FormDetailSerializer(FormIssuedSerializer):
 
     def to_representation(self, instance: RefundForm) -> dict[str, Any]:
         data = dict(super().to_representation(instance))
-        for key, build in _form_sections.items():
-            section = build(instance)
-            if section is not None:
-                data[key] = section
+        data.update(form_sections(instance))
         return data
 
 
