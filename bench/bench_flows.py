@@ -547,9 +547,9 @@ def comparison(results: list[Flow], baseline: float) -> list[str]:
         ratio = flow.rps / baseline if baseline else 0.0
         verdict = ""
         if target is not None:
-            verdict = f"≥ {target:.2f}× " + ("met" if ratio >= target else "**not met**")
+            verdict = f"≥ {target:.2f}x " + ("met" if ratio >= target else "**not met**")
         rows.append(
-            f"| {flow.name} | {f'{before[4]:.2f}×' if before else ''} | {ratio:.2f}× "
+            f"| {flow.name} | {f'{before[4]:.2f}x' if before else ''} | {ratio:.2f}x "
             f"| {verdict} | {before[3] if before else ''} | {flow.median_statements:.0f} "
             f"| {f'{before[1]:.1f} ms' if before else ''} | {flow.percentile(50):.1f} ms |"
         )
