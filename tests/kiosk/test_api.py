@@ -110,7 +110,8 @@ def test_uniform_404_bodies(issued: Any, lookup: Any, api: Any) -> None:
     assert lookup("", "", lang="ja").json()["extra"]["fields"]["form"] == [
         "申請書番号を入力するか、申請書のQRコードをスキャンしてください。"
     ]
-    for missing in ({}, [1, 2]):
+    empty_bodies: list[Any] = [{}, [1, 2]]
+    for missing in empty_bodies:
         reply = api().post(URL, missing, format="json")
         assert (reply.status_code, reply.json()["extra"]["codes"]) == (
             400,
