@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from core.net import client_ip
 from kiosk.guards import FormLocked, KioskRateThrottle, form_guarded
 from kiosk.i18n import CATALOG, DEFAULT_LANGUAGE, LANGUAGES, RTL_LANGUAGES, language_of, money
 from kiosk.selectors import KioskNotFound, form_number_from_input, kiosk_lookup
@@ -33,6 +34,7 @@ def _posted_lookup(request: HttpRequest, lang: str) -> tuple[dict[str, Any] | No
             number=form_number_from_input(form),
             attempt=lambda: kiosk_lookup(form=form, document_number=document, lang=lang),
             miss=KioskNotFound,
+            client=client_ip(request),
         )
     except KioskNotFound:
         return None, t["not_found"], 404

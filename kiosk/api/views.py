@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_body
 from core.api.schema import error_response
+from core.net import client_ip
 from kiosk.api.serializers import KioskLookupIn, KioskLookupOut
 from kiosk.guards import KioskRateThrottle, form_guarded
 from kiosk.selectors import KioskNotFound, form_number_from_input, kiosk_lookup
@@ -52,6 +53,7 @@ class LookupView(APIView):
                     lang=data.get("lang") or request.query_params.get("lang"),
                 ),
                 miss=KioskNotFound,
+                client=client_ip(request),
             )
         except KioskNotFound:
             return Response(dict(NOT_FOUND_BODY), status=404, headers={"Cache-Control": "no-store"})
