@@ -1,4 +1,5 @@
-"""Admin: register a kiosk device (its key shown once), rotate its key, revoke it."""
+"""Admin: kiosk devices (register with the key shown once, rotate, revoke); form locks,
+read-only evidence."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from core.exceptions import ApplicationError
-from kiosk.models import Device
+from kiosk.models import Device, KioskFormLock
 from kiosk.services import device_key_rotate, device_register, device_revoke
 
 
@@ -111,3 +112,20 @@ class DeviceAdmin(admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
             return None
         return self._show_key(request, device, key)
+
+
+@admin.register(KioskFormLock)
+class KioskFormLockAdmin(admin.ModelAdmin):
+    list_display = ["number", "form", "locked_at", "locked_until", "client"]
+    list_filter = ["locked_at"]
+    search_fields = ["number"]
+    date_hierarchy = "locked_at"
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

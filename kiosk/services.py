@@ -93,6 +93,7 @@ def green_lane_verify(
     document_number: str,
     departure_date: date,
     flight: str = "",
+    client: str = "unknown",
 ) -> Verification:
     """Verify a form not selected for inspection at the device's port (customs channel kiosk).
 
@@ -117,4 +118,4 @@ def green_lane_verify(
             signer_label=DEVICE_SIGNER_PREFIX + device.name,
         )
 
-    return form_guarded(number=form_number, attempt=attempt, miss=FormNotFound)
+    return form_guarded(number=form_number, attempt=attempt, miss=FormNotFound, client=client)

@@ -19,6 +19,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.net import client_ip
 from kiosk.guards import FormLocked, KioskRateThrottle, form_guarded
 from kiosk.i18n import LANGUAGE_CODES, LANGUAGES, RTL_LANGUAGES, language_of, money, strings, text
 from kiosk.selectors import (
@@ -48,6 +49,7 @@ def _posted_lookup(
             number=form_number_from_input(form),
             attempt=lambda: kiosk_lookup(form=form, document_number=document, lang=lang),
             miss=KioskNotFound,
+            client=client_ip(request),
         )
     except KioskNotFound:
         return None, text(lang, "not_found"), {}, 404

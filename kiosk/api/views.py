@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import error_body
 from core.api.schema import error_response
+from core.net import client_ip
 from customs.api.serializers import VerificationOut
 from customs.selectors import verification_detail
 from kiosk.api.serializers import (
@@ -90,6 +91,7 @@ class LookupView(APIView):
                     form=data.get("form"), document_number=data.get("document_number"), lang=lang
                 ),
                 miss=KioskNotFound,
+                client=client_ip(request),
             )
         except KioskNotFound:
             return Response(dict(NOT_FOUND_BODY), status=404, headers=NO_STORE)
@@ -165,6 +167,7 @@ class GreenLaneView(APIView):
             document_number=values["document_number"],
             departure_date=values["departure_date"],
             flight=values["flight"],
+            client=client_ip(request),
         )
         return Response(
             VerificationOut(verification_detail(pk=verification.pk)).data,

@@ -35,10 +35,9 @@ def forms(demo: Any) -> list[Any]:
         port=demo.port, defaults={"seed": "kiosk", "sample_rate": "0", "threshold": "10000.00"}
     )
     who = traveler(document_number=PASSPORT)
-    return [
-        make_form(demo.store_sh, demo.clerk, line(item="Silk scarf", unit_price="200.00"), who=who),
-        make_form(demo.store_sh, demo.clerk, line(item="Tea", quantity="2", unit_price="300.00"), who=who),
-    ]  # fmt: skip
+    scarf = line(item="Silk scarf", unit_price="200.00")
+    tea = line(item="Tea", quantity="2", unit_price="300.00")
+    return [make_form(demo.store_sh, demo.clerk, goods, who=who) for goods in (scarf, tea)]
 
 
 def touch(page: Any, text: str) -> None:
@@ -171,14 +170,13 @@ def test_no_green_lane_without_a_device_and_camera_reads_the_qr(page: Any, forms
         """
         window.BarcodeDetector = class {
           static getSupportedFormats() { return Promise.resolve(["qr_code"]); }
-          detect() { return Promise.resolve([{ rawValue: %r }]); }
+          detect() { return Promise.resolve([{ rawValue: QR }]); }
         };
         navigator.mediaDevices.getUserMedia = () => {
           const canvas = document.createElement("canvas");
           return Promise.resolve(canvas.captureStream());
         };
-        """
-        % form.qr_payload
+        """.replace("QR }", repr(form.qr_payload) + " }")
     )
     page.goto(page.base_url + "/kiosk/?lang=en")
     page.locator("#kiosk-camera").click()

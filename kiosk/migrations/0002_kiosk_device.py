@@ -6,9 +6,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
 
     dependencies = [
+        ("kiosk", "0001_form_lock"),
         ('core', '0007_merge_20261130_1945'),
     ]
 
