@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy
-
 from rest_framework import authentication, exceptions
 
 # DRF's own messages, translated by DRF's catalog: called through this name so that
