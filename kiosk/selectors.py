@@ -31,6 +31,7 @@ from customs.models import Verification, VerificationChannel, VerificationLine
 from customs.selectors import inspection_for, verification_for
 from kiosk.i18n import language_of, money, text
 from stores.models import FormStatus, RefundForm
+from travelers.selectors import pre_choice_dict
 
 MAX_INPUT_LENGTH = 200
 VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
@@ -81,6 +82,8 @@ class KioskResult:
     next_step: dict[str, str]
     timeline: list[dict[str, Any]] = field(default_factory=list)
     payout_options: list[dict[str, Any]] = field(default_factory=list)
+    # The transfer chosen ahead (travelers app), account masked; None when none.
+    payout_choice: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,7 @@ class KioskResult:
             "net_refund": money_str(self.net_refund),
             "next_step": self.next_step,
             "payout_options": self.payout_options,
+            "payout_choice": self.payout_choice,
         }
 
 
@@ -296,4 +300,5 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         next_step=_next_step(record, verification, prepayment, net, language),
         timeline=_timeline(record, language),
         payout_options=_payout_options(record, net, verification, prepayment, language),
+        payout_choice=pre_choice_dict(record),
     )

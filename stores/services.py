@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import rules
+from core import events, rules
 from core.crypto import document_hash, encrypt_document, mask_document
 from core.exceptions import BadRequest
 from core.ledger import ledger_append
@@ -211,6 +211,9 @@ class TravelerInput:
     nationality: str
     last_entry_date: date | None
     document_expires_on: date | None = None
+    # For the traveler's notices (SPEC §5): optional, never on the form itself.
+    email: str = ""
+    language: str = ""
 
 
 def _raise_first(violations: list[rules.Violation]) -> None:
@@ -466,6 +469,7 @@ def refund_form_issue(
             to_status=inv.status,
             payload={"form": number},
         )
+    events.publish("form_issued", form=form, email=traveler.email, language=traveler.language)
     return form
 
 

@@ -34,6 +34,13 @@ class KioskPayoutOptionOut(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class KioskPayoutChoiceOut(serializers.Serializer):
+    payout_method = serializers.CharField()
+    payout_account = serializers.CharField(help_text="Masked")
+    status = serializers.CharField(help_text="chosen, paid, failed or lapsed")
+    failure_code = serializers.CharField(allow_null=True)
+
+
 class KioskLookupOut(serializers.Serializer):
     """What the traveler sees: status, amounts (RMB strings), next step, payout, history."""
 
@@ -46,3 +53,6 @@ class KioskLookupOut(serializers.Serializer):
     net_refund = serializers.CharField()
     next_step = KioskNextStepOut()
     payout_options = KioskPayoutOptionOut(many=True)
+    payout_choice = KioskPayoutChoiceOut(
+        allow_null=True, help_text="The transfer chosen ahead (account masked), or null"
+    )
