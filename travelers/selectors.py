@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.guarantee_models import Guarantee, GuaranteeStatus, Prepayment, PrepaymentStatus
@@ -132,9 +131,9 @@ def form_view(form: RefundForm) -> FormView:
             paid_how += f" {refund.payout_account_masked}"
         if refund.fee_rate != form.fee_rate:
             differences.append(_("The agency fee in force on the refund day was applied."))
+    # In the order things happen (the stamp's time is rounded to the second, so sorting by
+    # time could put it before the issue a moment earlier).
     timeline: list[tuple[Any, str]] = [(form.issued_at, _("Form issued at the store"))]
-    if verification is not None:
-        timeline.append((verification.verified_at, _status_label(verification.result)))
     deadline = hold_state = ""
     hold_amount = captured = None
     if guarantee is not None:
@@ -147,11 +146,12 @@ def form_view(form: RefundForm) -> FormView:
         hold_state = _hold_label(guarantee.status)
         hold_amount = guarantee.amount
         captured = guarantee.captured_amount if guarantee.captured_amount > 0 else None
-        if guarantee.settled_at:
-            timeline.append((guarantee.settled_at, hold_state))
+    if verification is not None:
+        timeline.append((verification.verified_at, _status_label(verification.result)))
+    if guarantee is not None and guarantee.settled_at:
+        timeline.append((guarantee.settled_at, hold_state))
     if refund is not None and refund.paid_at:
         timeline.append((refund.paid_at, _("Refund paid")))
-    timeline.sort(key=lambda item: item[0] or timezone.now())
     next_step = _next_step(form, guarantee)
     choice = pre_choice_for(form)
     return FormView(
