@@ -69,3 +69,7 @@ def choose(api: Any) -> Callable[..., Any]:
         return api().post(CHOICE_URL, body, format="json")
 
     return call
+
+
+# The end-to-end tests' worker fixtures (a throwaway var/ folder, a redis-server).
+from tests.core.test_celery_e2e import redis_url, var_dir  # noqa: E402, F401
