@@ -117,3 +117,16 @@ def test_unsubscribe_link_works(issued: Any) -> None:
     assert page.unsubscribed_at is None  # a GET (a mail scanner) changes nothing
     assert client.post(page.path + "unsubscribe/").status_code == 200
     assert TravelerPage.objects.get(pk=page.pk).unsubscribed_at is not None
+
+
+def test_the_store_page_takes_the_travelers_email_and_language(demo: Any) -> None:
+    from tests.stores.test_pages import ISSUE, issue_data
+
+    client = Client()
+    client.force_login(demo.clerk)
+    reply = client.post(ISSUE, issue_data(email=EMAIL, language="es"))
+    assert reply.status_code == 302, reply.content.decode()[:2000]
+    page = TravelerPage.objects.get()
+    assert (page.email, page.language) == (EMAIL, "es")
+    bad = client.post(ISSUE, issue_data(email="nope"))
+    assert bad.status_code == 400
