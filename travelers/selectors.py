@@ -35,7 +35,11 @@ def page_by_token(token: str) -> TravelerPage | None:
 
 
 def pre_choice_for(form: RefundForm) -> PayoutPreChoice | None:
-    return PayoutPreChoice.objects.filter(form=form).first()
+    """The form's pre-chosen transfer; no query when loaded with select_related("pre_choice")."""
+    try:
+        return form.pre_choice  # type: ignore[no-any-return]
+    except PayoutPreChoice.DoesNotExist:
+        return None
 
 
 def pre_choice_dict(form: RefundForm) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from core.exceptions import ApplicationError
+from core.net import client_ip
 from kiosk.guards import FormLocked, KioskRateThrottle, form_guarded
 from kiosk.selectors import form_number_from_input
 from travelers.exceptions import TravelerFormNotFound
@@ -140,6 +141,7 @@ def payout_choose(request: HttpRequest, token: str) -> HttpResponse:
                     language=lang,
                 ),
                 miss=TravelerFormNotFound,
+                client=client_ip(request),
             )
         except TravelerFormNotFound:
             form.add_error(

@@ -284,6 +284,16 @@ def _phone_contact_body(world: World, role: str) -> Any:
     return {"email": "marie@example.com"}
 
 
+def _green_lane_body(world: World, role: str) -> Any:
+    form = RefundForm.objects.get(number=world.issued)
+    return {
+        "form": form.number,
+        "qr": form.qr_payload,
+        "document_number": DOCUMENT,
+        "departure_date": timezone.localdate().isoformat(),
+    }
+
+
 def _token_body(world: World, role: str) -> Any:
     return {"username": "clerk", "password": "refund-demo-2026"}
 
@@ -373,6 +383,9 @@ API = [
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
     R("POST", "/api/v1/travelers/payout-choice/",            201, 201, 201, 201, 201, 201, 201, 201, 201, 201, body=_choice_body, note="anonymous: proves possession"),
     R("POST", "/api/v1/travelers/payout-choice/",            404, 404, 404, 404, 404, 429, 429, 429, 429, 429, body=_choice_walk_body, note="walking numbers: the form lock after 5"),
+    # A kiosk device's routes: only Authorization: Device <key> (tests/kiosk/test_green_lane.py).
+    R("POST", "/api/v1/kiosk/green-lane/",                   401, 401, 401, 401, 401, 401, 401, 401, 401, 401, body=_green_lane_body),
+    R("GET", "/api/v1/kiosk/device/",                        401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
     # the tax authority (issue 13): statistics for the analyst; risk also for officers
     R("GET", "/api/v1/authority/statistics/",                403, 403, 403, 403, 403, 403, 200, 403, 403, 401, query="by=nationality"),
     R("GET", "/api/v1/authority/risk/",                      403, 403, 200, 200, 403, 403, 200, 403, 403, 401),
@@ -431,6 +444,7 @@ PAGES = [
     R("POST", "/t/{token}/payout/",                          404, 404, 404, 404, 404, 404, 404, 404, 404, 404, args={"token": "no_phone"}, body=_phone_choice_body),
     R("GET", "/t/{token}/unsubscribe/",                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}),
     R("POST", "/t/{token}/unsubscribe/",                     200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}, body=_empty),
+    R("GET", "/kiosk/device/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     R("GET", "/authority/",                                  302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="redirects to statistics"),
     R("GET", "/authority/statistics/",                       403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
     R("GET", "/authority/registry/",                         403, 403, 403, 403, 403, 403, 200, 403, 403, 302),

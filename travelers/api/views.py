@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.api.errors import error_body
 from core.api.schema import error_response
 from core.exceptions import BadRequest
+from core.net import client_ip
 from kiosk.guards import KioskRateThrottle, form_guarded
 from kiosk.selectors import form_number_from_input
 from travelers.api.serializers import PayoutChoiceIn, PayoutChoiceOut
@@ -90,6 +91,7 @@ class PayoutChoiceView(APIView):
                     language=_text(data, "lang", 16),
                 ),
                 miss=TravelerFormNotFound,
+                client=client_ip(request),
             )
         except TravelerFormNotFound:
             return Response(dict(NOT_FOUND_BODY), status=404, headers=NO_STORE)
