@@ -108,7 +108,7 @@ def test_kiosk_lookup_shows_the_choice(issued: Any, choose: Any, api: Any) -> No
 
 def test_form_reply_has_the_phone_page_and_takes_email_and_language(demo: Any, api: Any) -> None:
     client = api(demo.clerk)
-    body = {
+    body: dict[str, Any] = {
         "traveler": {
             "name": "Marie Dupont",
             "document_type": "passport",

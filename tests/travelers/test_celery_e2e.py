@@ -40,16 +40,21 @@ TIMINGS = ARTIFACTS.parent / "journey-e2e-timings.txt"
 @contextmanager
 def enqueue_to(broker: str, options: dict[str, Any]) -> Iterator[None]:
     """This process's tasks go to ``broker`` (the tests' default is an in-memory one)."""
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url, app.conf.broker_transport_options = broker, options
-    app._pool = None  # type: ignore[attr-defined]
-    app.amqp._producer_pool = None
+    conf: Any = app.conf
+    saved = (conf.broker_url, conf.broker_transport_options)
+
+    def use(url: str, transport: dict[str, Any]) -> None:
+        conf.broker_url, conf.broker_transport_options = url, transport
+        # Drop the cached connection and producer pools: the next send connects anew.
+        app._pool = None  # type: ignore[attr-defined]
+        amqp: Any = app.amqp
+        amqp._producer_pool = None
+
+    use(broker, options)
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.broker_transport_options = saved
-        app._pool = None  # type: ignore[attr-defined]
-        app.amqp._producer_pool = None
+        use(*saved)
 
 
 def seconds_until(done: Callable[[], bool], since: float) -> float:
