@@ -10,7 +10,7 @@ class PayoutChoiceIn(serializers.Serializer):
 
     form = serializers.CharField(help_text="16-digit form number or the QR payload")
     document_number = serializers.CharField(help_text="The full document number (passport)")
-    payout_method = serializers.ChoiceField(choices=["bank_card", "alipay", "wechat"])
+    payout_method = serializers.CharField(help_text="bank_card, alipay or wechat (a transfer)")
     payout_account = serializers.CharField(
         help_text="Bank card number, Alipay account (mobile, email, 2088 id) or WeChat ID"
     )
