@@ -16,6 +16,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A5
@@ -25,9 +26,12 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 
 from core.money import amount_in_words, money_str
 from core.pdf import cjk_font
+from stores.pdf import PHONE_QR_SIZE, PhoneQr
+from stores.selectors import traveler_page_path
 
 if TYPE_CHECKING:
     from agencies.models import Refund
+    from stores.models import RefundForm
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -88,6 +92,8 @@ class ReceiptData:
     form_total: Decimal | None = None
     estimated_net: Decimal | None = None
     estimated_fee_rate: Decimal | None = None
+    # The traveler's phone page (second QR), absolute URL; empty: none.
+    phone_page_url: str = ""
 
 
 def _qty(value: Decimal) -> str:
@@ -244,6 +250,7 @@ def receipt_pdf(data: ReceiptData) -> bytes:
         Spacer(1, 4 * mm),
         _signature(st, width),
         Spacer(1, 3 * mm),
+        *(_phone(data.phone_page_url, st, width) if data.phone_page_url else []),
         Paragraph(
             "本人确认已收到上述退税款。I confirm I have received the net refund above."
             " 退税款按海关核验的商品数量计算 / Computed on the quantities verified by customs."
@@ -253,6 +260,27 @@ def receipt_pdf(data: ReceiptData) -> bytes:
     ]
     doc.build(story)
     return buffer.getvalue()
+
+
+def _phone(url: str, st: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    """The second QR: the traveler's phone page, to keep the receipt on the phone."""
+    table = Table(
+        [
+            [
+                PhoneQr(url),
+                Paragraph(
+                    "手机扫码查看本次退税 · Scan to keep this refund on your phone"
+                    " (your trip's forms, in your language).",
+                    st["small"],
+                ),
+            ]
+        ],
+        colWidths=[PHONE_QR_SIZE + 3 * mm, width - PHONE_QR_SIZE - 3 * mm],
+    )
+    table.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+    )
+    return [table, Spacer(1, 2 * mm)]
 
 
 def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
@@ -442,4 +470,10 @@ def receipt_data_for(refund: Refund) -> ReceiptData:
         form_total=form.total,
         estimated_net=form.net_refund,
         estimated_fee_rate=form.fee_rate,
+        phone_page_url=_phone_page_url(form),
     )
+
+
+def _phone_page_url(form: RefundForm) -> str:
+    path = traveler_page_path(form)
+    return settings.TRAVELER_PAGE_BASE_URL.rstrip("/") + path if path else ""

@@ -60,7 +60,7 @@ from core.ledger import record_history
 from core.models import Agency, IdempotencyRecord, StaffRole
 from core.selectors import membership_of
 from customs.selectors import verification_for
-from stores.models import DocumentType
+from stores.models import DocumentType, RefundForm
 from stores.scopes import (
     ReadReason,
     document_number_for,
@@ -236,6 +236,21 @@ def _check_rows(assessment: RefundAssessment) -> list[CheckRow]:
     ]
 
 
+# The transfer the traveler chose ahead (SPEC §2) lives in a later app (travelers), which
+# registers how to find it: (what the counter shows, the full account to pay it to).
+PreChoiceLookup = Callable[[RefundForm], tuple[dict[str, str], str] | None]
+_pre_choice_lookup: list[PreChoiceLookup] = []
+
+
+def register_pre_choice_lookup(lookup: PreChoiceLookup) -> None:
+    """Let the travelers app show (and let the agent pay) a form's pre-chosen transfer."""
+    _pre_choice_lookup[:] = [lookup]
+
+
+def _pre_choice(form: RefundForm) -> tuple[dict[str, str], str] | None:
+    return _pre_choice_lookup[0](form) if _pre_choice_lookup else None
+
+
 def _render_visit(
     request: HttpRequest,
     agency: Agency,
@@ -322,6 +337,7 @@ def _render_visit(
         "payout_form": payout_form,
         "options": options,
         "existing": existing if existing and existing.agency_id == agency.pk else None,
+        "pre_choice": (_pre_choice(form) or (None, ""))[0],
     }
     return render(request, "agencies/counter_visit.html", context, status=status)
 
@@ -402,6 +418,17 @@ def _settle_claim(request: HttpRequest, token: str, refund_id: int | None) -> No
         )
 
 
+def _pre_choice_payout(form_number: str) -> PayoutForm | None:
+    """The payout form filled with the traveler's pre-chosen transfer, if there is one."""
+    form = form_for_counter(number=form_number)
+    found = _pre_choice(form) if form is not None else None
+    if found is None:
+        return None
+    shown, account = found
+    method = shown["payout_method"]
+    return PayoutForm({"payout_method": method, ACCOUNT_FIELDS[method]: account})
+
+
 @require_POST
 @agent_required
 def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
@@ -412,6 +439,9 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
     if state.get("refund"):
         return redirect("agencies:refund", pk=state["refund"])
     payout_form = PayoutForm(request.POST)
+    pre_choice = _pre_choice_payout(state["form"]) if request.POST.get("pre_choice") else None
+    if pre_choice is not None:
+        payout_form = pre_choice  # the account is read on the server, never from the page
     if not payout_form.is_valid() or not state.get("doc"):
         if not state.get("doc"):
             payout_form.add_error(None, "Enter the presented document number first.")

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 
 from stores.countries import alpha2_from_mrz, country_choices
@@ -298,6 +299,18 @@ class IssueForm(forms.Form):
         label="Document expiry · 证件有效期至",
         help_text="From the MRZ or the photo page; an expired document is not valid.",
         widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    email = forms.EmailField(
+        required=False,
+        label="Traveler's email (optional) · 旅客邮箱（选填）",
+        help_text="Notices in the traveler's language: form issued, customs, refund paid.",
+        max_length=254,
+    )
+    language = forms.ChoiceField(
+        required=False,
+        label="Traveler's language · 旅客语言",
+        choices=settings.LANGUAGES,
+        initial="en",
     )
     invoice_numbers = forms.CharField(
         required=False,

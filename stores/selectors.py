@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -183,3 +183,18 @@ def form_lock(*, number: str) -> RefundForm:
     if form is None:
         raise FormNotFound(f"No refund form {number}.")
     return form
+
+
+# The traveler's phone page belongs to a later app (travelers): it registers how a form's
+# page path is found, so the form reply and the PDF can carry it without importing it.
+_traveler_page_path: list[Callable[[RefundForm], str | None]] = []
+
+
+def register_traveler_page_path(build: Callable[[RefundForm], str | None]) -> None:
+    """Let the travelers app say where a form's phone page is (``/t/<token>/``)."""
+    _traveler_page_path[:] = [build]
+
+
+def traveler_page_path(form: RefundForm) -> str | None:
+    """The path of the form's phone page, or None when no app provides one."""
+    return _traveler_page_path[0](form) if _traveler_page_path else None

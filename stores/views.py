@@ -371,6 +371,8 @@ def form_issue(request: HttpRequest) -> HttpResponse:
         nationality=data["nationality"],
         last_entry_date=data["last_entry_date"],
         document_expires_on=data["document_expires_on"],
+        email=data.get("email") or "",
+        language=data.get("language") or "",
     )
     lines = [
         services.InvoiceLineInput(

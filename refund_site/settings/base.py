@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "agencies",
     "kiosk",
     "authority",
+    "travelers",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +283,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotency_settle_task",
         "schedule": 60.0,
     },
+    # Buy & Refund: the traveler is reminded 3 days before the deadline (once per form).
+    "travelers-deadline-reminders": {
+        "task": "travelers.tasks.deadline_reminders_task",
+        "schedule": crontab(hour="9", minute="0"),
+    },
+    # Safety net of the event tasks (a lost enqueue): pending notices, chosen transfers.
+    "travelers-safety-net": {
+        "task": "travelers.tasks.travelers_safety_net_task",
+        "schedule": 300.0,
+    },
     # Proof of life for `manage.py doctor`: beat sends it, a worker records it.
     "core-heartbeat": {
         "task": "core.tasks.heartbeat_task",
@@ -362,3 +373,14 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Traveler notices (SPEC §5) -------------------------------------------------
+# EMAIL_URL in django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587;
+# the default prints emails on the console (the demo).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tax-refund@localhost")
+# Links in notices and on the printed form point at this site.
+TRAVELER_PAGE_BASE_URL = env.str("TRAVELER_PAGE_BASE_URL", default="http://127.0.0.1:8000")
+TRAVELER_MESSAGE_GATEWAY = env.str(
+    "TRAVELER_MESSAGE_GATEWAY", default="travelers.messaging.SandboxMessageGateway"
+)

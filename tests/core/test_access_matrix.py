@@ -120,6 +120,15 @@ class World:
         return form.number
 
     @cached_property
+    def phone(self) -> str:
+        """The phone-page token of the ``issued`` form (made when the store issued it)."""
+        from travelers.models import TravelerPage
+
+        return TravelerPage.objects.get(form__number=self.issued).token
+
+    no_phone = "no-such-phone-page-token"
+
+    @cached_property
     def walk(self) -> str:
         return form_number(region_code="31", issued_on=timezone.localdate(), sequence=99_999_999)
 
@@ -253,6 +262,28 @@ def _kiosk_body(world: World, role: str) -> Any:
     return {"form": world.sh, "document_number": DOCUMENT}
 
 
+def _choice_body(world: World, role: str) -> Any:
+    return {
+        "form": world.issued,
+        "document_number": DOCUMENT,
+        "payout_method": "alipay",
+        "payout_account": "13800138000",
+    }
+
+
+def _choice_walk_body(world: World, role: str) -> Any:
+    return {**_choice_body(world, role), "form": world.walk}
+
+
+def _phone_choice_body(world: World, role: str) -> Any:
+    body = _choice_body(world, role)
+    return {**body, "form_number": body.pop("form")}
+
+
+def _phone_contact_body(world: World, role: str) -> Any:
+    return {"email": "marie@example.com"}
+
+
 def _green_lane_body(world: World, role: str) -> Any:
     form = RefundForm.objects.get(number=world.issued)
     return {
@@ -350,6 +381,8 @@ API = [
     R("POST", "/api/v1/forms/{number}/prepayment/handover/", 409, 404, 403, 403, 403, 403, 403, 403, 403, 401, args={"number": "buy_and_refund"}),
     R("GET", "/api/v1/settlements/{period}/",                403, 403, 403, 403, 200, 200, 403, 403, 403, 401, args={"period": "period"}),
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
+    R("POST", "/api/v1/travelers/payout-choice/",            201, 201, 201, 201, 201, 201, 201, 201, 201, 201, body=_choice_body, note="anonymous: proves possession"),
+    R("POST", "/api/v1/travelers/payout-choice/",            404, 404, 404, 404, 404, 429, 429, 429, 429, 429, body=_choice_walk_body, note="walking numbers: the form lock after 5"),
     # A kiosk device's routes: only Authorization: Device <key> (tests/kiosk/test_green_lane.py).
     R("POST", "/api/v1/kiosk/green-lane/",                   401, 401, 401, 401, 401, 401, 401, 401, 401, 401, body=_green_lane_body),
     R("GET", "/api/v1/kiosk/device/",                        401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
@@ -404,6 +437,13 @@ PAGES = [
     R("GET", "/agency/settlement/{period}.xlsx",             403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
     R("GET", "/agency/guarantees/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/kiosk/",                                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/t/{token}/",                                  200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}),
+    R("GET", "/t/{token}/",                                  404, 404, 404, 404, 404, 404, 404, 404, 404, 404, args={"token": "no_phone"}),
+    R("POST", "/t/{token}/contact/",                         302, 302, 302, 302, 302, 302, 302, 302, 302, 302, args={"token": "phone"}, body=_phone_contact_body),
+    R("POST", "/t/{token}/payout/",                          302, 302, 302, 302, 302, 302, 302, 302, 302, 302, args={"token": "phone"}, body=_phone_choice_body),
+    R("POST", "/t/{token}/payout/",                          404, 404, 404, 404, 404, 404, 404, 404, 404, 404, args={"token": "no_phone"}, body=_phone_choice_body),
+    R("GET", "/t/{token}/unsubscribe/",                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}),
+    R("POST", "/t/{token}/unsubscribe/",                     200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}, body=_empty),
     R("GET", "/kiosk/device/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     R("GET", "/authority/",                                  302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="redirects to statistics"),
     R("GET", "/authority/statistics/",                       403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
@@ -536,7 +576,8 @@ def _page_routes() -> set[str]:
     return {
         r
         for r in routes
-        if r == "/" or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/", "/authority/"))
+        if r == "/"
+        or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/", "/authority/", "/t/"))
     }
 
 
