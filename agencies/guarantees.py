@@ -524,6 +524,7 @@ def _operation_settle(
 def _guarantee_move(
     guarantee: Guarantee, target: str, *, actor: Any, action: str, payload: dict[str, Any]
 ) -> None:
+    previous = guarantee.status
     transition(
         guarantee,
         to=target,
