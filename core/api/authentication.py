@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy
 from rest_framework import authentication, exceptions
+
+# DRF's own messages, translated by DRF's catalog: named so that makemessages does not
+# extract them into ours (core/ has no locale directory: the extraction would fail).
+drf_message = gettext_lazy
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -23,7 +27,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
                 "user__membership__agency",
             ).get(key=key)
         except model.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+            raise exceptions.AuthenticationFailed(drf_message("Invalid token.")) from None
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+            raise exceptions.AuthenticationFailed(drf_message("User inactive or deleted."))
         return (token.user, token)
