@@ -45,9 +45,19 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+_WARM: set[str] = set()
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    if live_server.url not in _WARM:
+        # The first request to a fresh server imports every URLconf and view: on a loaded
+        # machine that alone can outlast a page's 10 s timeout. Pay it once, here.
+        warm = browser.new_context()
+        warm.request.get(live_server.url + "/accounts/login/", timeout=120_000)
+        warm.close()
+        _WARM.add(live_server.url)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.base_url = live_server.url
