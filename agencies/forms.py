@@ -13,12 +13,13 @@ from typing import Any
 from django import forms
 
 from agencies.models import PayoutMethod
+from core.forms import BilingualForm
 from stores.models import DocumentType
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-class ScanForm(forms.Form):
+class ScanForm(BilingualForm):
     """The form's QR as a keyboard-wedge scanner types it (147 characters, then Enter)."""
 
     qr = forms.CharField(
@@ -39,7 +40,7 @@ class ScanForm(forms.Form):
     )
 
 
-class DocumentForm(forms.Form):
+class DocumentForm(BilingualForm):
     """The document the traveler presents at the counter."""
 
     document_type = forms.ChoiceField(label="Document type presented", choices=DocumentType.choices)
@@ -68,7 +69,7 @@ ACCOUNT_FIELDS = {
 }
 
 
-class PayoutForm(forms.Form):
+class PayoutForm(BilingualForm):
     """The payout method and, for a transfer, the payee account."""
 
     payout_method = forms.ChoiceField(

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods
 from agencies.guarantees import prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
 from core.exceptions import ApplicationError
+from core.forms import BilingualForm
 from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
 from stores.views import clerk_required, clerk_store
@@ -119,7 +120,7 @@ def _token_spend(request: HttpRequest) -> bool:
 # --- The form on the page ---------------------------------------------------------------
 
 
-class PrepaymentForm(forms.Form):
+class PrepaymentForm(BilingualForm):
     """What the clerk enters: consent, card holder, card token, payout method."""
 
     consent = forms.BooleanField(

@@ -42,7 +42,7 @@ from stores.forms import (
 from stores.models import FormStatus, InvoiceKind, RefundForm, VatInvoice
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
-from stores.selectors import form_with_lines, forms_for_store
+from stores.selectors import form_with_lines, forms_for_store, invoices_unused
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -193,8 +193,9 @@ def _line_drafts(formset: Any) -> tuple[list[LineDraft], dict[int, list[str]]]:
 
 def _bind(request: HttpRequest) -> tuple[IssueForm, Any]:
     today = services.business_today()
+    unused = invoices_unused(store_id=clerk_store(request).pk)
     return (
-        IssueForm(request.POST, today=today),
+        IssueForm(request.POST, today=today, unused_invoices=unused),
         LineFormSet(request.POST, prefix="lines"),
     )
 
@@ -303,7 +304,11 @@ def form_issue(request: HttpRequest) -> HttpResponse:
     """One screen: traveler (MRZ scan or typed), goods lines or invoice numbers, issue."""
     store = clerk_store(request)
     if request.method == "GET":
-        form = IssueForm(initial={"token": secrets.token_hex(16)}, today=services.business_today())
+        form = IssueForm(
+            initial={"token": secrets.token_hex(16)},
+            today=services.business_today(),
+            unused_invoices=invoices_unused(store_id=store.pk),
+        )
         return _render_issue(request, form, LineFormSet(prefix="lines"))
 
     form, formset = _bind(request)

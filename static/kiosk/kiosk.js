@@ -113,6 +113,8 @@
     startEl.hidden = true;
     resultEl.hidden = false;
     window.scrollTo(0, 0);
+    // Keyboard and screen-reader users land on the result, not on <body>.
+    status.focus();
   }
 
   formEl.addEventListener("submit", function (e) {

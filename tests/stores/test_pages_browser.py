@@ -145,7 +145,10 @@ def test_bad_scan_says_so_and_typing_still_works(demo, page):
     expect(page.locator("#checks")).to_contain_text("Goods not eligible")
     # Issuing anyway: the server refuses with the same rule, and nothing is written.
     page.get_by_role("button", name="Issue form · 开具申请单").click()
-    expect(page.locator("#rule-errors")).to_contain_text("Goods not eligible")
+    expect(page.locator("#rule-errors")).to_contain_text("Not issued")
+    # Each refusal is shown once: in the checks, not repeated in the alert.
+    expect(page.locator("#checks li[data-code=goods_not_eligible]")).to_have_count(1)
+    expect(page.locator("#rule-errors")).not_to_contain_text("Goods not eligible")
     expect(page.locator("input[name=lines-0-item]")).to_have_value("画册 Art book")
     assert RefundForm.objects.count() == 0
     screenshot(page, "stores-issue-refused")

@@ -1,0 +1,229 @@
+"""Every page a person uses, as data, for the accessibility browser suite.
+
+To add a page, add a ``PageSpec`` to ``PAGES``:
+
+- ``path``: the address, with ``{name}`` placeholders filled from the ``Scenario``
+  (``{issued}``, ``{invoice}``, ...: add a cached property to ``Scenario`` when a page
+  needs a record that is not there yet);
+- ``user``: the demo user to log in as (``None``: anonymous);
+- ``languages``: ``("en",)`` for the zh/en bilingual staff pages; pages with a
+  language switch list theirs (``lang`` is passed as ``?lang=``);
+- ``reach``: optional steps run after loading ``path`` (scan a QR, look a form up...)
+  that bring the page to the state to check;
+- ``status``: the HTTP status the first load answers (404 for the error page).
+
+Each page is checked at desktop width and at 360 px, with axe-core against WCAG
+2.0-2.2 A/AA (any violation fails) and for horizontal overflow at 360 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from django.utils import timezone
+
+from kiosk.i18n import LANGUAGES as KIOSK_LANGUAGES
+from stores.models import RefundForm, VatInvoice
+from tests.factories import line, make_form, make_invoice, traveler
+
+KIOSK_LANGS = tuple(code for code, _name, _rtl in KIOSK_LANGUAGES)
+
+
+class Scenario:
+    """The records the pages show, made on first use (one test makes only what it needs)."""
+
+    def __init__(self, demo: Any) -> None:
+        self.demo = demo
+
+    @cached_property
+    def issued_form(self) -> RefundForm:
+        return make_form(
+            self.demo.store_sh,
+            self.demo.clerk,
+            line("丝巾 Silk scarf", "2", "5263.50", unit="条"),
+            line("绿茶 Green tea", "3", "120.00", "0.09", unit="千克"),
+            who=traveler(name="Marie Dupont"),
+        )
+
+    @cached_property
+    def bnr_form(self) -> RefundForm:
+        return make_form(
+            self.demo.store_sh,
+            self.demo.clerk,
+            line(unit_price="1200.00"),
+            who=traveler(name="John Smith", document_number="X1234567", nationality="GB"),
+            buy_and_refund=True,
+        )
+
+    @cached_property
+    def verified_form(self) -> RefundForm:
+        from tests.agencies.conftest import verify
+
+        form = make_form(
+            self.demo.store_sh,
+            self.demo.clerk,
+            line(unit_price="880.00"),
+            who=traveler(name="Kim Minji", document_number="M12345678", nationality="KR"),
+        )
+        return verify(form, self.demo)
+
+    @cached_property
+    def refund(self) -> Any:
+        from agencies.services import refund_pay
+
+        form = self.verified_form
+        return refund_pay(
+            form_number=form.number,
+            qr=form.qr_payload,
+            document_number="M12345678",
+            payout_method="alipay",
+            payout_account="kim@example.com",
+            agent=self.demo.agent,
+            agency=self.demo.agency,
+            port=self.demo.port,
+        )
+
+    @cached_property
+    def unused_invoice(self) -> VatInvoice:
+        return make_invoice(
+            self.demo.store_sh,
+            self.demo.clerk,
+            line("手表 Watch", "1", "10527.00", unit="只"),
+            buyer_name="Marie Dupont",
+        )
+
+    @cached_property
+    def batch(self) -> Any:
+        from customs.services import mailbox_batch_open
+
+        return mailbox_batch_open(port=self.demo.port, officer=self.demo.officer)
+
+    # Values the paths use.
+    @property
+    def issued(self) -> str:
+        return self.issued_form.number
+
+    @property
+    def bnr(self) -> str:
+        return self.bnr_form.number
+
+    @property
+    def invoice(self) -> str:
+        return self.unused_invoice.number
+
+    @property
+    def refund_id(self) -> int:
+        return int(self.refund.pk)
+
+    @property
+    def batch_id(self) -> int:
+        return int(self.batch.pk)
+
+    @property
+    def month(self) -> str:
+        return timezone.localdate().strftime("%Y-%m")
+
+
+def _scan(box: str, qr: Callable[[Scenario], str]) -> Callable[[Any, Scenario], None]:
+    """Type a QR into a scan box and press Enter, as a keyboard-wedge scanner does."""
+
+    def steps(page: Any, scenario: Scenario) -> None:
+        page.fill(box, qr(scenario))
+        page.press(box, "Enter")
+        page.wait_for_load_state("networkidle")
+
+    return steps
+
+
+def _kiosk_lookup(page: Any, scenario: Scenario) -> None:
+    """Look the verified form up at the kiosk: the result screen with its timeline."""
+    form = scenario.verified_form
+    page.fill("#kiosk-form-number", form.number)
+    page.fill("#kiosk-document", "M12345678")
+    page.click("#kiosk-submit")
+    page.wait_for_selector("#kiosk-result:not([hidden])")
+
+
+def _store_filter(page: Any, scenario: Scenario) -> None:
+    """The invoice list searched by a buyer's name."""
+    scenario.unused_invoice  # noqa: B018 - made before the page loads
+    page.fill("input[name=q]", "Dupont")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_load_state("networkidle")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page (in one state) that the suite checks."""
+
+    name: str
+    path: str
+    user: str | None = None
+    languages: tuple[str, ...] = ("en",)
+    reach: Callable[[Any, Scenario], None] | None = None
+    status: int = 200
+    needs: tuple[str, ...] = field(default=())
+
+    def url(self, scenario: Scenario, lang: str) -> str:
+        for name in self.needs:
+            getattr(scenario, name)
+        path = self.path.format_map(_Lazy(scenario))
+        if lang != "en" or len(self.languages) > 1:
+            path += ("&" if "?" in path else "?") + f"lang={lang}"
+        return path
+
+
+class _Lazy(dict[str, Any]):
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__()
+        self.scenario = scenario
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self.scenario, key)
+
+
+PAGES: list[PageSpec] = [
+    # Anyone
+    PageSpec("home", "/"),
+    PageSpec("login", "/accounts/login/"),
+    PageSpec("not-found", "/no-such-page/", status=404),
+    # Store clerk
+    PageSpec("store-today", "/store/", "clerk", needs=("issued_form",)),
+    PageSpec("store-issue", "/store/forms/new/", "clerk", needs=("unused_invoice",)),
+    PageSpec("store-form", "/store/forms/{issued}/", "clerk"),
+    PageSpec("store-void", "/store/forms/{issued}/void/", "clerk"),
+    PageSpec("store-prepayment", "/store/forms/{bnr}/prepayment/", "clerk"),
+    PageSpec("store-invoices", "/store/invoices/", "clerk", needs=("issued_form",)),
+    PageSpec("store-invoices-search", "/store/invoices/", "clerk", reach=_store_filter),
+    PageSpec("store-invoice", "/store/invoices/{invoice}/", "clerk"),
+    # Customs officer
+    PageSpec("customs-scan", "/customs/", "officer"),
+    PageSpec(
+        "customs-form",
+        "/customs/",
+        "officer",
+        reach=_scan("input[name=code]", lambda s: s.issued_form.qr_payload),
+    ),
+    PageSpec("customs-today", "/customs/today/", "officer", needs=("verified_form",)),
+    PageSpec("customs-inspections", "/customs/inspections/", "officer"),
+    PageSpec("customs-mailbox", "/customs/mailbox/", "officer"),
+    PageSpec("customs-batch", "/customs/mailbox/{batch_id}/", "officer"),
+    # Agency operator
+    PageSpec("agency-counter", "/agency/", "agent", needs=("refund",)),
+    PageSpec(
+        "agency-visit",
+        "/agency/",
+        "agent",
+        reach=_scan("input[name=qr]", lambda s: s.verified_form.qr_payload),
+    ),
+    PageSpec("agency-refunds", "/agency/refunds/", "agent", needs=("refund",)),
+    PageSpec("agency-refund", "/agency/refunds/{refund_id}/", "agent"),
+    PageSpec("agency-settlement", "/agency/settlement/?month={month}", "agent", needs=("refund",)),
+    PageSpec("agency-guarantees", "/agency/guarantees/", "agent"),
+    # Traveler kiosk (ten languages; Arabic right to left)
+    PageSpec("kiosk-start", "/kiosk/", languages=KIOSK_LANGS),
+    PageSpec("kiosk-result", "/kiosk/", languages=("en", "ar", "de", "ru"), reach=_kiosk_lookup),
+]
