@@ -81,7 +81,7 @@ def demo_seed() -> dict[str, int]:
     )
     User = get_user_model()
     password = settings.DEMO_PASSWORD
-    people = [
+    people: list[tuple[str, dict[str, Any]]] = [
         ("clerk", {"role": "clerk", "store": sh}),
         ("clerk2", {"role": "clerk", "store": bj}),
         ("officer", {"role": "officer", "port": port}),
