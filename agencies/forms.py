@@ -116,6 +116,30 @@ class PayoutForm(BilingualForm):
         return self.cleaned_data.get(field) if field else None
 
 
+FIRST_MONTH = date(2015, 1, 1)  # the platform's rules start with 2015 No.3
+
+
+def month_or_error(value: str | None, today: date) -> tuple[date, str]:
+    """``?month=``: the first of that month, or an error message (bilingual) for the page.
+
+    Missing means this month; malformed, before 2015-01 or in the future is an error,
+    never silently this month.
+    """
+    this_month = today.replace(day=1)
+    if value is None:
+        return this_month, ""
+    match = MONTH_RE.match(value.strip())
+    if match is None:
+        return this_month, f"{value[:20]!r} is not a month: use YYYY-MM · 月份格式应为 年-月"
+    month = date(int(match.group(1)), int(match.group(2)), 1)
+    if month < FIRST_MONTH or month > this_month:
+        return this_month, (
+            f"{value} is out of range: from {FIRST_MONTH:%Y-%m} to {this_month:%Y-%m}"
+            f" · 月份超出范围"
+        )
+    return month, ""
+
+
 def parse_month(value: str | None, default: date) -> date:
     """``YYYY-MM`` -> the first of that month; anything else -> ``default``'s month."""
     match = MONTH_RE.match(value or "")

@@ -20,7 +20,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from core.money import amount_in_words, money_str
+from core.money import amount_in_words, money_display
 from core.pdf import cjk_font
 
 if TYPE_CHECKING:
@@ -204,10 +204,10 @@ def receipt_pdf(data: ReceiptData) -> bytes:
 def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
     fee_pct = f"{(data.fee_rate * 100).normalize():f}%"
     rows = [
-        ["核验含税金额 Verified amount incl. VAT", money_str(data.verified_total)],
-        ["应退增值税 Refundable VAT", money_str(data.refundable_vat)],
-        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_str(data.fee)],
-        ["实退金额 Net refund paid", money_str(data.net_refund)],
+        ["核验含税金额 Verified amount incl. VAT", money_display(data.verified_total)],
+        ["应退增值税 Refundable VAT", money_display(data.refundable_vat)],
+        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_display(data.fee)],
+        ["实退金额 Net refund paid", money_display(data.net_refund)],
     ]
     cells = [
         [

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
+from core.history import history_words
 from core.ledger import record_history
 from core.models import StaffMembership, StaffRole, Store
 from core.money import money_str
@@ -48,16 +49,6 @@ View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 ISSUED_TOKENS_KEY = "stores_issued_tokens"
 ISSUED_TOKENS_KEPT = 30
-
-HISTORY_LABELS = {
-    "form_issued": "Issued · 已开具",
-    "form_voided": "Voided · 已作废",
-    "form_verified": "Verified by customs · 海关已验核",
-    "form_partially_verified": "Partially verified · 海关部分验核",
-    "form_rejected": "Rejected by customs · 海关不予验核",
-    "form_refunded": "Refunded · 已退税",
-    "invoice_attached_to_form": "Invoice attached · 发票已关联",
-}
 
 NOT_VOIDABLE: dict[str, str] = {
     FormStatus.VERIFIED: "Customs has verified this form: it can no longer be voided.",
@@ -392,8 +383,10 @@ def _history_rows(form: RefundForm) -> list[dict[str, Any]]:
         rows.append(
             {
                 "at": entry.created_at,
-                "label": HISTORY_LABELS.get(
-                    entry.action, entry.action.replace("_", " ").capitalize()
+                # In words, both languages: "Form voided — voided", never a code.
+                "label": history_words(
+                    entry.action,
+                    entry.to_status if entry.to_status != entry.from_status else None,
                 ),
                 "from_status": entry.from_status,
                 "to_status": entry.to_status,

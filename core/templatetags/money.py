@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 
+from core.history import action_words, history_words, status_words
 from core.money import money_display
 
 register = template.Library()
@@ -21,3 +22,21 @@ def rmb(value: Any) -> str:
         return money_display(Decimal(str(value)))
     except InvalidOperation:
         return str(value)
+
+
+@register.filter(name="action_words")
+def action_words_filter(action: str) -> str:
+    """A ledger action in words, both languages."""
+    return action_words(str(action or ""))
+
+
+@register.filter(name="status_words")
+def status_words_filter(status: str) -> str:
+    """A status in words, both languages."""
+    return status_words(str(status or ""))
+
+
+@register.filter
+def history_row(entry: Any) -> str:
+    """A ledger entry (``action``, ``to_status``) as one line of words."""
+    return history_words(str(entry.action), entry.to_status or None)

@@ -78,6 +78,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every page formats money and ledger words the same way: {{ x|rmb }}.
+            "builtins": ["core.templatetags.money"],
         },
     },
 ]

@@ -140,7 +140,7 @@ def test_issue_creates_invoice_and_form_and_shows_it(clerk_client, demo):
     page = clerk_client.get(response["Location"]).content.decode()
     assert form.number in page
     assert "RMB 324.00" in page
-    assert "324.00" in page and "Issued · 已开具" in page
+    assert "324.00" in page and "Form issued · 申请单已开具" in page
     assert f"/store/forms/{form.number}/pdf/" in page
 
 
@@ -417,7 +417,7 @@ def test_void_reverses_the_invoice_and_shows_history(clerk_client, demo):
     html = clerk_client.get(response["Location"]).content.decode()
     assert 'class="badge voided"' in html
     assert red.number in html
-    assert "Voided · 已作废" in html and "Goods returned" in html
+    assert "Form voided · 申请单已作废" in html and "Goods returned" in html
     assert "already voided" in html
     assert "void-link" not in html
     # Voiding again is refused with a clear message and changes nothing.

@@ -91,7 +91,7 @@ def test_clerk_issues_prints_and_voids_a_form(demo, page):
     form = RefundForm.objects.get()
     expect(page.locator("h1")).to_contain_text(form.number)
     expect(page.locator("#net-refund")).to_have_text("RMB 324.00")
-    expect(page.locator("#history")).to_contain_text("Issued · 已开具")
+    expect(page.locator("#history")).to_contain_text("Form issued · 申请单已开具")
     screenshot(page, "stores-form-detail")
 
     # The print link serves the PDF.
