@@ -69,7 +69,7 @@ def test_receipt_prints_form_amounts_payout_and_signature_line_in_both_languages
         "Marie Dupont",
         "护照 Passport 1*****345 · FR",
         "上海示范商店 (DEMO-SH-001)",
-        "核验含税金额 Verified amount incl. VAT 3,600.00"  # thousands separated, as on every page,
+        "核验含税金额 Verified amount incl. VAT 3,600.00",  # thousands separated, as on pages
         "应退增值税 Refundable VAT 396.00",
         "代理服务费 Agency fee (2%) -72.00",
         "实退金额 Net refund paid 324.00",
