@@ -261,4 +261,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # One line per event: Django's own console handler (DEBUG only) would print every
+        # record a second time through the root handler.
+        "django": {"handlers": [], "propagate": True},
+        # A 4xx is in the access line already (runserver, gunicorn): only 5xx, with traceback.
+        "django.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="ERROR")},
+    },
 }
