@@ -40,7 +40,14 @@ OVERFLOW = """() => {
   const doc = document.documentElement;
   const wide = [];
   if (doc.scrollWidth > doc.clientWidth + 1) {
+    const clipped = (el) => {
+      for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+        if (getComputedStyle(up).overflowX !== "visible") return true;
+      }
+      return false;
+    };
     for (const el of document.body.querySelectorAll("*")) {
+      if (clipped(el)) continue;  // inside a box that scrolls or clips: not the page's width
       const box = el.getBoundingClientRect();
       if (box.width && (box.right > doc.clientWidth + 1 || box.left < -1)) {
         const cls = typeof el.className === "string" ? el.className.trim() : "";
@@ -76,7 +83,8 @@ def _check(browser: Any, live_server: Any, spec: PageSpec, scenario: Scenario) -
     cookies = _session_cookie(user, live_server.url) if user is not None else []
     for lang in spec.languages:
         url = live_server.url + spec.url(scenario, lang)
-        for width_name, (width, height) in WIDTHS.items():
+        for width_name in spec.widths:
+            width, height = WIDTHS[width_name]
             # bypass_csp: Playwright's add_script_tag inlines axe-core, which the site's
             # CSP (rightly) refuses. CSP itself is enforced in every other browser test.
             context = browser.new_context(
