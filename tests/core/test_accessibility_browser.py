@@ -104,8 +104,9 @@ def _check(browser: Any, live_server: Any, spec: PageSpec, scenario: Scenario) -
                 if spec.reach is not None:
                     spec.reach(tab, scenario)
                 screenshot(tab, f"a11y-{spec.name}-{lang}-{width_name}")
-                tab.add_script_tag(path=str(AXE))
-                for v in tab.evaluate(AXE_RUN, [WCAG_TAGS]):
+                if spec.axe:
+                    tab.add_script_tag(path=str(AXE))
+                for v in tab.evaluate(AXE_RUN, [WCAG_TAGS]) if spec.axe else []:
                     nodes = "; ".join(f"{n['target']}" for n in v["nodes"])
                     problems.append(
                         f"{where}: axe {v['id']} ({v['impact']}): {v['help']} — {nodes}"
