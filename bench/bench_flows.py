@@ -1,0 +1,588 @@
+"""Benchmark: the money flows over HTTP, against the thinnest DRF write, in one run.
+
+One command (not part of the tests or CI):
+
+    .venv/bin/python bench/bench_flows.py [--forms 600] [--clients 8] [--workers 2]
+
+It starts a throwaway PostgreSQL 15 (initdb in a temp dir, as scripts/test does),
+migrates and seeds it, starts gunicorn with ``--workers`` sync workers on the
+benchmark settings (``bench/flows/settings.py``: the local settings with debug off, a
+statement counter on every reply, the kiosk throttle raised), and drives it with a
+closed loop of ``--clients`` keep-alive HTTP clients:
+
+    baseline (before)   POST /bench/insert/          token auth, one INSERT
+    invoice             POST /api/v1/invoices/        2 lines
+    form                POST /api/v1/forms/           3 invoices, 6 lines
+    verification        POST /api/v1/customs/verifications/   signed QR, all presented
+    refund cash         POST /api/v1/refunds/         QR, cash
+    refund bank card    POST /api/v1/refunds/         QR, bank card through the payout sandbox
+    kiosk lookup        POST /api/v1/kiosk/lookup/    anonymous
+    baseline (after)    POST /bench/insert/
+
+For each: requests/s, p50, p99, SQL statements per request (median, from the
+``X-Bench-Statements`` header), and the ratio to the baseline (the mean of before and
+after). It writes ``bench/RESULTS.md`` (machine, load, table, resident size of the
+gunicorn workers) and ``bench/results.png`` (throughput and latency per flow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+GUNICORN = str(Path(PYTHON).parent / "gunicorn")
+
+
+@dataclass
+class Flow:
+    """One measured flow: its requests' latencies, statement counts and answers."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+    @property
+    def median_statements(self) -> float:
+        return statistics.median(self.statements) if self.statements else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_bin() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("pg_ctl")
+    if not found:
+        sys.exit("PostgreSQL is not installed: run scripts/setup --dev")
+    return Path(found).parent
+
+
+class Postgres:
+    """A throwaway PostgreSQL server in a temp dir (trust auth, fsync off), like scripts/test."""
+
+    def __init__(self, base: Path) -> None:
+        self.dir = base / "pg"
+        self.dir.mkdir()
+        self.port = free_port()
+        self.runas: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            self.runas = ["runuser", "-u", "postgres", "--"]
+        self.bin = pg_bin()
+
+    def start(self) -> str:
+        subprocess.run(
+            [
+                *self.runas,
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.dir / "data"),
+                "-U",
+                "refund",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            "-c max_connections=100 -c fsync=off"
+        )
+        subprocess.run(
+            [
+                *self.runas,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.dir / "data"),
+                "-l",
+                str(self.dir / "log"),
+                "-w",
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [
+                str(self.bin / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "refund",
+                "refund",
+            ],
+            check=True,
+        )
+        return f"postgres://refund@127.0.0.1:{self.port}/refund"
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                *self.runas,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.dir / "data"),
+                "-m",
+                "fast",
+                "stop",
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+class Client:
+    """One keep-alive HTTP connection."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, int]:
+        data = json.dumps(body).encode()
+        hdrs = {"Content-Type": "application/json", **headers}
+        try:
+            self.conn.request("POST", path, body=data, headers=hdrs)
+            response = self.conn.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request("POST", path, body=data, headers=hdrs)
+            response = self.conn.getresponse()
+        raw = response.read()
+        statements = int(response.getheader("X-Bench-Statements", "0") or 0)
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw[:200].decode(errors="replace")
+        return response.status, payload, statements
+
+
+Job = tuple[str, dict[str, Any], dict[str, str]]
+
+
+def run_flow(
+    name: str,
+    port: int,
+    jobs: list[Job],
+    clients: int,
+    warmup: int,
+    on_answer: Callable[[int, Any], None] | None = None,
+) -> Flow:
+    """Send ``jobs`` through ``clients`` closed-loop clients; the first ``warmup`` not timed."""
+    flow = Flow(name)
+    lock = threading.Lock()
+
+    def drive(mine: Iterator[tuple[int, Job]], timed: bool) -> None:
+        client = Client(port)
+        for index, (path, body, headers) in mine:
+            started = time.perf_counter()
+            status, payload, statements = client.post(path, body, headers)
+            elapsed = time.perf_counter() - started
+            with lock:
+                if 200 <= status < 300:
+                    if timed:
+                        flow.latencies.append(elapsed)
+                        flow.statements.append(statements)
+                    if on_answer is not None:
+                        on_answer(index, payload)
+                else:
+                    flow.failures.append(f"{status} {str(payload)[:300]}")
+
+    def spread(items: list[tuple[int, Job]], timed: bool) -> None:
+        shared = iter(items)
+        shared_lock = threading.Lock()
+
+        def next_items() -> Iterator[tuple[int, Job]]:
+            while True:
+                with shared_lock:
+                    item = next(shared, None)
+                if item is None:
+                    return
+                yield item
+
+        threads = [
+            threading.Thread(target=drive, args=(next_items(), timed)) for _ in range(clients)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    indexed = list(enumerate(jobs))
+    spread(indexed[:warmup], timed=False)
+    started = time.perf_counter()
+    spread(indexed[warmup:], timed=True)
+    flow.seconds = time.perf_counter() - started
+    if flow.failures:
+        print(f"  {name}: {len(flow.failures)} failed, first: {flow.failures[0]}")
+    print(
+        f"  {name:<18} {flow.rps:8.1f} req/s  p50 {flow.percentile(50):6.1f} ms  "
+        f"p99 {flow.percentile(99):6.1f} ms  {flow.median_statements:4.0f} statements"
+    )
+    return flow
+
+
+def luhn_complete(partial: str) -> str:
+    digits = [int(d) for d in partial + "0"]
+    for i in range(len(digits) - 2, -1, -2):
+        digits[i] = digits[i] * 2 - 9 if digits[i] * 2 > 9 else digits[i] * 2
+    return partial + str((10 - sum(digits) % 10) % 10)
+
+
+def worker_rss_mib(master: int) -> list[float]:
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(master):
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sorted(sizes)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":")[1].strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem} memory, {platform.platform()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--forms", type=int, default=600, help="forms issued, verified, refunded")
+    parser.add_argument("--clients", type=int, default=8, help="closed-loop keep-alive clients")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--baseline", type=int, default=3000, help="baseline requests (each run)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = parser.parse_args()
+    warmup = 16
+
+    base = Path(tempfile.mkdtemp(prefix="refund-bench-flows-"))
+    base.chmod(0o755)  # the postgres user must reach its data folder inside
+    pg = Postgres(base)
+    gunicorn: subprocess.Popen[bytes] | None = None
+    try:
+        url = pg.start()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "bench.flows.settings",
+            "REFUND_VAR_DIR": str(base / "var"),
+            "CELERY_BROKER_URL": "memory://",
+            "PYTHONPATH": str(ROOT),
+            "DB_CONN_MAX_AGE": "600",
+        }
+        print(f"PostgreSQL on {url}; migrating and seeding")
+        manage(env, "migrate", "--no-input", "-v0")
+        manage(env, "createcachetable")
+        manage(env, "seed_demo")
+        tokens = {}
+        for user in ("clerk", "officer", "agent"):
+            out = manage(env, "drf_create_token", user)
+            tokens[user] = out.strip().split()[2]
+        port = free_port()
+        gunicorn = subprocess.Popen(
+            [
+                GUNICORN,
+                "refund_site.wsgi",
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--keep-alive",
+                "60",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        print(f"gunicorn, {args.workers} workers, on port {port}; {args.clients} clients\n")
+        results = measure(port, tokens, args, warmup)
+        rss = worker_rss_mib(gunicorn.pid)
+        write_results(results, rss, args)
+    finally:
+        if gunicorn is not None:
+            gunicorn.send_signal(signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                gunicorn.kill()
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(port: int, tokens: dict[str, str], args: argparse.Namespace, warmup: int) -> list[Flow]:
+    def auth(user: str) -> dict[str, str]:
+        return {"Authorization": f"Token {tokens[user]}"}
+
+    forms = args.forms
+    today = date.today()
+    baseline_jobs: list[Job] = [("/bench/insert/", {}, auth("clerk"))] * (args.baseline + warmup)
+    results = [run_flow("baseline (before)", port, baseline_jobs, args.clients, warmup)]
+
+    invoice_count = 3 * (forms + warmup)
+    invoices: dict[int, str] = {}
+    invoice_jobs: list[Job] = [
+        (
+            "/api/v1/invoices/",
+            {
+                "buyer_name": f"Bench Traveler {i // 3}",
+                "lines": [
+                    {
+                        "item": "手提包 Handbag",
+                        "quantity": "1",
+                        "unit_price": "1200.00",
+                        "vat_rate": "0.13",
+                    },
+                    {
+                        "item": "茶叶 Tea",
+                        "quantity": "2",
+                        "unit_price": "150.00",
+                        "vat_rate": "0.09",
+                    },
+                ],
+            },
+            auth("clerk"),
+        )
+        for i in range(invoice_count)
+    ]
+    results.append(
+        run_flow(
+            "invoice",
+            port,
+            invoice_jobs,
+            args.clients,
+            0,
+            lambda i, p: invoices.__setitem__(i, p["number"]),
+        )
+    )
+    numbers = [invoices[i] for i in sorted(invoices)]
+
+    issued: dict[int, dict[str, str]] = {}
+    form_jobs: list[Job] = []
+    for i in range(forms + warmup):
+        document = f"E{i:08d}"
+        form_jobs.append(
+            (
+                "/api/v1/forms/",
+                {
+                    "traveler": {
+                        "name": f"BENCH TRAVELER {i}",
+                        "document_type": "passport",
+                        "document_number": document,
+                        "nationality": "JP",
+                        "last_entry_date": (today - timedelta(days=10)).isoformat(),
+                    },
+                    "invoice_numbers": numbers[3 * i : 3 * i + 3],
+                },
+                auth("clerk"),
+            )
+        )
+
+    def form_issued(i: int, payload: Any) -> None:
+        issued[i] = {"form": payload["number"], "qr": payload["qr"], "document": f"E{i:08d}"}
+
+    results.append(run_flow("form", port, form_jobs, args.clients, warmup, form_issued))
+    issued_forms = [issued[i] for i in sorted(issued)]
+
+    verify_jobs: list[Job] = [
+        (
+            "/api/v1/customs/verifications/",
+            {
+                "form": f["form"],
+                "qr": f["qr"],
+                "departure_date": today.isoformat(),
+                "flight": "MU501",
+            },
+            auth("officer"),
+        )
+        for f in issued_forms
+    ]
+    results.append(run_flow("verification", port, verify_jobs, args.clients, warmup))
+
+    half = len(issued_forms) // 2
+    card = luhn_complete("622202" + "1234567" + "89")
+    cash_jobs: list[Job] = [
+        (
+            "/api/v1/refunds/",
+            {
+                "form": f["form"],
+                "qr": f["qr"],
+                "document_number": f["document"],
+                "payout_method": "cash",
+            },
+            auth("agent"),
+        )
+        for f in issued_forms[:half]
+    ]
+    card_jobs: list[Job] = [
+        (
+            "/api/v1/refunds/",
+            {
+                "form": f["form"],
+                "qr": f["qr"],
+                "document_number": f["document"],
+                "payout_method": "bank_card",
+                "payout_account": card,
+            },
+            auth("agent"),
+        )
+        for f in issued_forms[half:]
+    ]
+    results.append(run_flow("refund, cash", port, cash_jobs, args.clients, warmup))
+    results.append(run_flow("refund, bank card", port, card_jobs, args.clients, warmup))
+
+    kiosk_jobs: list[Job] = [
+        ("/api/v1/kiosk/lookup/", {"form": f["form"], "document_number": f["document"]}, {})
+        for f in issued_forms * 3
+    ]
+    results.append(run_flow("kiosk lookup", port, kiosk_jobs, args.clients, warmup))
+    results.append(run_flow("baseline (after)", port, baseline_jobs, args.clients, warmup))
+    return results
+
+
+def write_results(results: list[Flow], rss: list[float], args: argparse.Namespace) -> None:
+    baseline = statistics.mean([results[0].rps, results[-1].rps])
+    load = os.getloadavg()
+    rows = [
+        "| flow | requests | requests/s | p50 | p99 | statements/request | ratio to baseline |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for flow in results:
+        rows.append(
+            f"| {flow.name} | {len(flow.latencies)} | {flow.rps:,.0f} "
+            f"| {flow.percentile(50):.1f} ms | {flow.percentile(99):.1f} ms "
+            f"| {flow.median_statements:.0f} | {flow.rps / baseline:.2f}x |"
+        )
+    failures = sum(len(f.failures) for f in results)
+    text = "\n".join(
+        [
+            "# Money flows over HTTP — `bench/bench_flows.py`",
+            "",
+            f"Run {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {machine()}.",
+            f"Load average at the end of the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.",
+            f"Server: gunicorn, {args.workers} sync workers, PostgreSQL 15 (fsync off) on the same "
+            f"machine; load: {args.clients} closed-loop keep-alive clients "
+            "(threads of one process, on the same machine); "
+            "baseline = mean of the one-row insert before and after "
+            f"({baseline:,.0f} requests/s). Failed requests: {failures}.",
+            "",
+            *rows,
+            "",
+            "Resident size of each gunicorn worker after the run: "
+            + ", ".join(f"{size:.0f} MiB" for size in rss)
+            + ".",
+            "",
+            "![throughput and latency per flow](results.png)",
+            "",
+        ]
+    )
+    Path(args.out).write_text(text)
+    print()
+    print(text)
+    plot(results, Path(args.out).with_name("results.png"))
+
+
+def plot(results: list[Flow], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (scripts/setup --dev installs it)")
+        return
+    names = [f.name for f in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.barh(names, [f.rps for f in results], color="#2f6f9f")
+    left.set_xlabel("requests/s")
+    left.invert_yaxis()
+    left.set_title("Throughput")
+    positions = range(len(results))
+    right.barh(
+        [p - 0.2 for p in positions], [f.percentile(50) for f in results], height=0.4, label="p50"
+    )
+    right.barh(
+        [p + 0.2 for p in positions], [f.percentile(99) for f in results], height=0.4, label="p99"
+    )
+    right.set_yticks(list(positions), names)
+    right.invert_yaxis()
+    right.set_xlabel("ms")
+    right.set_title("Latency")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
