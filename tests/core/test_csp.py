@@ -12,6 +12,7 @@ TEMPLATE_DIRS = [ROOT / "templates", *ROOT.glob("*/templates")]
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
 HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
 STYLE_ATTR = re.compile(r"\sstyle\s*=", re.I)
+STYLE_BLOCK = re.compile(r"<style\b", re.I)
 
 
 def templates() -> list[Path]:
@@ -27,6 +28,7 @@ def test_templates_have_no_inline_script_handler_or_style_attribute():
             (INLINE_SCRIPT, "inline <script>"),
             (HANDLER, "on*= handler"),
             (STYLE_ATTR, "style= attribute"),
+            (STYLE_BLOCK, "inline <style> block"),
         ):
             for match in pattern.finditer(text):
                 line = text.count("\n", 0, match.start()) + 1
@@ -45,6 +47,18 @@ def test_every_page_carries_the_policy(client, url):
 
 
 @pytest.mark.django_db
-def test_api_docs_load_their_start_up_script_from_a_file(client):
+def test_api_docs_load_their_start_up_script_and_style_from_files(client):
     page = client.get("/api/docs/").content.decode()
     assert not INLINE_SCRIPT.search(page)
+    assert "<style" not in page and "/static/css/swagger.css" in page
+
+
+@pytest.mark.browser
+def test_api_docs_render_under_the_policy(page, transactional_db):
+    # The page fixture fails the test on any CSP violation the browser reports.
+    from tests.browser import screenshot
+
+    page.goto(page.base_url + "/api/docs/")
+    page.locator(".swagger-ui .info .title").wait_for(state="visible")
+    assert "Departure VAT refund platform API" in page.locator(".swagger-ui .info").inner_text()
+    screenshot(page, "api-docs-under-csp", full_page=False)
