@@ -49,7 +49,7 @@ from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateCo
 from core.ledger import ledger_append
 from core.models import Store
 from core.money import quantize_money
-from core.selectors import buy_and_refund_days, policies_all
+from core.selectors import buy_and_refund_days, policies_all, working_days_add
 from customs.models import VerificationLine, VerificationResult
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
@@ -126,19 +126,14 @@ class CardGatewayUnavailable(ApplicationError):
 
 
 def add_working_days(day: date, count: int) -> date:
-    """``day`` plus ``count`` working days (Monday to Friday)."""
-    current = day
-    added = 0
-    while added < count:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            added += 1
-    return current
+    """``day`` plus ``count`` working days on the official Chinese calendar (holidays off,
+    adjusted weekend working days on), with the administrator's overrides."""
+    return working_days_add(day=day, count=count)
 
 
 def names_match(a: str, b: str) -> bool:
-    """Card holder vs traveler name, ignoring case and spacing."""
-    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+    """Card holder vs traveler name as sets of words: case, spacing, order free."""
+    return rules.names_match(a, b)
 
 
 def business_time(day: date) -> datetime:
@@ -287,9 +282,21 @@ def _prepayment_open(
             extra={"status": form.status},
         )
     if not names_match(holder, form.traveler_name):
+        unmatched = rules.name_words_unmatched(holder, form.traveler_name)
+        message = (
+            f"The card holder name {holder!r} does not match the traveler"
+            f" {form.traveler_name!r} on the form"
+            + (f" ({', '.join(w.upper() for w in unmatched)} not in it)." if unmatched else ".")
+            + " The card must be in the traveler's own name."
+        )
         raise CardHolderMismatch(
-            "The card must be in the traveler's own name.",
-            extra={"fields": {"card_holder_name": ["Must match the traveler's name."]}},
+            message,
+            extra={
+                "card_holder_name": holder,
+                "traveler_name": form.traveler_name,
+                "unmatched_words": [w.upper() for w in unmatched],
+                "fields": {"card_holder_name": [message]},
+            },
         )
     policy = rules.in_force(policies_all(), form.purchase_date)
     if method == PayoutMethod.CASH and form.net_refund > policy.cash_cap:

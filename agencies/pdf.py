@@ -4,6 +4,9 @@
 database; ``receipt_data_for`` builds that dataclass from a paid refund.
 """
 
+# Chinese text uses full-width punctuation on purpose.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,6 +45,18 @@ DOCUMENT_LABELS = {
 
 
 @dataclass(frozen=True)
+class ReceiptLine:
+    """One goods line as customs verified it."""
+
+    item: str
+    unit: str
+    quantity: Decimal
+    quantity_verified: Decimal
+    vat_rate: Decimal
+    verified_total: Decimal
+
+
+@dataclass(frozen=True)
 class ReceiptData:
     """Everything printed on a refund receipt, already masked where it must be."""
 
@@ -68,6 +83,46 @@ class ReceiptData:
     paid_at: datetime
     agent: str
     departure_date: date | None = None
+    lines: tuple[ReceiptLine, ...] = ()
+    # The form as issued: its goods total and net refund estimate (to explain a difference).
+    form_total: Decimal | None = None
+    estimated_net: Decimal | None = None
+    estimated_fee_rate: Decimal | None = None
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _pct(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def lower_than_estimate_reasons(data: ReceiptData) -> list[str]:
+    """Why the net refund paid is below the form's estimate, one bilingual sentence each."""
+    if data.estimated_net is None or data.net_refund >= data.estimated_net:
+        return []
+    reasons = []
+    if data.form_total is not None and data.verified_total < data.form_total:
+        short = [line for line in data.lines if line.quantity_verified < line.quantity]
+        items = "; ".join(
+            f"{_esc(line.item)} {_qty(line.quantity_verified)}/{_qty(line.quantity)}"
+            for line in short
+        )
+        reasons.append(
+            f"海关仅核验了部分货物（核验 {money_display(data.verified_total)} /"
+            f" 申请 {money_display(data.form_total)}）。Customs verified only part of the goods:"
+            f" RMB {money_display(data.verified_total)} of RMB {money_display(data.form_total)}"
+            + (f" ({items})." if items else ".")
+        )
+    if data.estimated_fee_rate is not None and data.fee_rate > data.estimated_fee_rate:
+        reasons.append(
+            f"代理服务费率为退付当日费率 {_pct(data.fee_rate)}"
+            f"（开单时 {_pct(data.estimated_fee_rate)}）。"
+            f"The agency fee is the rate on the refund day, {_pct(data.fee_rate)}"
+            f" ({_pct(data.estimated_fee_rate)} when the form was issued)."
+        )
+    return reasons
 
 
 def _styles(font: str) -> dict[str, ParagraphStyle]:
@@ -143,6 +198,15 @@ def receipt_pdf(data: ReceiptData) -> bytes:
                 ("退税代理机构 Agency", f"{_esc(data.agency_name)} ({_esc(data.agency_code)})"),
                 ("口岸 Port", f"{_esc(data.port_name)} ({_esc(data.port_code)})"),
                 ("退付时间 Paid at", paid_local.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"),
+                (
+                    "退付方式 Payout",
+                    _esc(PAYOUT_LABELS.get(data.payout_method, data.payout_method)),
+                ),
+                *(
+                    [("账户 Account", _esc(data.payout_account_masked))]
+                    if data.payout_account_masked
+                    else []
+                ),
                 ("经办人 Agent", _esc(data.agent)),
             ],
             st,
@@ -169,27 +233,17 @@ def receipt_pdf(data: ReceiptData) -> bytes:
             st,
             width,
         ),
+        *(
+            [Paragraph("核验货物 Verified goods", st["section"]), _goods(data, st, width)]
+            if data.lines
+            else []
+        ),
         Paragraph("金额 Amounts (RMB)", st["section"]),
         _amounts(data, st, width),
-        Paragraph("退付方式 Payout", st["section"]),
-        _pairs(
-            [
-                (
-                    "方式 Method",
-                    _esc(PAYOUT_LABELS.get(data.payout_method, data.payout_method)),
-                ),
-                *(
-                    [("账户 Account", _esc(data.payout_account_masked))]
-                    if data.payout_account_masked
-                    else []
-                ),
-            ],
-            st,
-            width,
-        ),
-        Spacer(1, 9 * mm),
-        _signature(st, width),
+        *_difference(data, st),
         Spacer(1, 4 * mm),
+        _signature(st, width),
+        Spacer(1, 3 * mm),
         Paragraph(
             "本人确认已收到上述退税款。I confirm I have received the net refund above."
             " 退税款按海关核验的商品数量计算 / Computed on the quantities verified by customs."
@@ -243,6 +297,71 @@ def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> 
     return table
 
 
+def _goods(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
+    """Each line: item, quantity on the form, quantity verified, VAT rate, verified amount."""
+    head = [
+        Paragraph("货物 Item", st["label"]),
+        Paragraph("申请 Bought", st["label"]),
+        Paragraph("核验 Verified", st["label"]),
+        Paragraph("税率 VAT", st["label"]),
+        Paragraph("核验金额 Amount", st["label"]),
+    ]
+    rows: list[list[Flowable]] = [head]
+    for line in data.lines:
+        unit = f" {_esc(line.unit)}" if line.unit else ""
+        rows.append(
+            [
+                Paragraph(_esc(line.item), st["base"]),
+                Paragraph(_qty(line.quantity) + unit, st["money"]),
+                Paragraph(
+                    ("<b>" if line.quantity_verified < line.quantity else "")
+                    + _qty(line.quantity_verified)
+                    + unit
+                    + ("</b>" if line.quantity_verified < line.quantity else ""),
+                    st["money"],
+                ),
+                Paragraph(_pct(line.vat_rate), st["money"]),
+                Paragraph(money_display(line.verified_total), st["money"]),
+            ]
+        )
+    table = Table(
+        rows,
+        colWidths=[width * 0.36, width * 0.15, width * 0.15, width * 0.12, width * 0.22],
+        repeatRows=1,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("FONTNAME", (0, 0), (-1, -1), st["base"].fontName),
+                ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 1),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d9dee7")),
+            ]
+        )
+    )
+    return table
+
+
+def _difference(data: ReceiptData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The estimate on the form, and why the refund paid is lower (if it is)."""
+    reasons = lower_than_estimate_reasons(data)
+    if not reasons or data.estimated_net is None:
+        return []
+    estimate = money_display(data.estimated_net)
+    text = (
+        f"实退金额低于申请单预计金额 RMB {estimate}。"
+        f"The net refund is lower than the form's estimate of RMB {estimate}:"
+    )
+    return [
+        Spacer(1, 1.5 * mm),
+        Paragraph(text, st["small"]),
+        *[Paragraph("– " + reason, st["small"]) for reason in reasons],
+    ]
+
+
 def _signature(st: dict[str, ParagraphStyle], width: float) -> Table:
     table = Table(
         [
@@ -254,7 +373,7 @@ def _signature(st: dict[str, ParagraphStyle], width: float) -> Table:
             ],
         ],
         colWidths=[width * 0.6, width * 0.08, width * 0.32],
-        rowHeights=[10 * mm, None],
+        rowHeights=[9 * mm, None],
     )
     table.setStyle(
         TableStyle(
@@ -281,6 +400,21 @@ def receipt_data_for(refund: Refund) -> ReceiptData:
     agency = refund.agency
     port = refund.port
     paid_at = refund.paid_at or refund.created_at
+    lines: tuple[ReceiptLine, ...] = ()
+    if verification is not None:
+        lines = tuple(
+            ReceiptLine(
+                item=row.form_line.item,
+                unit=row.form_line.unit,
+                quantity=row.form_line.quantity,
+                quantity_verified=row.quantity_presented,
+                vat_rate=row.form_line.vat_rate,
+                verified_total=row.verified_total,
+            )
+            for row in verification.lines.select_related("form_line").order_by(
+                "form_line__position"
+            )
+        )
     return ReceiptData(
         reference=receipt_reference(refund),
         agency_name=" ".join(part for part in (agency.name, agency.name_en) if part),
@@ -305,4 +439,8 @@ def receipt_data_for(refund: Refund) -> ReceiptData:
         paid_at=paid_at,
         agent=refund.agent.get_username(),
         departure_date=verification.departure_date if verification else None,
+        lines=lines,
+        form_total=form.total,
+        estimated_net=form.net_refund,
+        estimated_fee_rate=form.fee_rate,
     )

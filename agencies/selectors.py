@@ -180,6 +180,8 @@ def refund_assess(
         already_refunded=form.status == FormStatus.REFUNDED
         or (existing is not None and existing.status == RefundStatus.PAID)
         or form_prepaid(form),
+        document_expires_on=form.document_expires_on,
+        refund_date=refund_date,
     )
     checks = rules.agency_checks(facts)
 

@@ -17,6 +17,7 @@ from core.models import (
     RefundRate,
     StaffMembership,
     Store,
+    WorkingDayOverride,
 )
 
 
@@ -61,7 +62,49 @@ class AgencyFeeRateAdmin(admin.ModelAdmin):
 
 @admin.register(BuyAndRefundWindow)
 class BuyAndRefundWindowAdmin(admin.ModelAdmin):
-    list_display = ["region_code", "effective_from", "days"]
+    list_display = ["where", "effective_from", "days", "source"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["region_code", "effective_from", "days", "source"],
+                "description": (
+                    "The purchase date picks the window: the latest row on or before it among"
+                    " the store region's rows and the nationwide rows (region blank); on the"
+                    " same date the regional row wins. Any Buy &amp; Refund port in any city"
+                    " counts. The nationwide 28 days from 2026-07-01 (departure tax refund"
+                    " 2.0) is a reported figure, not yet read in a primary text: check it"
+                    " against the published announcement and correct the row if needed."
+                ),
+            },
+        )
+    ]
+
+    @admin.display(description="Region", ordering="region_code")
+    def where(self, obj: BuyAndRefundWindow) -> str:
+        return obj.region_code or "Nationwide · 全国"
+
+
+@admin.register(WorkingDayOverride)
+class WorkingDayOverrideAdmin(admin.ModelAdmin):
+    list_display = ["day", "is_working_day", "note"]
+    list_filter = ["is_working_day"]
+    date_hierarchy = "day"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["day", "is_working_day", "note"],
+                "description": (
+                    "Working days (the Buy &amp; Refund grace of 3 working days) follow the"
+                    " official Chinese calendar of the chinesecalendar package: public"
+                    " holidays off, adjusted weekend working days (调休) on. Add a row for"
+                    " each holiday and adjusted working day of a year the package does not"
+                    " know yet (it assumes Monday to Friday there), or to correct a day."
+                ),
+            },
+        )
+    ]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -77,7 +77,20 @@ def demo_seed() -> dict[str, int]:
         },
     )
     BuyAndRefundWindow.objects.get_or_create(
-        region_code="31", effective_from=date(2025, 4, 27), defaults={"days": 17}
+        region_code="31",
+        effective_from=date(2025, 4, 27),
+        defaults={"days": 17, "source": "Shanghai Buy & Refund pilot (since 2020): 17 days."},
+    )
+    # As migration core/0005 seeds it (again here after a test flush): reported, see README.
+    BuyAndRefundWindow.objects.get_or_create(
+        region_code__isnull=True,
+        effective_from=date(2026, 7, 1),
+        defaults={
+            "region_code": None,
+            "days": 28,
+            "source": "Reported for 'departure tax refund 2.0' (nationwide from 2026-07-01);"
+            " not yet read in a primary text.",
+        },
     )
     User = get_user_model()
     password = settings.DEMO_PASSWORD

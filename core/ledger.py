@@ -23,6 +23,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from core import merkle
 from core.models import LedgerEntry, LedgerSeal, LedgerSealItem, NumberSequence
 from core.signing import canonical_json, sha256_hex, sign, verify
 
@@ -134,15 +135,42 @@ def merkle_root(entry_hashes: Sequence[str]) -> str:
     return mth(entry_hashes).hex()
 
 
-def _head_message(seal: LedgerSeal) -> bytes:
-    body = {
+def head_body(seal: LedgerSeal) -> dict[str, Any]:
+    """The signed fields of a head (version 2 adds the whole tree's ``root``)."""
+    body: dict[str, Any] = {
         "tree_size": seal.tree_size,
         "batch_size": seal.batch_size,
         "batch_root": seal.batch_root,
         "prev_head": seal.prev_head,
         "created_at": seal.created_at.astimezone(UTC).isoformat(),
     }
-    return b"ledger-head-v1\n" + canonical_json(body)
+    if seal.version >= 2:
+        body["root"] = seal.root
+    return body
+
+
+def _head_message(seal: LedgerSeal) -> bytes:
+    prefix = b"ledger-head-v2\n" if seal.version >= 2 else b"ledger-head-v1\n"
+    return prefix + canonical_json(head_body(seal))
+
+
+def sealed_entry_hashes(*, up_to_seal_id: int | None = None) -> list[str]:
+    """Every sealed entry's hash in tree order (seal, then leaf), optionally up to a seal."""
+    items = LedgerSealItem.objects.order_by("seal_id", "leaf_index")
+    if up_to_seal_id is not None:
+        items = items.filter(seal_id__lte=up_to_seal_id)
+    return list(items.values_list("entry__entry_hash", flat=True).iterator(chunk_size=5000))
+
+
+def _frontier_after(previous: LedgerSeal | None) -> merkle.Frontier:
+    """The perfect subtrees of the whole tree at ``previous`` (rebuilt once after v1 heads)."""
+    if previous is None:
+        return []
+    if previous.version >= 2:
+        return merkle.frontier_load(previous.frontier)
+    return merkle.frontier_extend(
+        [], (merkle.leaf_hash(h) for h in sealed_entry_hashes(up_to_seal_id=previous.pk))
+    )
 
 
 @transaction.atomic
@@ -165,12 +193,18 @@ def ledger_seal() -> LedgerSeal | None:
     problem = _batch_problem(entries, previous)
     if problem:
         logger.error("Ledger verification failed: %s", problem)
+    frontier = merkle.frontier_extend(
+        _frontier_after(previous), (merkle.leaf_hash(e.entry_hash) for e in entries)
+    )
     seal = LedgerSeal(
         created_at=timezone.now(),
         tree_size=(previous.tree_size if previous else 0) + len(entries),
         batch_size=len(entries),
         batch_root=merkle_root([e.entry_hash for e in entries]),
         prev_head=previous.head_hash if previous else "",
+        version=2,
+        root=merkle.frontier_root(frontier).hex(),
+        frontier=merkle.frontier_dump(frontier),
     )
     message = _head_message(seal)
     seal.head_hash = sha256_hex(message)
@@ -270,6 +304,7 @@ def ledger_verify() -> VerifyReport:
     seals = 0
     prev_head = ""
     size = 0
+    frontier: merkle.Frontier = []
     for seal in LedgerSeal.objects.order_by("id"):
         seals += 1
         hashes = list(
@@ -278,9 +313,12 @@ def ledger_verify() -> VerifyReport:
             .values_list("entry__entry_hash", flat=True)
         )
         size += len(hashes)
+        frontier = merkle.frontier_extend(frontier, (merkle.leaf_hash(h) for h in hashes))
         message = _head_message(seal)
         problem = None
         if merkle_root(hashes) != seal.batch_root or len(hashes) != seal.batch_size:
+            problem = "Merkle root does not match its entries"
+        elif seal.version >= 2 and seal.root != merkle.frontier_root(frontier).hex():
             problem = "Merkle root does not match its entries"
         elif seal.prev_head != prev_head or seal.tree_size != size:
             problem = "head is not chained to the previous head"

@@ -213,26 +213,84 @@ class AgencyFeeRate(models.Model):
 
 
 class BuyAndRefundWindow(models.Model):
-    """Days a Buy & Refund traveler has to leave, per region, from a date (configurable)."""
+    """Days a Buy & Refund traveler has to leave, from a date (configurable, effective-dated).
 
-    region_code = models.CharField(max_length=2, validators=[two_digits])
-    effective_from = models.DateField()
-    days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    ``region_code`` NULL is a nationwide row that applies to every region. The
+    purchase date picks the row in force: the latest ``effective_from`` on or
+    before it among the region's own rows and the nationwide rows; on the same
+    date the regional row wins. So a nationwide row supersedes older regional
+    pilots, and a later regional row overrides a nationwide one for its region.
+    """
+
+    region_code = models.CharField(
+        max_length=2,
+        validators=[two_digits],
+        null=True,
+        blank=True,
+        help_text="Two-digit region (Shanghai 31). Leave blank for a nationwide window that"
+        " applies to every region.",
+    )
+    effective_from = models.DateField(
+        help_text="The purchase date from which this window applies; the latest row on or"
+        " before a purchase date is in force (a regional row wins a tie)."
+    )
+    days = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1)],
+        help_text="Calendar days from the purchase date to leave through a Buy & Refund port.",
+    )
+    source = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Where the figure comes from. The nationwide 28 days from 2026-07-01"
+        " (departure tax refund 2.0) is reported, not yet read in a primary text.",
+    )
 
     class Meta:
-        ordering = ["region_code", "effective_from"]
+        ordering = ["effective_from", "region_code"]
         constraints = [
             models.UniqueConstraint(
                 fields=["region_code", "effective_from"],
+                condition=Q(region_code__isnull=False),
                 name="one_window_per_region_day",
                 violation_error_message=(
                     "This region already has a Buy & Refund window starting on that day."
                 ),
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["effective_from"],
+                condition=Q(region_code__isnull=True),
+                name="one_nationwide_window_per_day",
+                violation_error_message=(
+                    "A nationwide Buy & Refund window already starts on that day."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"region {self.region_code}: {self.days} days from {self.effective_from}"
+        where = f"region {self.region_code}" if self.region_code else "nationwide"
+        return f"{where}: {self.days} days from {self.effective_from}"
+
+
+class WorkingDayOverride(models.Model):
+    """An administrator's correction of the official Chinese calendar for one day.
+
+    The ``chinese-calendar`` package knows the State Council's holidays and
+    adjusted working days (调休) for the years it was released with; add rows here
+    for a year it does not know yet, or to correct a day.
+    """
+
+    day = models.DateField(unique=True)
+    is_working_day = models.BooleanField(
+        help_text="Ticked: a working day (e.g. an adjusted Saturday, 调休上班)."
+        " Unticked: a day off (e.g. a public holiday)."
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="E.g. 国庆节 National Day.")
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {'working day' if self.is_working_day else 'day off'}"
 
 
 class NumberSequence(models.Model):
@@ -333,6 +391,14 @@ class LedgerSeal(AppendOnlyModel):
     prev_head = models.CharField(max_length=64, blank=True)
     head_hash = models.CharField(max_length=64, unique=True)
     signature = models.CharField(max_length=128)
+    # Version 2 heads also sign ``root``: the RFC 6962 Merkle Tree Hash of every entry
+    # sealed so far (sealing order), which inclusion and consistency proofs are made
+    # against. Version 1 heads (sealed before) sign the batch root only.
+    version = models.PositiveSmallIntegerField(default=1)
+    root = models.CharField(max_length=64, blank=True)
+    # The perfect subtrees ([[size, hex], ...]) of that tree: the next seal extends
+    # them instead of re-reading every entry. Derived data, not signed.
+    frontier = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["id"]

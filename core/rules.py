@@ -7,11 +7,14 @@ these; the database only supplies the facts (policies, invoices, dates).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice, permutations
 from typing import Any, TypeVar
 
 from core.money import ZERO, quantize_money, rate_pct, rate_str
@@ -64,6 +67,35 @@ def in_force(rows: Sequence[_Row], on: date) -> _Row:
     return best
 
 
+@dataclass(frozen=True)
+class Window:
+    """A Buy & Refund departure window from a date; ``region_code`` None is nationwide."""
+
+    effective_from: date
+    days: int
+    region_code: str | None = None
+
+
+def window_in_force(rows: Iterable[Window], *, region_code: str, on: date) -> Window | None:
+    """The window a purchase on ``on`` in ``region_code`` gets (SPEC §2 Buy & Refund 2).
+
+    Among the region's own rows and the nationwide rows, the one with the latest
+    ``effective_from`` on or before ``on``; on the same date the regional row wins.
+    None when no row is in force.
+    """
+    best: Window | None = None
+    for row in rows:
+        if row.region_code not in (None, region_code) or row.effective_from > on:
+            continue
+        if (
+            best is None
+            or row.effective_from > best.effective_from
+            or (row.effective_from == best.effective_from and row.region_code is not None)
+        ):
+            best = row
+    return best
+
+
 # --- Violations ---------------------------------------------------------------
 
 
@@ -83,6 +115,29 @@ class TravelerFacts:
     document_type: str
     nationality: str
     last_entry_date: date | None
+    # None: not recorded (forms from before expiry was recorded; the API may omit it).
+    document_expires_on: date | None = None
+
+
+def document_expired(expires_on: date | None, on: date) -> bool:
+    """Whether a document has expired on ``on``: it is valid through its expiry date.
+
+    An unknown expiry (None) is not treated as expired: the store page requires
+    the date, the API takes it when the POS has it.
+    """
+    return expires_on is not None and expires_on < on
+
+
+def document_expired_violation(expires_on: date | None, on: date) -> Violation | None:
+    """SPEC §2 Valid document: 422 ``document_expired`` when expired on the purchase date."""
+    if expires_on is None or not document_expired(expires_on, on):
+        return None
+    return Violation(
+        "document_expired",
+        f"The document expired on {expires_on.isoformat()}, before the purchase date"
+        f" {on.isoformat()}: an expired document is not valid for a refund.",
+        {"document_expires_on": expires_on.isoformat(), "purchase_date": on.isoformat()},
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +224,12 @@ def form_violations(
     assert traveler.last_entry_date is not None
     entry = traveler.last_entry_date
     violations: list[Violation] = []
+    if invoices:
+        expired = document_expired_violation(
+            traveler.document_expires_on, max(inv.issued_on for inv in invoices)
+        )
+        if expired is not None:
+            violations.append(expired)
 
     for invoice in invoices:
         if invoice.reversed or invoice.already_used:
@@ -307,6 +368,49 @@ def payout_allowed(*, method: str, net_refund: Decimal, cash_cap: Decimal, mailb
     return method in {"bank_card", "alipay", "wechat"}
 
 
+# --- Names (Buy & Refund card holder, SPEC §2 Buy & Refund 6) -------------------
+
+_NAME_SEPARATORS = re.compile("[\\s,.\\-'\u2019/]+")
+# Beyond this many words a name is compared as a plain set of words.
+_MAX_PERMUTED_WORDS = 6
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a person's name: case-folded, accents dropped, split at spaces,
+    commas, hyphens, dots and apostrophes (cards and MRZs drop or keep them)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return [word for word in _NAME_SEPARATORS.split(plain) if word]
+
+
+def _spellings(words: list[str]) -> set[str]:
+    """The name written run together in any order of its words."""
+    if len(words) > _MAX_PERMUTED_WORDS:
+        return {"".join(sorted(words))}
+    return {"".join(order) for order in islice(permutations(words), 720)}
+
+
+def names_match(a: str, b: str) -> bool:
+    """Whether two names are the same person's: case, spacing and order of words free.
+
+    "SMITH JOHN" = "John Smith"; "MARIEDUPONT" = "Marie Dupont"; "ZHANG SANFENG"
+    = "Zhang San Feng"; "Marie Durand" != "Marie Dupont".
+    """
+    words_a, words_b = name_words(a), name_words(b)
+    if not words_a or not words_b:
+        return False
+    if sorted(words_a) == sorted(words_b):
+        return True
+    return bool(_spellings(words_a) & _spellings(words_b))
+
+
+def name_words_unmatched(name: str, reference: str) -> list[str]:
+    """The words of ``name`` that do not appear in ``reference`` (to tell a clerk which)."""
+    known = set(name_words(reference))
+    joined = "".join(sorted(known))
+    return [w for w in name_words(name) if w not in known and w not in joined]
+
+
 # --- Agency checks A-F (FAQ Q37(3)) ---------------------------------------------
 
 
@@ -338,6 +442,9 @@ class AgencyFacts:
     qr_digest_matches: bool
     voided: bool
     already_refunded: bool
+    # Check B also needs a valid document on the day of the refund (SPEC §2).
+    document_expires_on: date | None = None
+    refund_date: date | None = None
 
 
 def agency_checks(facts: AgencyFacts) -> list[Check]:
@@ -353,16 +460,22 @@ def agency_checks(facts: AgencyFacts) -> list[Check]:
         )
     )
     doc_ok = facts.document_type_matches and facts.document_number_matches
-    checks.append(
-        Check(
-            "B",
-            doc_ok,
-            "The presented document matches the form."
-            if doc_ok
-            else "The presented document does not match the form"
-            + (" (type)." if not facts.document_type_matches else " (number)."),
-        )
+    expired = facts.refund_date is not None and document_expired(
+        facts.document_expires_on, facts.refund_date
     )
+    if not doc_ok:
+        b_detail = "The presented document does not match the form" + (
+            " (type)." if not facts.document_type_matches else " (number)."
+        )
+    elif expired:
+        assert facts.document_expires_on is not None and facts.refund_date is not None
+        b_detail = (
+            f"The document expired on {facts.document_expires_on.isoformat()}:"
+            " an expired document is not valid for a refund."
+        )
+    else:
+        b_detail = "The presented document matches the form."
+    checks.append(Check("B", doc_ok and not expired, b_detail))
     customs_ok = facts.customs_verified and facts.customs_signature_valid
     checks.append(
         Check(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
 
+from core import workdays
 from core.models import (
     AgencyFeeRate,
     BuyAndRefundWindow,
     RefundPolicy,
     StaffMembership,
+    WorkingDayOverride,
 )
-from core.rules import Dated, NoPolicyInForce, Policy, in_force
+from core.rules import Dated, NoPolicyInForce, Policy, Window, in_force, window_in_force
 
 
 def policies_all() -> list[Policy]:
@@ -52,18 +55,37 @@ def fee_rate_on(*, agency_id: int | None, day: date) -> Decimal:
         raise
 
 
-def buy_and_refund_days(*, region_code: str, day: date) -> int | None:
-    """Days a Buy & Refund traveler from this region has to leave, or None if not configured."""
+def buy_and_refund_window(*, region_code: str, day: date) -> Window | None:
+    """The Buy & Refund window for a purchase on ``day`` at a store of this region, or None."""
     rows = [
-        Dated(d, Decimal(n))
-        for d, n in BuyAndRefundWindow.objects.filter(region_code=region_code).values_list(
-            "effective_from", "days"
-        )
+        Window(effective_from=d, days=n, region_code=r)
+        for r, d, n in BuyAndRefundWindow.objects.filter(
+            Q(region_code=region_code) | Q(region_code__isnull=True)
+        ).values_list("region_code", "effective_from", "days")
     ]
-    try:
-        return int(in_force(rows, day).value)
-    except NoPolicyInForce:
-        return None
+    return window_in_force(rows, region_code=region_code, on=day)
+
+
+def buy_and_refund_days(*, region_code: str, day: date) -> int | None:
+    """Days a Buy & Refund traveler has to leave after a purchase on ``day``, or None."""
+    window = buy_and_refund_window(region_code=region_code, day=day)
+    return window.days if window is not None else None
+
+
+def working_day_overrides(*, start: date, end: date) -> dict[date, bool]:
+    """The administrator's calendar corrections between two dates (inclusive)."""
+    return dict(
+        WorkingDayOverride.objects.filter(day__gte=start, day__lte=end).values_list(
+            "day", "is_working_day"
+        )
+    )
+
+
+def working_days_add(*, day: date, count: int) -> date:
+    """``day`` plus ``count`` working days on the Chinese calendar with the admin's overrides."""
+    # Generous span: the longest holiday plus its weekends stays well inside it.
+    overrides = working_day_overrides(start=day, end=day + timedelta(days=count * 7 + 70))
+    return workdays.add_working_days(day, count, overrides)
 
 
 def membership_of(user: AbstractBaseUser | AnonymousUser | None) -> StaffMembership | None:

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("customs.api.urls")),
     path("", include("agencies.api.urls")),
     path("", include("kiosk.api.urls")),
+    path("", include("authority.api.urls")),
 ]
 
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
     path("customs/", include("customs.urls")),
     path("agency/", include("agencies.urls")),
     path("kiosk/", include("kiosk.urls")),
+    path("authority/", include("authority.urls")),
     path("admin/", admin.site.urls),
     # Last: any other address under /api/ answers a JSON 404 (Django's debug page would not).
     re_path(r"^api/", api_not_found),

@@ -23,7 +23,7 @@ from django.core.validators import RegexValidator
 from core.forms import BilingualForm
 from core.money import money_display
 from stores.countries import alpha2_from_mrz, country_choices
-from stores.models import DocumentType
+from stores.models import DocumentType, GoodsCategory
 
 MAX_FORM_LINES = 200
 MAX_IMPORTED_INVOICES = 50
@@ -296,6 +296,12 @@ class IssueForm(BilingualForm):
         label="Last entry date · 最后入境日期",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    document_expires_on = forms.DateField(
+        required=False,
+        label="Document expiry · 证件有效期至",
+        help_text="From the MRZ or the photo page; an expired document is not valid.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     invoice_numbers = forms.CharField(
         required=False,
         max_length=MAX_IMPORTED_INVOICES * 22,
@@ -371,6 +377,8 @@ class IssueForm(BilingualForm):
                 for key in ("name", "document_number", "nationality"):
                     if not data.get(key) and getattr(reading, key):
                         data[key] = getattr(reading, key)
+                if not data.get("document_expires_on") and reading.expiry_date:
+                    data["document_expires_on"] = reading.expiry_date
                 if from_scan and reading.document_type:
                     data["document_type"] = reading.document_type
         return data
@@ -383,6 +391,7 @@ class IssueForm(BilingualForm):
             "document_number": "Enter the document number.",
             "nationality": "Choose the nationality.",
             "last_entry_date": "Enter the last entry date (from the entry stamp).",
+            "document_expires_on": "Enter the document's expiry date (scan the MRZ to fill it).",
         }
         for key, message in messages.items():
             if not data.get(key) and key not in self.errors:
@@ -416,6 +425,12 @@ class InvoiceLineForm(BilingualForm):
     )
     vat_rate = forms.TypedChoiceField(
         choices=VAT_RATE_CHOICES, coerce=Decimal, initial="0.13", label="VAT · 税率"
+    )
+    category = forms.ChoiceField(
+        choices=GoodsCategory.choices,
+        initial=GoodsCategory.OTHER,
+        required=False,
+        label="Category · 类别",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

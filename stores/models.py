@@ -32,6 +32,8 @@ class Traveler(models.Model):
     document_masked = models.CharField(max_length=40)
     nationality = models.CharField(max_length=2, validators=[country_code])
     last_entry_date = models.DateField()
+    # NULL: not recorded (rows from before expiry dates were recorded, API without it).
+    document_expires_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +49,19 @@ class Traveler(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.document_masked})"
+
+
+class GoodsCategory(models.TextChoices):
+    """The goods categories the tax authority's statistics are broken down by."""
+
+    CLOTHING = "clothing", "Clothing · 服装"
+    BAGS_SHOES = "bags_shoes", "Bags and shoes · 箱包鞋类"
+    JEWELRY_WATCHES = "jewelry_watches", "Jewelry and watches · 珠宝钟表"
+    COSMETICS = "cosmetics", "Cosmetics · 化妆品"
+    ELECTRONICS = "electronics", "Electronics · 电子产品"
+    TEA_FOOD = "tea_food", "Tea and food · 茶叶食品"
+    ARTS_CRAFTS = "arts_crafts", "Arts and crafts · 工艺品"
+    OTHER = "other", "Other · 其他"
 
 
 class InvoiceKind(models.TextChoices):
@@ -122,6 +137,9 @@ class VatInvoiceLine(models.Model):
     vat_rate = models.DecimalField(max_digits=5, decimal_places=4)
     vat_amount = models.DecimalField(max_digits=14, decimal_places=2)
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    category = models.CharField(
+        max_length=16, choices=GoodsCategory.choices, default=GoodsCategory.OTHER
+    )
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -188,6 +206,8 @@ class RefundForm(models.Model):
     document_masked = models.CharField(max_length=40)
     nationality = models.CharField(max_length=2, validators=[country_code])
     last_entry_date = models.DateField()
+    # The document's expiry as presented at issue; NULL when not recorded (SPEC §2).
+    document_expires_on = models.DateField(null=True, blank=True)
     purchase_date = models.DateField()
     buy_and_refund = models.BooleanField(default=False)
     policy = models.ForeignKey(RefundPolicy, on_delete=models.PROTECT)
@@ -256,9 +276,13 @@ class RefundFormLine(models.Model):
     vat_rate = models.DecimalField(max_digits=5, decimal_places=4)
     refund_rate = models.DecimalField(max_digits=5, decimal_places=4)
     total = models.DecimalField(max_digits=14, decimal_places=2)
+    category = models.CharField(
+        max_length=16, choices=GoodsCategory.choices, default=GoodsCategory.OTHER
+    )
 
     class Meta:
         ordering = ["form", "position"]
+        indexes = [models.Index(fields=["category", "form"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["form", "position"],

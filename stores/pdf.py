@@ -88,6 +88,32 @@ INSTRUCTIONS = [
 ]
 
 
+def buy_and_refund_instructions(days: int | None, deadline: date | None) -> list[tuple[str, str]]:
+    """A Buy & Refund form's instructions: the refund was paid at the store (SPEC §2 B&R)."""
+    if days and deadline:
+        zh_when = f"请于{deadline.isoformat()}前（购物后{days}日内）"
+        en_when = f"Leave China by {deadline.isoformat()} ({days} days from purchase)"
+    else:
+        zh_when, en_when = "请在规定期限内", "Leave China within the Buy & Refund deadline"
+    return [
+        (
+            f"{zh_when}经任一即买即退口岸离境，不限城市。",
+            f"{en_when} through any Buy & Refund port, in any city.",
+        ),
+        INSTRUCTIONS[1],
+        (
+            "退税款已在商店预付，无需前往退税代理机构；海关验核后即解除信用卡预授权。",
+            "The refund was paid at the store: no agency counter to visit. Customs"
+            " verification releases the hold on your card.",
+        ),
+        (
+            "逾期未离境或未经验核，将从信用卡扣回预付款；部分验核的，扣回差额。",
+            "Not verified in time: the prepayment is charged to your card (verified in part:"
+            " the difference).",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class PrintedLine:
     """A goods line with the invoice it came from."""
@@ -584,17 +610,14 @@ def _buy_and_refund_note(form: RefundForm, styles: _Styles) -> Table:
     days = buy_and_refund_days(region_code=form.store.region_code, day=form.purchase_date)
     if days:
         deadline = form.purchase_date + timedelta(days=days)
-        zh_when = f"自购物之日起{days}日内（{deadline.isoformat()}前）"
-        en_when = f"within {days} days of purchase (by {deadline.isoformat()})"
+        zh_when, en_when = f"{deadline.isoformat()}前", f"by {deadline.isoformat()}"
     else:
-        zh_when, en_when = "在规定期限内", "within the regional deadline"
+        zh_when, en_when = "在规定期限内", "within the deadline"
     text = (
         f"<font color='#b3261e'>即买即退 Buy &amp; Refund</font>　"
-        f"您在商店领取的退税预付款以您本人信用卡预授权担保。请{zh_when}经指定口岸离境并办理海关验核，"
-        f"否则退税代理机构将从信用卡扣回预付款。<br/>"
-        f"You received the refund in advance at the store, guaranteed by a pre-authorization"
-        f" on your credit card. Leave through a designated port {en_when} and have customs"
-        f" verify this form; otherwise the refund agency charges the prepayment to your card."
+        f"退税款已在商店预付，以您本人信用卡预授权担保；请{zh_when}离境并经海关验核。<br/>"
+        f"The refund was paid in advance at the store, guaranteed by a hold on your credit"
+        f" card: leave {en_when} and have customs verify this form."
     )
     table = Table([[Paragraph(text, styles.note)]], colWidths=[CONTENT_WIDTH])
     table.setStyle(
@@ -612,14 +635,23 @@ def _buy_and_refund_note(form: RefundForm, styles: _Styles) -> Table:
     return table
 
 
-def _closing_block(styles: _Styles) -> Table:
+def form_instructions(form: RefundForm) -> list[tuple[str, str]]:
+    """The instructions that apply to the form's kind (standard or Buy & Refund)."""
+    if not form.buy_and_refund:
+        return INSTRUCTIONS
+    days = buy_and_refund_days(region_code=form.store.region_code, day=form.purchase_date)
+    deadline = form.purchase_date + timedelta(days=days) if days else None
+    return buy_and_refund_instructions(days, deadline)
+
+
+def _closing_block(styles: _Styles, instructions_text: list[tuple[str, str]]) -> Table:
     """Traveler's instructions beside the signature and customs stamp boxes."""
     left_width = CONTENT_WIDTH * 0.62
     right_width = CONTENT_WIDTH - left_width - 4 * mm
     items: list[list[Any]] = [[Paragraph("旅客须知 Instructions for the traveler", styles.section)]]
     items += [
         [Paragraph(f"{index}. {zh}<br/><font color='#5b6475'>{en}</font>", styles.note)]
-        for index, (zh, en) in enumerate(INSTRUCTIONS, start=1)
+        for index, (zh, en) in enumerate(instructions_text, start=1)
     ]
     instructions = Table(items, colWidths=[left_width])
     instructions.setStyle(
@@ -692,6 +724,6 @@ def form_pdf(form: RefundForm) -> bytes:
     ]
     if form.buy_and_refund:
         story += [KeepTogether(_buy_and_refund_note(form, styles)), Spacer(1, 3 * mm)]
-    story.append(KeepTogether(_closing_block(styles)))
+    story.append(KeepTogether(_closing_block(styles, form_instructions(form))))
     doc.build(story)
     return buffer.getvalue()

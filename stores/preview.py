@@ -56,7 +56,7 @@ RULE_TITLES = {
     "traveler_incomplete": "Traveler details needed · 请填写旅客信息",
     "no_goods": "Add goods · 请添加货物",
     "eligible": "Eligible for a refund · 符合退税条件",
-    "expired_document": "Document expired · 证件已过期",
+    "document_expired": "Document expired · 证件已过期",
 }
 
 
@@ -79,6 +79,7 @@ class TravelerDraft:
     document_number: str = ""
     nationality: str = ""
     last_entry_date: date | None = None
+    document_expires_on: date | None = None
 
     def missing(self) -> list[str]:
         labels = {
@@ -86,6 +87,7 @@ class TravelerDraft:
             "document_number": "document number",
             "nationality": "nationality",
             "last_entry_date": "last entry date",
+            "document_expires_on": "document expiry date",
         }
         return [label for key, label in labels.items() if not getattr(self, key)]
 
@@ -345,6 +347,7 @@ def form_estimate(
         # A stand-in that no nationality rule refuses, until one is chosen.
         nationality=traveler.nationality or "ZZ",
         last_entry_date=traveler.last_entry_date or min(inv.issued_on for inv in invoice_facts),
+        document_expires_on=traveler.document_expires_on,
     )
     earlier = (
         same_day_live_total(

@@ -7,7 +7,7 @@ in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -29,6 +29,7 @@ from stores.exceptions import FormNotVoidable, FormRuleViolation, InvoiceNotFoun
 from stores.models import (
     FORM_TRANSITIONS,
     FormStatus,
+    GoodsCategory,
     InvoiceKind,
     RefundForm,
     RefundFormLine,
@@ -65,6 +66,7 @@ class InvoiceLineInput:
     vat_rate: Decimal
     spec: str = ""
     unit: str = ""
+    category: str = GoodsCategory.OTHER
 
 
 def invoice_line_amounts(line: InvoiceLineInput) -> tuple[Decimal, Decimal, Decimal]:
@@ -100,6 +102,8 @@ def _check_line(index: int, line: InvoiceLineInput) -> None:
         raise _line_error(index, "vat_rate", f"{line.vat_rate} is not a VAT rate.")
     if not line.item.strip():
         raise _line_error(index, "item", "This field may not be blank.")
+    if line.category not in GoodsCategory.values:
+        raise _line_error(index, "category", f"{line.category!r} is not a goods category.")
     if quantize_money(line.quantity * line.unit_price) <= 0:
         raise _line_error(index, "quantity", "The line total rounds to RMB 0.00.")
 
@@ -178,6 +182,7 @@ def invoice_issue(
             vat_rate=line.vat_rate,
             vat_amount=vat,
             total=total,
+            category=line.category,
         )
         for index, (line, amount, vat, total) in enumerate(computed, start=1)
     )
@@ -205,6 +210,7 @@ class TravelerInput:
     document_number: str
     nationality: str
     last_entry_date: date | None
+    document_expires_on: date | None = None
 
 
 def _raise_first(violations: list[rules.Violation]) -> None:
@@ -233,6 +239,7 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
                 document_masked=mask_document(data.document_number),
                 nationality=data.nationality,
                 last_entry_date=data.last_entry_date,
+                document_expires_on=data.document_expires_on,
             )
         ],
         ignore_conflicts=True,
@@ -240,16 +247,43 @@ def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
     traveler = Traveler.objects.select_for_update().get(
         document_type=data.document_type, document_hash=doc_hash
     )
-    if (traveler.name, traveler.nationality, traveler.last_entry_date) != (
-        data.name,
-        data.nationality,
-        data.last_entry_date,
-    ):
+    # An unknown expiry (API without it) keeps the one recorded earlier.
+    expires_on = data.document_expires_on or traveler.document_expires_on
+    if (
+        traveler.name,
+        traveler.nationality,
+        traveler.last_entry_date,
+        traveler.document_expires_on,
+    ) != (data.name, data.nationality, data.last_entry_date, expires_on):
         traveler.name = data.name
         traveler.nationality = data.nationality
         traveler.last_entry_date = data.last_entry_date
-        traveler.save(update_fields=["name", "nationality", "last_entry_date", "updated_at"])
+        traveler.document_expires_on = expires_on
+        traveler.save(
+            update_fields=[
+                "name",
+                "nationality",
+                "last_entry_date",
+                "document_expires_on",
+                "updated_at",
+            ]
+        )
     return traveler
+
+
+IssueGuard = Callable[[Store, date], None]
+_issue_guards: list[IssueGuard] = []
+
+
+def register_issue_guard(guard: IssueGuard) -> IssueGuard:
+    """Let a later app refuse a form (raise an ApplicationError) without stores importing it.
+
+    A guard gets the store and the form's date (the issue day) and raises to refuse,
+    e.g. the tax authority's registry refuses a store not filed that day.
+    """
+    if guard not in _issue_guards:
+        _issue_guards.append(guard)
+    return guard
 
 
 @transaction.atomic
@@ -274,6 +308,8 @@ def refund_form_issue(
             "invalid",
             {"fields": {"invoice_numbers": [f"Give 1 to {MAX_FORM_INVOICES} invoices."]}},
         )
+    for guard in _issue_guards:
+        guard(store, business_today())
     invoices = list(
         VatInvoice.objects.select_for_update()
         .filter(number__in=numbers, store=store, kind="blue")
@@ -319,6 +355,9 @@ def refund_form_issue(
     # The traveler row lock orders this issue against a concurrent void of the
     # same traveler's earlier form, which the same-day minimum may count.
     person = _traveler_upsert(traveler, doc_hash)
+    # The expiry given now, else the one recorded for this document earlier.
+    expires_on = person.document_expires_on
+    traveler_facts = replace(traveler_facts, document_expires_on=expires_on)
     earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
     _raise_first(
         rules.form_violations(
@@ -353,6 +392,7 @@ def refund_form_issue(
             "vat_rate": line.vat_rate,
             "refund_rate": policy.refund_rate_for(line.vat_rate),
             "total": line.total,
+            "category": line.category,
         }
         for position, line in enumerate(invoice_lines, start=1)
     ]
@@ -383,6 +423,7 @@ def refund_form_issue(
         document_masked=mask_document(traveler.document_number),
         nationality=nationality,
         last_entry_date=traveler.last_entry_date,
+        document_expires_on=expires_on,
         purchase_date=purchase_date,
         buy_and_refund=is_buy_and_refund,
         policy=RefundPolicy.objects.get(effective_from=policy.effective_from),
@@ -457,7 +498,23 @@ def _check_void_guards(form: RefundForm) -> None:
         guard(form)
 
 
-def _check_same_day_dependents(form: RefundForm) -> None:
+def refund_form_void_blocker(form: RefundForm) -> FormNotVoidable | None:
+    """Why this form cannot be voided now, or None; reads only (the void itself re-checks)."""
+    if not FORM_TRANSITIONS.can(form.status, FormStatus.VOIDED):
+        return FormNotVoidable(
+            f"Form {form.number} is {form.status}; only an issued form can be voided.",
+            extra={"status": form.status},
+        )
+    try:
+        if form.buy_and_refund:
+            _check_void_guards(form)
+        _check_same_day_dependents(form, lock=False)
+    except FormNotVoidable as exc:
+        return exc
+    return None
+
+
+def _check_same_day_dependents(form: RefundForm, *, lock: bool = True) -> None:
     """Refuse a void that would leave the traveler's other same-day forms below the minimum.
 
     The same-day minimum counts invoices already on earlier forms of the day
@@ -465,7 +522,8 @@ def _check_same_day_dependents(form: RefundForm) -> None:
     only qualified because of it. The traveler row lock orders this against a
     concurrent issue for the same traveler.
     """
-    Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
+    if lock:
+        Traveler.objects.select_for_update().filter(pk=form.traveler_id).first()
     others = list(
         RefundForm.objects.filter(
             store_id=form.store_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -28,7 +29,7 @@ from core.exceptions import ApplicationError
 from core.history import history_words
 from core.ledger import record_history
 from core.models import StaffMembership, StaffRole, Store
-from core.money import money_str
+from core.money import ZERO, money_str
 from core.selectors import membership_of
 from stores import services
 from stores.countries import country_names
@@ -40,7 +41,8 @@ from stores.forms import (
     VoidForm,
     read_mrz,
 )
-from stores.models import FormStatus, InvoiceKind, RefundForm, VatInvoice
+from stores.models import FormStatus, GoodsCategory, InvoiceKind, RefundForm, VatInvoice
+from stores.outcome import form_outcome
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
 from stores.selectors import form_with_lines, forms_for_store, invoices_unused
@@ -109,6 +111,16 @@ def store_home(request: HttpRequest) -> HttpResponse:
     for form in rows:
         counts[form.status] = counts.get(form.status, 0) + 1
     live = [f for f in rows if f.status != FormStatus.VOIDED]
+    # 实退: what the traveler was actually paid (refund or prepayment), never the estimate.
+    refunded: list[tuple[RefundForm, Decimal | None]] = [
+        (
+            f,
+            form_outcome(f, with_void=False).refunded
+            if f.status == FormStatus.REFUNDED or f.buy_and_refund
+            else None,
+        )
+        for f in rows
+    ]
     return render(
         request,
         "stores/home.html",
@@ -120,9 +132,10 @@ def store_home(request: HttpRequest) -> HttpResponse:
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1) if day < today else None,
             "forms": rows,
+            "rows": refunded,
             "counts": sorted(counts.items()),
             "live_total": sum((f.total for f in live), start=0),
-            "live_net": sum((f.net_refund for f in live), start=0),
+            "refunded_total": sum((amount for _, amount in refunded if amount), start=ZERO),
             "nav": "home",
         },
     )
@@ -151,6 +164,7 @@ def _traveler_draft(form: IssueForm) -> TravelerDraft:
         document_number=data.get("document_number") or "",
         nationality=data.get("nationality") or "",
         last_entry_date=data.get("last_entry_date"),
+        document_expires_on=data.get("document_expires_on"),
     )
 
 
@@ -326,6 +340,7 @@ def form_issue(request: HttpRequest) -> HttpResponse:
         document_number=data["document_number"].strip(),
         nationality=data["nationality"],
         last_entry_date=data["last_entry_date"],
+        document_expires_on=data["document_expires_on"],
     )
     lines = [
         services.InvoiceLineInput(
@@ -335,6 +350,7 @@ def form_issue(request: HttpRequest) -> HttpResponse:
             quantity=line_form.cleaned_data["quantity"],
             unit_price=line_form.cleaned_data["unit_price"],
             vat_rate=line_form.cleaned_data["vat_rate"],
+            category=line_form.cleaned_data.get("category") or GoodsCategory.OTHER,
         )
         for line_form in formset.forms
         if line_form.has_changed()
@@ -410,6 +426,8 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
         VatInvoice.objects.filter(original__form=form, kind=InvoiceKind.RED).order_by("number")
     )
     names = country_names(form.nationality)
+    outcome = form_outcome(form)
+    goods = [{"line": line, "verified": outcome.lines.get(line.position)} for line in lines]
     return render(
         request,
         "stores/detail.html",
@@ -417,6 +435,7 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
             "store": clerk_store(request),
             "f": form,
             "lines": lines,
+            "goods": goods,
             "invoices": invoices,
             "red_invoices": red_invoices,
             "history": _history_rows(form),
@@ -424,8 +443,9 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
             if names
             else form.nationality,
             "document_label": DOCUMENT_TYPE_LABELS.get(form.document_type, form.document_type),
-            "voidable": form.status == FormStatus.ISSUED,
-            "not_voidable_reason": NOT_VOIDABLE.get(form.status, ""),
+            "outcome": outcome,
+            "voidable": outcome.voidable,
+            "not_voidable_reason": outcome.void_blocked,
             "nav": "home",
         },
     )
@@ -448,8 +468,10 @@ def form_void(request: HttpRequest, number: str) -> HttpResponse:
     """Confirm, then void the form and issue red-ink invoices (goods returned)."""
     form = _form_in_store(request, number)
     context: dict[str, Any] = {"f": form, "nav": "home", "store": clerk_store(request)}
-    if form.status != FormStatus.ISSUED:
-        context["not_voidable_reason"] = NOT_VOIDABLE.get(form.status, "")
+    blocker = services.refund_form_void_blocker(form)
+    if blocker is not None:
+        # Not voidable now: the status, a prepayment not returned, dependent same-day forms.
+        context["not_voidable_reason"] = NOT_VOIDABLE.get(form.status, "") or blocker.message
         context["void_form"] = VoidForm()
         return render(
             request, "stores/void.html", context, status=409 if request.method == "POST" else 200

@@ -228,6 +228,13 @@ PAGES: list[PageSpec] = [
     PageSpec("agency-refund", "/agency/refunds/{refund_id}/", "agent"),
     PageSpec("agency-settlement", "/agency/settlement/?month={month}", "agent", needs=("refund",)),
     PageSpec("agency-guarantees", "/agency/guarantees/", "agent"),
+    # Tax authority analyst (read-only)
+    PageSpec("authority-statistics", "/authority/statistics/", "analyst", needs=("refund",)),
+    PageSpec("authority-registry", "/authority/registry/", "analyst"),
+    PageSpec("authority-registry-store", "/authority/registry/DEMO-SH-001/", "analyst"),
+    PageSpec("authority-ledger", "/authority/ledger/", "analyst", needs=("refund",)),
+    PageSpec("authority-risk", "/authority/risk/", "analyst"),
+    PageSpec("authority-reads", "/authority/reads/", "analyst"),
     # Traveler kiosk (ten languages; Arabic right to left)
     PageSpec("kiosk-start", "/kiosk/", languages=("en", "ar")),
     # The other eight languages (German and Russian words are the longest) on a phone.

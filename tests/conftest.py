@@ -10,11 +10,16 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.demo import demo_seed
 from core.models import Agency, Port, Store
+
+# Two cores shared by many processes: a per-example deadline only measures the load.
+hypothesis_settings.register_profile("shared-machine", deadline=None)
+hypothesis_settings.load_profile("shared-machine")
 
 
 @dataclass

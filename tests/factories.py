@@ -114,14 +114,16 @@ def traveler(
     document_number: str = "18AB12345",
     nationality: str = "FR",
     last_entry_date: date | None = None,
+    document_expires_on: date | None = date(2031, 5, 1),
 ) -> TravelerInput:
-    """A traveler input; entered ten days ago by default."""
+    """A traveler input; entered ten days ago by default, document valid until 2031."""
     return TravelerInput(
         name=name,
         document_type=document_type,
         document_number=document_number,
         nationality=nationality,
         last_entry_date=last_entry_date or business_today() - timedelta(days=10),
+        document_expires_on=document_expires_on,
     )
 
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "customs",
     "agencies",
     "kiosk",
+    "authority",
 ]
 
 MIDDLEWARE = [
@@ -165,7 +166,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status" with other choices: name each enum after its model.
-    "ENUM_NAME_OVERRIDES": {"FormStatusEnum": "stores.models.FormStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "FormStatusEnum": "stores.models.FormStatus",
+        "GoodsCategoryEnum": "stores.models.GoodsCategory",
+    },
 }
 
 # --- Content-Security-Policy (django-csp) -------------------------------------

@@ -149,6 +149,7 @@
       setField("document_number", r.document_number);
       setField("document_type", r.document_type);
       setField("nationality", r.nationality);
+      setField("document_expires_on", r.expiry_date);
       var msg = r.message + (r.nationality_label ? " " + r.nationality_label + "." : "");
       if (r.warnings && r.warnings.length) {
         mrzStatus.className = "mrz-status warn";

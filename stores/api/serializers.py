@@ -16,7 +16,7 @@ from core.ledger import record_history
 from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
-from stores.models import RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.models import GoodsCategory, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -54,6 +54,12 @@ class InvoiceLineInputSerializer(StrictSerializer):
         max_digits=14, decimal_places=2, min_value=CENT, max_value=MAX_UNIT_PRICE
     )
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    category = serializers.ChoiceField(
+        choices=GoodsCategory.choices,
+        required=False,
+        default=GoodsCategory.OTHER,
+        help_text="Goods category for the tax authority's statistics (default other).",
+    )
 
     def validate_vat_rate(self, value: Decimal) -> Decimal:
         if value not in VAT_RATES:
@@ -100,6 +106,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "amount",
             "vat_amount",
             "total",
+            "category",
         ]
         read_only_fields = fields
 
@@ -156,6 +163,14 @@ class TravelerInputSerializer(StrictSerializer):
     document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The document's expiry date (the MRZ carries it). Optional: when given,"
+        " a document expired on the purchase date is refused (422 document_expired) and"
+        " check B at the counter fails once it has expired on the refund day.",
+    )
 
     def validate_document_number(self, value: str) -> str:
         number = normalize_document_number(value)
@@ -209,6 +224,7 @@ class FormLineSerializer(serializers.ModelSerializer):
             "vat_rate",
             "total",
             "refund_rate",
+            "category",
         ]
         read_only_fields = fields
 
@@ -276,6 +292,7 @@ class FormTravelerSerializer(serializers.Serializer):
     document_type = serializers.CharField()
     document_number_masked = serializers.CharField(source="document_masked")
     last_entry_date = serializers.DateField()
+    document_expires_on = serializers.DateField(allow_null=True)
 
 
 class FormInvoiceSerializer(serializers.ModelSerializer):
@@ -322,6 +339,16 @@ def register_form_section(key: str, build: FormSection) -> None:
     _form_sections[key] = build
 
 
+def form_sections(form: RefundForm) -> dict[str, dict[str, Any]]:
+    """What downstream apps add to a form (verification, refund, prepayment, guarantee...)."""
+    sections = {}
+    for key, build in _form_sections.items():
+        section = build(form)
+        if section is not None:
+            sections[key] = section
+    return sections
+
+
 class FormDetailSerializer(FormIssuedSerializer):
     """GET /forms/{number}/: the form, its traveler, invoices, amounts, status and history."""
 
@@ -358,10 +385,7 @@ class FormDetailSerializer(FormIssuedSerializer):
 
     def to_representation(self, instance: RefundForm) -> dict[str, Any]:
         data = dict(super().to_representation(instance))
-        for key, build in _form_sections.items():
-            section = build(instance)
-            if section is not None:
-                data[key] = section
+        data.update(form_sections(instance))
         return data
 
 

@@ -150,8 +150,8 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
             422: error_response(
                 "A rule says no: below_minimum, stay_over_183_days, invoice_before_entry,"
                 " invoice_not_found, invoice_already_used, traveler_not_eligible,"
-                " goods_not_eligible, invoices_not_same_store_day, not_buy_and_refund_store,"
-                " idempotency_key_reused."
+                " goods_not_eligible, document_expired, invoices_not_same_store_day,"
+                " not_buy_and_refund_store, idempotency_key_reused."
             ),
         },
     )

@@ -103,7 +103,7 @@ def executed(kind: str | None = None) -> list[SandboxCardOperation]:
 # --- Pure helpers -------------------------------------------------------------------
 
 
-def test_working_days_skip_weekends() -> None:
+def test_working_days_skip_weekends(db: Any) -> None:
     # Thursday + 3 working days = Tuesday; Friday + 3 = Wednesday.
     assert add_working_days(date(2026, 12, 10), 3) == date(2026, 12, 15)
     assert add_working_days(date(2026, 12, 11), 3) == date(2026, 12, 16)
@@ -128,8 +128,8 @@ def test_prepayment_places_a_guarantee_for_the_net_refund(demo: Any) -> None:
     assert prepayment.amount == form.net_refund == Decimal("324.00")
     assert guarantee.status == GuaranteeStatus.AUTHORIZED
     assert guarantee.amount == Decimal("324.00")
-    # Shanghai: 17 days after the purchase, then 3 working days of grace.
-    assert guarantee.deadline == form.purchase_date + timedelta(days=17)
+    # Bought today (after 2026-07-01): nationwide 28 days, then 3 working days of grace.
+    assert guarantee.deadline == form.purchase_date + timedelta(days=28)
     assert guarantee.grace_until == add_working_days(guarantee.deadline, 3)
     assert guarantee.hold_expires_at is not None
     hold_days = (guarantee.hold_expires_at - timezone.now()).total_seconds() / 86400

@@ -44,7 +44,7 @@ def test_prepayment_reply_shape(demo: Any, api: Any) -> None:
     guarantee = data["guarantee"]
     assert guarantee["status"] == "authorized"
     assert guarantee["amount"] == "324.00"
-    assert guarantee["deadline"] == (form.purchase_date + timedelta(days=17)).isoformat()
+    assert guarantee["deadline"] == (form.purchase_date + timedelta(days=28)).isoformat()
     assert guarantee["hold_expires_at"]
     assert guarantee["captured_amount"] == "0.00"
 

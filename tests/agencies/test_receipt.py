@@ -129,3 +129,62 @@ def test_receipt_of_a_paid_refund_reads_the_refund_the_form_and_customs(demo, ve
     assert "银行卡 Bank card" in text
     assert "(PVG)" in text
     assert "经办人 Agent agent" in text
+
+
+def test_receipt_lists_verified_lines_and_explains_a_lower_net_refund(demo, tmp_path):
+    # Issue 10 item 9: scarf 2 x 800 and bag 1 x 1,000; customs saw one scarf only.
+    from tests.agencies.conftest import verify
+    from tests.factories import make_form, traveler
+
+    form = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line(quantity="2", unit_price="800.00", unit="条"),
+        line(item="手袋 Bag", unit_price="1000.00"),
+        who=traveler(),
+    )
+    scarf, bag = form.lines.get(position=1), form.lines.get(position=2)
+    verify(form, demo, quantities={scarf.pk: Decimal("1"), bag.pk: Decimal("0")})
+    refund = refund_pay(
+        form_number=form.number,
+        qr=form.qr_payload,
+        document_number=DOCUMENT,
+        payout_method="cash",
+        agent=demo.agent,
+        agency=demo.agency,
+    )
+    data = receipt_data_for(refund)
+    assert [(x.item, x.quantity, x.quantity_verified, x.verified_total) for x in data.lines] == [
+        ("丝巾 Silk scarf", Decimal("2.00"), Decimal("1.00"), Decimal("800.00")),
+        ("手袋 Bag", Decimal("1.00"), Decimal("0.00"), Decimal("0.00")),
+    ]
+    pdf = receipt_pdf(data)
+    # rendered as a person sees it
+    from tests.browser import ARTIFACTS
+
+    source = ARTIFACTS / "receipt-partial.pdf"
+    source.write_bytes(pdf)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(  # noqa: S603 - fixed poppler command
+        [shutil.which("pdftoppm") or "pdftoppm", "-png", "-r", "90", str(source),
+         str(ARTIFACTS / "receipt-partial")],
+        check=True,
+    )  # fmt: skip
+    text = pdf_text(pdf)
+    for expected in [
+        "核验货物 Verified goods",
+        "丝巾 Silk scarf 2条 1条 13% 800.00",
+        "手袋 Bag 1 0 13% 0.00",
+        "实退金额 Net refund paid 72.00",
+        "实退金额低于申请单预计金额 RMB 234.00",
+        "The net refund is lower than the form's estimate of RMB 234.00:",
+        "Customs verified only part of the goods: RMB 800.00 of RMB 2,600.00"
+        " (丝巾 Silk scarf 1/2; 手袋 Bag 0/1).",
+    ]:
+        assert expected in text, expected
+
+
+def test_a_fully_verified_receipt_has_no_difference_note():
+    text = pdf_text(receipt_pdf(replace(SAMPLE, form_total=Decimal("3600.00"),
+                                        estimated_net=Decimal("324.00"))))  # fmt: skip
+    assert "lower than the form's estimate" not in text

@@ -76,7 +76,8 @@ def test_page_shows_form_traveler_amount_and_regional_deadline(demo: Any) -> Non
     assert form.number in html
     assert "Marie Dupont" in html
     assert "RMB 324.00" in html
-    deadline = form.purchase_date + timedelta(days=17)  # Shanghai's window
+    # Bought today, after 2026-07-01: the nationwide 28 days supersede Shanghai's 17.
+    deadline = form.purchase_date + timedelta(days=28)
     assert deadline.isoformat() in html
     assert "tok_visa" in html and "tok_declined" in html
 

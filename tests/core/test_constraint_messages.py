@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.db.models import BaseConstraint
 
-PROJECT_APPS = {"core", "stores", "customs", "agencies", "kiosk"}
+PROJECT_APPS = {"core", "stores", "customs", "agencies", "kiosk", "authority"}
 
 
 def test_every_constraint_of_the_project_has_a_message_in_words():

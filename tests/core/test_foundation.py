@@ -64,7 +64,7 @@ def test_seed_demo_is_idempotent(db):
             "users": 8,
             "memberships": 7,
             "fee_rates": 3,  # the platform default (migration) and each demo agency's 2%
-            "windows": 1,
+            "windows": 2,  # Shanghai 17 days and nationwide 28 from 2026-07-01 (migration)
             "policies": 3,
         }
     )

@@ -216,12 +216,17 @@ def test_seal_signs_a_merkle_head_over_new_entries(records, client):
     assert (second.batch_size, second.tree_size, second.prev_head) == (1, 6, seal.head_hash)
     # the head is signed by the platform key published at /api/v1/keys/
     public = base64.b64decode(client.get("/api/v1/keys/").json()["platform"])
-    message = b"ledger-head-v1\n" + canonical_json(
+    # Version 2 heads also sign the RFC 6962 root of every entry sealed so far.
+    assert seal.version == 2
+    assert seal.root == seal.batch_root  # the first batch is the whole tree
+    assert second.root == merkle_root([e.entry_hash for e in LedgerEntry.objects.order_by("id")])
+    message = b"ledger-head-v2\n" + canonical_json(
         {
             "tree_size": 5,
             "batch_size": 5,
             "batch_root": seal.batch_root,
             "prev_head": "",
+            "root": seal.root,
             "created_at": seal.created_at.astimezone(UTC).isoformat(),
         }
     )

@@ -185,6 +185,7 @@ def test_detail_shows_status_traveler_lines_amounts_and_history(demo, api):
         "document_type": "passport",
         "document_number_masked": "1*****345",
         "last_entry_date": days_ago(10).isoformat(),
+        "document_expires_on": "2031-05-01",
     }
     assert "18AB12345" not in response.content.decode()
     assert [(ln["item"], ln["quantity"], ln["total"]) for ln in data["lines"]] == [
@@ -355,15 +356,16 @@ def test_downstream_apps_can_add_a_section_to_the_detail(demo, api):
     from stores.api import serializers
 
     form = make_form(demo.store_sh, demo.clerk)
+    # A key of its own: the real sections registered at start-up must survive this test.
     serializers.register_form_section(
-        "prepayment", lambda f: {"amount": str(f.net_refund)} if f.buy_and_refund else None
+        "example", lambda f: {"amount": str(f.net_refund)} if f.buy_and_refund else None
     )
     try:
         plain = api(demo.clerk).get(f"{FORMS}{form.number}/").json()
         RefundForm.objects.filter(pk=form.pk).update(buy_and_refund=True)
         marked = api(demo.clerk).get(f"{FORMS}{form.number}/").json()
     finally:
-        serializers._form_sections.pop("prepayment")
+        serializers._form_sections.pop("example")
 
-    assert "prepayment" not in plain
-    assert marked["prepayment"] == {"amount": "18.00"}
+    assert "example" not in plain
+    assert marked["example"] == {"amount": "18.00"}

@@ -48,6 +48,7 @@ def issue_data(lines: list[dict[str, str]] | None = None, **fields: Any) -> dict
         "document_number": "18AB12345",
         "nationality": "FR",
         "last_entry_date": entry.isoformat(),
+        "document_expires_on": "2031-05-01",
         "invoice_numbers": "",
         "token": "",
     }

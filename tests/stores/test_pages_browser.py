@@ -51,6 +51,8 @@ def test_clerk_issues_prints_and_voids_a_form(demo, page):
     expect(page.locator("input[name=last_entry_date]")).to_be_focused()
     entry = business_today() - timedelta(days=12)
     page.fill("input[name=last_entry_date]", entry.isoformat())
+    # The MRZ also gave the document's expiry.
+    expect(page.locator("input[name=document_expires_on]")).to_have_value("2035-01-01")
 
     # A first, small line: the rule says so at once.
     page.fill("input[name=lines-0-item]", "丝巾 Silk scarf")
@@ -138,6 +140,7 @@ def test_bad_scan_says_so_and_typing_still_works(demo, page):
     page.fill("input[name=document_number]", "18AB12345")
     page.select_option("select[name=nationality]", "FR")
     page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=3)).isoformat())
+    page.fill("input[name=document_expires_on]", "2031-05-01")  # typed from the photo page
     page.fill("input[name=lines-0-item]", "画册 Art book")
     page.fill("input[name=lines-0-quantity]", "1")
     page.fill("input[name=lines-0-unit_price]", "680")
@@ -165,6 +168,7 @@ def test_form_from_imported_invoices_with_buy_and_refund(demo, page):
     page.fill("input[name=document_number]", "TK1234567")
     page.select_option("select[name=nationality]", "JP")
     page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=5)).isoformat())
+    page.fill("input[name=document_expires_on]", "2031-05-01")  # typed from the photo page
     page.get_by_text("Or issue from existing invoices · 按已开发票开单").click()
     page.fill(
         "textarea[name=invoice_numbers]", f"{first.number}\n{second.number}\n12345678901234567890"

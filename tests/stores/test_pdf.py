@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from PIL import Image
 
 from core.signing import parse_form_qr
 from stores.pdf import PAGE_HEIGHT, QR_BORDER, QR_BOX, form_pdf, qr_symbol
+from tests.browser import ARTIFACTS
 from tests.factories import line, make_form, make_invoice, traveler
 
 
@@ -127,7 +129,8 @@ def test_buy_and_refund_form_carries_the_mark_and_deadline(demo):
     form = make_form(demo.store_sh, demo.clerk, line(unit_price="900.00"), buy_and_refund=True)
     text = pdf_text(form_pdf(form))
     assert "即买即退" in text and "BUY & REFUND" in text
-    assert "within 17 days of purchase" in text  # the Shanghai window of the demo data
+    # Bought today (after 2026-07-01): the nationwide 28 days supersede Shanghai's 17.
+    assert f"leave by {(form.purchase_date + timedelta(days=28)).isoformat()}" in text
 
 
 def test_printed_qr_is_the_signed_payload(form, tmp_path):
@@ -223,3 +226,36 @@ def test_cjk_units_stay_inside_the_quantity_column(demo):
         assert max(cell.getActualLineWidths0()) <= width + 0.01
     text = pdf_text(form_pdf(form), mode="-raw")
     assert "千克" in text and "12 双" in text
+
+
+def test_buy_and_refund_form_prints_its_own_instructions(demo, tmp_path):
+    # Issue 10 item 8: no "90 days" and no "go to the refund agency" on a prepaid form.
+    form = make_form(demo.store_sh, demo.clerk, line(unit_price="900.00"), buy_and_refund=True)
+    data = form_pdf(form)
+    text = " ".join(pdf_text(data).split())
+    deadline = (form.purchase_date + timedelta(days=28)).isoformat()
+    assert "90 days" not in text and "90日" not in text
+    assert "refund agency counter" not in text
+    assert "到口岸隔离区内的退税代理机构办理退税" not in text
+    assert "amounts on this form are an estimate" not in text
+    assert pdf_pages(data) == 1
+    for expected in [
+        f"Leave China by {deadline} (28 days from purchase) through any Buy & Refund port,"
+        " in any city.",
+        "经任一即买即退口岸离境，不限城市",
+        "show the goods, this form and your passport",
+        "no agency counter to visit",
+        "releases the hold on your card",
+        "the prepayment is charged to your card",
+    ]:
+        assert expected in text, expected
+    # the ordinary form keeps the standard instructions
+    plain = make_form(demo.store_sh, demo.clerk, line(unit_price="900.00"), who=traveler())
+    plain_text = " ".join(pdf_text(form_pdf(plain)).split())
+    assert "within 90 days of the purchase date" in plain_text
+    assert "refund agency counter" in plain_text
+    # rendered as a person sees it
+    source = tmp_path / "bnr.pdf"
+    source.write_bytes(data)
+    subprocess.run([_tool("pdftoppm"), "-png", "-r", "80", "-f", "1", "-l", "1", str(source),
+                    str(ARTIFACTS / "form-buy-and-refund")], check=True)  # fmt: skip
