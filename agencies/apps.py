@@ -14,3 +14,7 @@ class AgenciesConfig(AppConfig):
         from agencies.api.prepayment import register as register_prepayment
 
         register_prepayment()
+        # Idempotency records of refund requests whose process died: settled answers.
+        from agencies.api.views import register as register_refund_resolver
+
+        register_refund_resolver()

@@ -13,10 +13,17 @@ The sandbox behaves deterministically by card token:
   executed), then approves;
 - ``tok_short_hold`` approves with holds that expire after 5 days;
 - any other token is declined (``unknown_token``).
+
+A release marks the hold it lets go (``released_at``): a later capture of it is
+declined (``hold_released``). ``calls`` on each row counts every call with its key,
+replays included, so tests count gateway calls rather than rows.
+``settings.SANDBOX_GATEWAY_DELAY_SECONDS`` delays each answer after the operation
+is recorded: the fault-injection tests kill a process in that gap.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -136,7 +143,14 @@ class SandboxCardGateway:
                     if request.kind == "authorize":
                         days = self.APPROVING[request.token]
                         row.expires_at = request.requested_at + timedelta(days=days)
+                    if request.kind == "release":
+                        SandboxCardOperation.objects.filter(
+                            reference=request.hold_reference, kind="authorize"
+                        ).update(released_at=row.executed_at)
                 row.save()
+        delay = float(getattr(settings, "SANDBOX_GATEWAY_DELAY_SECONDS", 0) or 0)
+        if delay:
+            time.sleep(delay)  # the answer travels back: a crash now loses only the answer
         if timeout is not None:
             raise timeout
         return self._result(row)
@@ -157,6 +171,8 @@ class SandboxCardGateway:
         ).first()
         if hold is None or hold.token != request.token:
             return "unknown_hold"
+        if hold.released_at is not None:
+            return "hold_released"
         if request.kind == "capture":
             if request.amount > hold.amount:
                 return "amount_over_hold"
@@ -179,6 +195,7 @@ class SandboxCardGateway:
             "unknown_hold": "No such hold.",
             "amount_over_hold": "The amount is over the hold.",
             "hold_expired": "The hold has expired.",
+            "hold_released": "The hold was released.",
         }
         return CardResult(
             succeeded=False,

@@ -96,6 +96,8 @@ def _result_of(guarantee: Guarantee) -> str:
 
 def _due_outlook(guarantee: Guarantee, result: str, day: date) -> str | None:
     """Why an active guarantee is due on ``day`` (verified, rejected, past grace), or None."""
+    if guarantee.prepayment.status == PrepaymentStatus.AWAITING_HANDOVER:
+        return None  # cash not confirmed as handed over: the sweep leaves the hold as it is
     if guarantee.prepayment.status != PrepaymentStatus.PAID:
         return "Prepayment returned: hold to release · 预付款已退回 释放担保"
     if guarantee.captured_amount > 0:

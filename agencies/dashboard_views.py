@@ -11,7 +11,9 @@ from django.views.decorators.http import require_GET
 
 from agencies.dashboard import EXPIRING_WITHIN_DAYS, guarantees_dashboard
 from agencies.views import agent_required
+from core.api.permissions import request_membership
 from core.models import Agency
+from stores.scopes import ReadReason, personal_data_reads_record
 
 
 def _preview_day(value: str | None, today: date) -> date:
@@ -32,6 +34,16 @@ def guarantees(request: HttpRequest, agency: Agency) -> HttpResponse:
     today = timezone.localdate()
     day = _preview_day(request.GET.get("today"), today)
     board = guarantees_dashboard(agency_id=agency.pk, day=day)
+    personal_data_reads_record(
+        user=request.user,  # type: ignore[arg-type]
+        membership=request_membership(request),
+        forms=[
+            row.guarantee.form_id
+            for section in (board.due, board.expiring, board.open, board.settled)
+            for row in section.rows
+        ],
+        reason=ReadReason.LIST,
+    )
     sections = [
         (board.due, "Due today", "今日到期", "The sweep on this day releases or captures these."),
         (

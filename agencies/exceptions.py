@@ -35,6 +35,24 @@ class AlreadyRefunded(StateConflict):
     default_code = "already_refunded"
 
 
+class RefundInProgress(StateConflict):
+    """The form's transfer is in flight (outcome not known yet): no money is known to be sent."""
+
+    default_code = "refund_in_progress"
+
+
+class RefundAwaitingHandover(StateConflict):
+    """The form's cash refund waits for the agent to confirm the handover."""
+
+    default_code = "refund_awaiting_handover"
+
+
+class RefundNotAwaitingHandover(StateConflict):
+    """Only a cash refund awaiting handover can be confirmed as handed over."""
+
+    default_code = "refund_not_awaiting_handover"
+
+
 class RefundRetryRequired(StateConflict):
     """The form's refund failed at another agency, or the outcome is unknown."""
 

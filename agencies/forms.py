@@ -38,6 +38,26 @@ class ScanForm(BilingualForm):
         ),
         error_messages={"required": "Scan the QR code printed on the refund form."},
     )
+    document_number = forms.CharField(
+        label="Document number (QR damaged: with the typed form number)",
+        max_length=40,
+        required=False,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "Passport / permit number in hand",
+            }
+        ),
+    )
+
+    def typed_number(self) -> str | None:
+        """The 16-digit form number when the agent typed one instead of scanning the QR."""
+        text = "".join(self.cleaned_data.get("qr", "").split())
+        return text if text.isdigit() and len(text) == 16 else None
 
 
 class DocumentForm(BilingualForm):
@@ -143,6 +163,7 @@ def month_or_error(value: str | None, today: date) -> tuple[date, str]:
 def parse_month(value: str | None, default: date) -> date:
     """``YYYY-MM`` -> the first of that month; anything else -> ``default``'s month."""
     match = MONTH_RE.match(value or "")
-    if match is None:
+    # 2015 (the first policy) to 2100: 9999-12 would overflow the month's end.
+    if match is None or not 2015 <= int(match.group(1)) <= 2100:
         return default.replace(day=1)
     return date(int(match.group(1)), int(match.group(2)), 1)

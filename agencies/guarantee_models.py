@@ -34,15 +34,23 @@ __all__ = [
 
 class PrepaymentStatus(models.TextChoices):
     PENDING = "pending", "Pending (guarantee being placed)"
+    AWAITING_HANDOVER = "awaiting_handover", "Awaiting handover (cash)"
     PAID = "paid", "Paid to the traveler"
     FAILED = "failed", "Failed (card declined, nothing paid)"
     RETURNED = "returned", "Returned by the traveler"
 
 
+# Cash waits for the clerk to confirm it left the drawer; cash never handed over is
+# "returned" (it stays in the drawer) and the hold is released.
 PREPAYMENT_TRANSITIONS = TransitionMap(
     "prepayment",
     {
-        PrepaymentStatus.PENDING: {PrepaymentStatus.PAID, PrepaymentStatus.FAILED},
+        PrepaymentStatus.PENDING: {
+            PrepaymentStatus.PAID,
+            PrepaymentStatus.FAILED,
+            PrepaymentStatus.AWAITING_HANDOVER,
+        },
+        PrepaymentStatus.AWAITING_HANDOVER: {PrepaymentStatus.PAID, PrepaymentStatus.RETURNED},
         PrepaymentStatus.PAID: {PrepaymentStatus.RETURNED},
     },
 )
@@ -86,14 +94,26 @@ class Prepayment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="prepayments"
     )
     status = models.CharField(
-        max_length=16, choices=PrepaymentStatus.choices, default=PrepaymentStatus.PENDING
+        max_length=24, choices=PrepaymentStatus.choices, default=PrepaymentStatus.PENDING
     )
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     payout_method = models.CharField(max_length=16)
+    # The request that created it (its Idempotency-Key record, or the page session):
+    # only that request may resume an authorization left unanswered.
+    attempt = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
+    # Cash: who confirmed the money left the drawer, and when (= paid_at).
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="prepayments_handed_over",
+    )
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -113,8 +133,10 @@ class Prepayment(models.Model):
                 name="prepayment_amount_positive",
                 violation_error_message="A prepayment amount must be positive.",
             ),
+            # Returned cash may never have been handed over (then it has no paid_at).
             models.CheckConstraint(
-                condition=Q(status__in=["paid", "returned"], paid_at__isnull=False)
+                condition=Q(status="paid", paid_at__isnull=False)
+                | Q(status="returned")
                 | (~Q(status__in=["paid", "returned"]) & Q(paid_at__isnull=True)),
                 name="prepayment_paid_has_time",
                 violation_error_message=(
@@ -190,6 +212,8 @@ class OperationKind(models.TextChoices):
     CAPTURE = "capture"
     CHARGE = "charge"  # the consented charge of the stored token when no hold is left
     RELEASE = "release"
+    # After a re-authorization: release the hold it replaces (the guarantee stays).
+    RELEASE_PREVIOUS = "release_previous"
 
 
 class OperationStatus(models.TextChoices):
@@ -215,6 +239,9 @@ class GuaranteeOperation(models.Model):
         max_length=16, choices=OperationStatus.choices, default=OperationStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Set by the process sending it: until then no other process re-sends it (a
+    # crashed sender's operation is re-sent once the lease has expired).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     reference = models.CharField(max_length=80, blank=True)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
@@ -254,9 +281,12 @@ class SandboxCardOperation(models.Model):
     reference = models.CharField(max_length=80, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     decline_code = models.CharField(max_length=64, blank=True)
+    # Every call with this key, replays included (tests count calls, not rows).
     calls = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    # An authorization (hold) that a later release let go.
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

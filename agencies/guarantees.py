@@ -23,9 +23,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agencies.cards import CardGatewayError, CardRequest, CardResult, card_gateway
@@ -45,6 +46,7 @@ from agencies.models import (
 )
 from agencies.services import payout_method_parse
 from core import rules
+from core.api.idempotency import idempotency_bind
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
 from core.ledger import ledger_append
 from core.models import Store
@@ -104,9 +106,21 @@ class FormNotPrepayable(StateConflict):
 
 
 class PrepaymentNotReturnable(StateConflict):
-    """Only a paid prepayment can be returned."""
+    """Only a paid prepayment (or cash not handed over yet) can be returned."""
 
     default_code = "prepayment_not_returnable"
+
+
+class PrepaymentInProgress(StateConflict):
+    """The form's guarantee is being placed right now by another request."""
+
+    default_code = "prepayment_in_progress"
+
+
+class PrepaymentNotAwaitingHandover(StateConflict):
+    """Only a cash prepayment awaiting handover can be confirmed as handed over."""
+
+    default_code = "prepayment_not_awaiting_handover"
 
 
 class InvalidCardToken(BadRequest):
@@ -193,8 +207,15 @@ def prepayment_pay(
     card_holder_name: str,
     payout_method: str,
     today: date | None = None,
+    attempt: str = "",
 ) -> Prepayment:
     """Place the guarantee for the form's net refund, then pay it out as the prepayment.
+
+    A cash prepayment is ``awaiting_handover`` until the clerk confirms the cash
+    left the drawer (``prepayment_handover``). ``attempt`` identifies the
+    client's request (its Idempotency-Key record, the page's session): only the
+    request that created a prepayment whose authorization got no answer resumes
+    it; any other request is told the prepayment's true state (409).
 
     Raises 400 on a malformed token or payout method, 404 for a form of another
     store, 422 ``not_buy_and_refund_store`` / ``card_holder_mismatch`` /
@@ -222,6 +243,7 @@ def prepayment_pay(
         holder=holder,
         method=method,
         day=day,
+        attempt=attempt,
     )
     try:
         operation = _operation_send(operation, attempts=INLINE_ATTEMPTS, actor=clerk)
@@ -251,6 +273,7 @@ def _prepayment_open(
     holder: str,
     method: str,
     day: date,
+    attempt: str = "",
 ) -> GuaranteeOperation:
     """Transaction 1: lock the form, check, record prepayment, guarantee, authorize intent."""
     form = form_lock(number=form_number)
@@ -269,9 +292,20 @@ def _prepayment_open(
     )
     if existing is not None:
         guarantee = existing.guarantee
-        if existing.status == PrepaymentStatus.PENDING and guarantee.card_token == token:
-            # The earlier request got no answer from the gateway: resume its key.
-            return guarantee.operations.get(status=OperationStatus.PENDING)
+        if (
+            existing.status == PrepaymentStatus.PENDING
+            and attempt
+            and existing.attempt == attempt
+            and guarantee.card_token == token
+        ):
+            # The same request again after no answer from the gateway: resume its key.
+            operation = guarantee.operations.get(status=OperationStatus.PENDING)
+            if not _lease_claim(operation.pk):
+                raise PrepaymentInProgress(
+                    f"The guarantee of form {form.number} is being placed right now.",
+                    extra={"prepayment": existing.status, "guarantee": guarantee.status},
+                )
+            return operation
         raise PrepaymentExists(
             f"Form {form.number} already has a prepayment ({existing.status}).",
             extra={"prepayment": existing.status, "guarantee": guarantee.status},
@@ -311,8 +345,14 @@ def _prepayment_open(
         )
     deadline = form.purchase_date + timedelta(days=window)
     prepayment = Prepayment.objects.create(
-        form=form, store=store, clerk=clerk, amount=form.net_refund, payout_method=method
+        form=form,
+        store=store,
+        clerk=clerk,
+        amount=form.net_refund,
+        payout_method=method,
+        attempt=attempt[:100],
     )
+    idempotency_bind(prepayment)
     guarantee = Guarantee.objects.create(
         prepayment=prepayment,
         form=form,
@@ -344,23 +384,60 @@ def _prepayment_open(
         },
     )
     return _operation_record(
-        guarantee, kind=OperationKind.AUTHORIZE, amount=guarantee.amount, day=day
+        guarantee, kind=OperationKind.AUTHORIZE, amount=guarantee.amount, day=day, leased=True
     )
 
 
 def _operation_record(
-    guarantee: Guarantee, *, kind: str, amount: Decimal, day: date, seq: int | None = None
+    guarantee: Guarantee,
+    *,
+    kind: str,
+    amount: Decimal,
+    day: date,
+    seq: int | None = None,
+    hold_reference: str | None = None,
+    leased: bool = False,
 ) -> GuaranteeOperation:
-    """The intent: an operation row with its idempotency key (caller's transaction)."""
+    """The intent: an operation row with its idempotency key (caller's transaction).
+
+    ``leased``: the caller sends it next, so no other process re-sends it meanwhile.
+    """
     suffix = f"-{seq}" if seq is not None else ""
     return GuaranteeOperation.objects.create(
         guarantee=guarantee,
         kind=kind,
         key=f"guarantee-{guarantee.prepayment.uid}-{kind}{suffix}",
         amount=amount,
-        hold_reference=guarantee.hold_reference,
+        hold_reference=guarantee.hold_reference if hold_reference is None else hold_reference,
         business_date=day,
+        lease_expires_at=_lease_end() if leased else None,
     )
+
+
+def _lease_end() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.GUARANTEE_OPERATION_LEASE_SECONDS)
+
+
+def _lease_claim(operation_id: int) -> bool:
+    """Take the lease of a pending operation; False while another process holds it.
+
+    The sender of an operation holds its lease until the answer is recorded; a
+    sender that died is replaced once the lease has expired (same key, so the
+    gateway still executes it at most once).
+    """
+    now = timezone.now()
+    return bool(
+        GuaranteeOperation.objects.filter(pk=operation_id, status=OperationStatus.PENDING)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+        .update(lease_expires_at=_lease_end())
+    )
+
+
+# The gateway's verb for each operation kind.
+_GATEWAY_KIND: dict[str, str] = {
+    OperationKind.REAUTHORIZE: "authorize",
+    OperationKind.RELEASE_PREVIOUS: "release",
+}
 
 
 def _operation_send(
@@ -381,7 +458,7 @@ def _operation_send(
     guarantee = operation.guarantee
     request = CardRequest(
         key=operation.key,
-        kind="authorize" if operation.kind == OperationKind.REAUTHORIZE else operation.kind,
+        kind=_GATEWAY_KIND.get(operation.kind, operation.kind),
         token=guarantee.card_token,
         amount=operation.amount,
         requested_at=business_time(operation.business_date),
@@ -400,6 +477,8 @@ def _operation_send(
         return _operation_settle(operation.pk, result=result, actor=actor, abandon=abandon)
     assert last is not None
     logger.warning("card gateway gave no answer for %s: %s", operation.key, last.code)
+    # No answer: free the lease so the next retry (same key) need not wait for it.
+    GuaranteeOperation.objects.filter(pk=operation.pk).update(lease_expires_at=None)
     raise last
 
 
@@ -433,6 +512,7 @@ def _operation_settle(
     operation.failure_code = result.code[:64]
     operation.failure_message = result.message[:300]
     operation.completed_at = timezone.now()
+    operation.lease_expires_at = None
     operation.save()
     _apply(guarantee, operation, form=form, actor=actor, abandon=abandon)
     return operation
@@ -463,7 +543,7 @@ def _prepayment_move(
     prepayment.status = target
     now = timezone.now()
     if target == PrepaymentStatus.PAID:
-        prepayment.paid_at = now
+        prepayment.paid_at = prepayment.handed_over_at or now
     if target == PrepaymentStatus.RETURNED:
         prepayment.returned_at = now
     prepayment.save()
@@ -525,6 +605,16 @@ def _apply(
                     guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=operation.business_date
                 )
                 return
+            if prepayment.payout_method == PayoutMethod.CASH:
+                # Paid only once the clerk confirms the cash left the drawer.
+                _prepayment_move(
+                    prepayment,
+                    PrepaymentStatus.AWAITING_HANDOVER,
+                    actor=actor,
+                    action="prepayment_awaiting_handover",
+                    payload={"form": form.number, "amount": prepayment.amount},
+                )
+                return
             _prepayment_move(
                 prepayment,
                 PrepaymentStatus.PAID,
@@ -550,8 +640,26 @@ def _apply(
                 payload={"form": form.number, "code": operation.failure_code},
             )
         return
+    if kind == OperationKind.RELEASE_PREVIOUS:
+        # The hold a re-authorization replaced; the guarantee itself is unchanged.
+        ledger_append(
+            record=guarantee,
+            action="guarantee_previous_hold_released"
+            if ok
+            else "guarantee_previous_hold_release_declined",
+            actor=actor,
+            from_status=guarantee.status,
+            to_status=guarantee.status,
+            payload={
+                **base,
+                "hold_reference": operation.hold_reference,
+                "code": operation.failure_code,
+            },
+        )
+        return
     if kind == OperationKind.REAUTHORIZE:
         if ok:
+            replaced = guarantee.hold_reference
             guarantee.hold_reference = operation.reference
             guarantee.hold_expires_at = operation.hold_expires_at
             guarantee.authorizations += 1
@@ -564,8 +672,19 @@ def _apply(
                     **base,
                     "hold_reference": guarantee.hold_reference,
                     "hold_expires_at": guarantee.hold_expires_at,
+                    "replaces": replaced,
                 },
             )
+            if replaced:
+                # The new hold is in place: release the one it replaces (its own key).
+                _operation_record(
+                    guarantee,
+                    kind=OperationKind.RELEASE_PREVIOUS,
+                    amount=ZERO,
+                    day=operation.business_date,
+                    seq=guarantee.authorizations,
+                    hold_reference=replaced,
+                )
         else:
             # The old hold lapses; at the deadline the stored token is charged instead
             # (the traveler consented to it, SPEC §2 Buy & Refund 5).
@@ -662,6 +781,53 @@ def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
     )
 
 
+# --- Handing the cash over ---------------------------------------------------------------
+
+
+@transaction.atomic
+def prepayment_handover(*, form_number: str, clerk: User, store: Store) -> Prepayment:
+    """The clerk confirms the cash prepayment left the drawer: awaiting_handover -> paid.
+
+    Idempotent: a prepayment already confirmed is returned unchanged. 404 for
+    a form of another store; 409 ``prepayment_not_awaiting_handover`` otherwise.
+    """
+    form = form_lock(number=form_number.strip())
+    if form.store_id != store.pk:
+        raise FormNotFound(f"No refund form {form_number} at your store.")
+    prepayment = (
+        Prepayment.objects.select_for_update()
+        .filter(form=form)
+        .exclude(status=PrepaymentStatus.FAILED)
+        .first()
+    )
+    if (
+        prepayment is not None
+        and prepayment.status == PrepaymentStatus.PAID
+        and prepayment.handed_over_at is not None
+    ):
+        return prepayment  # confirmed already (a double click, a retry)
+    if prepayment is None or prepayment.status != PrepaymentStatus.AWAITING_HANDOVER:
+        raise PrepaymentNotAwaitingHandover(
+            f"Form {form.number} has no cash prepayment awaiting handover.",
+            extra={"prepayment": prepayment.status if prepayment else None},
+        )
+    prepayment.handed_over_by = clerk
+    prepayment.handed_over_at = timezone.now()
+    _prepayment_move(
+        prepayment,
+        PrepaymentStatus.PAID,
+        actor=clerk,
+        action="prepayment_handed_over",
+        payload={
+            "form": form.number,
+            "amount": prepayment.amount,
+            "handed_over_by": clerk.get_username(),
+            "handed_over_at": prepayment.handed_over_at,
+        },
+    )
+    return prepayment
+
+
 # --- Returning a prepayment (so that the form may be voided) -----------------------------
 
 
@@ -686,7 +852,10 @@ def _prepayment_return_open(
         raise FormNotFound(f"No refund form {form_number} at your store.")
     prepayment = (
         Prepayment.objects.select_for_update()
-        .filter(form=form, status=PrepaymentStatus.PAID)
+        .filter(
+            form=form,
+            status__in=[PrepaymentStatus.PAID, PrepaymentStatus.AWAITING_HANDOVER],
+        )
         .first()
     )
     if prepayment is None or form.status != FormStatus.ISSUED:
@@ -701,13 +870,14 @@ def _prepayment_return_open(
         action="prepayment_returned",
         payload={"form": form.number, "amount": prepayment.amount},
     )
+    idempotency_bind(prepayment)
     guarantee = Guarantee.objects.select_for_update().get(prepayment=prepayment)
     if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
         return None
     if guarantee.operations.filter(status=OperationStatus.PENDING).exists():
         return None  # the sweep finishes the operation in flight first
     return _operation_record(
-        guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=timezone.localdate()
+        guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=timezone.localdate(), leased=True
     )
 
 
@@ -739,6 +909,9 @@ class SweepReport:
     partially_captured: list[int] = field(default_factory=list)
     declined: list[int] = field(default_factory=list)
     unanswered: list[int] = field(default_factory=list)
+    # Holds a re-authorization replaced, released; operations another process is sending.
+    previous_holds_released: list[int] = field(default_factory=list)
+    in_flight: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for the task result and the command's output."""
@@ -750,6 +923,8 @@ class SweepReport:
             "partially_captured": self.partially_captured,
             "declined": self.declined,
             "unanswered": self.unanswered,
+            "previous_holds_released": self.previous_holds_released,
+            "in_flight": self.in_flight,
         }
 
 
@@ -774,6 +949,12 @@ def guarantee_due(guarantee: Guarantee, *, form: RefundForm, day: date) -> DueAc
     verification = verification_for(form)
     result = verification.result if verification is not None else None
     capture_kind = OperationKind.CAPTURE if hold_is_live(guarantee, at) else OperationKind.CHARGE
+    if guarantee.prepayment.status == PrepaymentStatus.AWAITING_HANDOVER:
+        # Cash not confirmed as handed over: never captured nor released; the hold is
+        # kept alive until the clerk confirms the handover or records it as returned.
+        if _hold_expiring(guarantee, day=day, at=at):
+            return DueAction(OperationKind.REAUTHORIZE, guarantee.amount)
+        return None
     if guarantee.prepayment.status != PrepaymentStatus.PAID:
         # Returned (or never paid out): the guarantee is never captured.
         return DueAction(OperationKind.RELEASE, ZERO)
@@ -790,14 +971,19 @@ def guarantee_due(guarantee: Guarantee, *, form: RefundForm, day: date) -> DueAc
         return DueAction(capture_kind, owed)
     if result == VerificationResult.REJECTED or day > guarantee.grace_until:
         return DueAction(capture_kind, guarantee.amount)
-    if (
+    if _hold_expiring(guarantee, day=day, at=at):
+        return DueAction(OperationKind.REAUTHORIZE, guarantee.amount)
+    return None
+
+
+def _hold_expiring(guarantee: Guarantee, *, day: date, at: datetime) -> bool:
+    """The current hold is still live but lapses within REAUTHORIZE_WITHIN_DAYS."""
+    return (
         guarantee.hold_expires_at is not None
         and timezone.localdate(guarantee.hold_expires_at)
         <= day + timedelta(days=REAUTHORIZE_WITHIN_DAYS)
         and guarantee.hold_expires_at > at
-    ):
-        return DueAction(OperationKind.REAUTHORIZE, guarantee.amount)
-    return None
+    )
 
 
 @transaction.atomic
@@ -814,6 +1000,9 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
     if pending is not None:
         if pending.kind == OperationKind.AUTHORIZE and pending.business_date >= day:
             return None  # today's unanswered authorization belongs to the clerk's retry
+        if not _lease_claim(pending.pk):
+            raise _InFlight  # another process is sending it right now
+        pending.refresh_from_db()
         pending.guarantee = guarantee
         return pending  # re-send under its stored key: executed at most once
     if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
@@ -839,7 +1028,13 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
             if guarantee.operations.filter(kind=OperationKind.CHARGE).exists():
                 return None
             due = DueAction(OperationKind.CHARGE, due.amount)
-    return _operation_record(guarantee, kind=due.kind, amount=due.amount, day=day, seq=seq)
+    return _operation_record(
+        guarantee, kind=due.kind, amount=due.amount, day=day, seq=seq, leased=True
+    )
+
+
+class _InFlight(Exception):
+    """The guarantee's pending operation is being sent by another process (lease held)."""
 
 
 def guarantees_sweep(*, today: date | None = None) -> SweepReport:
@@ -860,7 +1055,11 @@ def guarantees_sweep(*, today: date | None = None) -> SweepReport:
     for guarantee_id in ids:
         # A partial capture is followed by the release of the rest: two steps.
         for _ in range(3):
-            operation = _sweep_open(guarantee_id, day=day)
+            try:
+                operation = _sweep_open(guarantee_id, day=day)
+            except _InFlight:
+                report.in_flight.append(guarantee_id)
+                break
             if operation is None:
                 break
             try:
@@ -882,7 +1081,9 @@ def _report(report: SweepReport, operation: GuaranteeOperation) -> None:
         report.declined.append(gid)
         return
     status = Guarantee.objects.values_list("status", flat=True).get(pk=gid)
-    if operation.kind == OperationKind.REAUTHORIZE:
+    if operation.kind == OperationKind.RELEASE_PREVIOUS:
+        report.previous_holds_released.append(gid)
+    elif operation.kind == OperationKind.REAUTHORIZE:
         report.reauthorized.append(gid)
     elif status == GuaranteeStatus.RELEASED:
         report.released.append(gid)
@@ -898,4 +1099,6 @@ def guarantee_operation_send(*, operation_id: int) -> GuaranteeOperation:
     if operation.status != OperationStatus.PENDING or operation.kind == OperationKind.AUTHORIZE:
         # An authorization is answered to the clerk's request (or undone by the sweep).
         return operation
+    if not _lease_claim(operation.pk):
+        return operation  # another process is sending it (or it was settled meanwhile)
     return _operation_send(operation)

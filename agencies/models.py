@@ -26,21 +26,33 @@ TRANSFER_METHODS = frozenset({PayoutMethod.BANK_CARD, PayoutMethod.ALIPAY, Payou
 
 class RefundStatus(models.TextChoices):
     PENDING = "pending", "Pending (transfer in flight)"
+    AWAITING_HANDOVER = "awaiting_handover", "Awaiting handover (cash)"
     PAID = "paid", "Paid"
     FAILED = "failed", "Failed (retryable)"
 
 
-# A failed transfer goes back to pending when it is re-sent (same payout key).
+# A failed transfer goes back to pending when it is re-sent (same payout key). Cash
+# waits for the agent to confirm it left the drawer (awaiting_handover -> paid).
 REFUND_TRANSITIONS = TransitionMap(
     "refund",
     {
-        RefundStatus.PENDING: {RefundStatus.PAID, RefundStatus.FAILED},
+        RefundStatus.PENDING: {
+            RefundStatus.PAID,
+            RefundStatus.FAILED,
+            RefundStatus.AWAITING_HANDOVER,
+        },
+        RefundStatus.AWAITING_HANDOVER: {RefundStatus.PAID},
         RefundStatus.FAILED: {RefundStatus.PENDING},
     },
 )
 
 # Statuses that hold the form: at most one such refund per form (DB constraint).
-LIVE_REFUND_STATUSES = (RefundStatus.PENDING, RefundStatus.PAID, RefundStatus.FAILED)
+LIVE_REFUND_STATUSES = (
+    RefundStatus.PENDING,
+    RefundStatus.AWAITING_HANDOVER,
+    RefundStatus.PAID,
+    RefundStatus.FAILED,
+)
 
 
 class Refund(models.Model):
@@ -48,7 +60,8 @@ class Refund(models.Model):
 
     A transfer is created ``pending`` in one transaction, sent to the payout
     gateway outside any transaction with ``payout_key``, and marked ``paid`` or
-    ``failed`` in a second one. Cash is paid in the first transaction.
+    ``failed`` in a second one. Cash is ``awaiting_handover`` after the first
+    transaction and ``paid`` once the agent confirms it left the drawer.
     """
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -61,7 +74,7 @@ class Refund(models.Model):
         Port, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
     status = models.CharField(
-        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
+        max_length=24, choices=RefundStatus.choices, default=RefundStatus.PENDING
     )
     payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
     payout_account_masked = models.CharField(max_length=64, blank=True)
@@ -90,15 +103,24 @@ class Refund(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     refund_date = models.DateField()
+    # Cash: who confirmed the money left the drawer, and when (= paid_at).
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds_handed_over",
+    )
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["form"],
-                condition=Q(status__in=["pending", "paid", "failed"]),
+                condition=Q(status__in=["pending", "awaiting_handover", "paid", "failed"]),
                 name="refund_one_live_per_form",
-                violation_error_message="This form already has a refund (pending, paid or failed).",
+                violation_error_message="This form already has a refund (pending, awaiting handover, paid or failed).",
             ),
             # SQLite evaluates column arithmetic in floating point (135.80 - 24.69
             # != 111.11 there), so the equality is held to within a tenth of a cent;

@@ -18,6 +18,7 @@ The sandbox behaves like a real provider, deterministically by account:
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -149,6 +150,9 @@ class SandboxPayoutGateway:
                 lost = None
                 if account.endswith(self.LOST_ANSWER_SUFFIX) and row.calls == 1:
                     lost = PayoutError("The payout provider timed out.", "payout_timeout")
+        delay = float(getattr(settings, "SANDBOX_GATEWAY_DELAY_SECONDS", 0) or 0)
+        if delay:
+            time.sleep(delay)  # the answer travels back: a crash now loses only the answer
         if lost is not None:
             raise lost
         assert result is not None

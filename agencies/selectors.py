@@ -19,6 +19,7 @@ from agencies.models import (
 )
 from core import rules
 from core.crypto import document_hash
+from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
 from core.selectors import fee_rate_on, policies_all
 from core.signing import ParsedQr
@@ -144,7 +145,7 @@ def _verified_lines(verification: Verification | None) -> list[rules.LineFacts]:
 def refund_assess(
     *,
     form: RefundForm,
-    qr: ParsedQr,
+    qr: ParsedQr | None,
     document_number: str,
     document_type: str | None,
     agency_id: int,
@@ -153,6 +154,8 @@ def refund_assess(
 ) -> RefundAssessment:
     """Run checks A-F (FAQ Q37(3)) and compute the amounts on the verified goods.
 
+    ``qr`` None is the damaged-QR path (number and document typed): check F then
+    compares the record alone (its content digest, not voided, not refunded).
     A fixed number of queries whatever the number of lines.
     """
     verification = verification_for(form)
@@ -173,12 +176,15 @@ def refund_assess(
         departure_date=verification.departure_date if verification else None,
         last_entry_date=form.last_entry_date,
         purchase_dates=[form.purchase_date] if form.purchase_date else [],
-        qr_signature_valid=qr.signature_valid and qr.number == form.number,
-        qr_digest_matches=qr.matches_digest(form.content_digest)
+        qr_signature_valid=qr is None or (qr.signature_valid and qr.number == form.number),
+        qr_digest_matches=(qr is None or qr.matches_digest(form.content_digest))
         and record_digest == form.content_digest,
         voided=form.status == FormStatus.VOIDED,
         already_refunded=form.status == FormStatus.REFUNDED
-        or (existing is not None and existing.status == RefundStatus.PAID)
+        or (
+            existing is not None
+            and existing.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER)
+        )
         or form_prepaid(form),
         document_expires_on=form.document_expires_on,
         refund_date=refund_date,
@@ -225,7 +231,10 @@ def refund_assess(
 
 def form_prepaid(form: RefundForm) -> bool:
     """A Buy & Refund prepayment was paid at the store and not returned: nothing more to pay."""
-    return form.buy_and_refund and Prepayment.objects.filter(form=form, status="paid").exists()
+    return (
+        form.buy_and_refund
+        and Prepayment.objects.filter(form=form, status__in=["paid", "awaiting_handover"]).exists()
+    )
 
 
 def live_refund_of(form: RefundForm) -> Refund | None:
@@ -248,6 +257,19 @@ def refunds_for_agency(*, agency_id: int) -> QuerySet[Refund]:
     return Refund.objects.filter(agency_id=agency_id).select_related(
         "form", "form__store", "agent", "port", "agency"
     )
+
+
+def refunds_in_scope(*, membership: StaffMembership | None) -> QuerySet[Refund]:
+    """Refunds the member may read: an agent their agency's; a clerk those of their store's
+    forms (the form detail shows them); the authority's analyst all."""
+    refunds = Refund.objects.select_related("form", "form__store", "agent", "port", "agency")
+    if membership is not None and membership.role == StaffRole.ANALYST:
+        return refunds
+    if membership is not None and membership.role == StaffRole.CLERK and membership.store_id:
+        return refunds.filter(form__store_id=membership.store_id)
+    if membership is not None and membership.role == StaffRole.AGENT and membership.agency_id:
+        return refunds.filter(agency_id=membership.agency_id)
+    return refunds.none()
 
 
 def refund_of_agency(*, agency_id: int, refund_id: int) -> Refund | None:

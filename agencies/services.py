@@ -10,9 +10,13 @@ them, never inside one (STYLE: no network call while holding a transaction):
 3. lock the form and the refund again, mark the refund ``paid`` (form
    ``refunded``) or ``failed`` (retryable with the same key).
 
-Cash is paid in the first transaction: no gateway is involved. Every refusal
-is recorded as a RefundAttempt with its ledger entry, in its own transaction
-after the refused one rolled back.
+Cash involves no gateway: the first transaction leaves it ``awaiting_handover``,
+and only the agent's confirmation that the cash left the drawer
+(``refund_handover``) makes it ``paid``. Only the request that created a refund
+is answered with it; every other request for the form is told its true state
+(``refund_in_progress``, ``refund_awaiting_handover``, ``already_refunded``).
+Every refusal is recorded as a RefundAttempt with its ledger entry, in its own
+transaction after the refused one rolled back.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ from agencies.exceptions import (
     NothingToRefund,
     PayoutDeclined,
     PayoutUnavailable,
+    RefundAwaitingHandover,
+    RefundInProgress,
+    RefundNotAwaitingHandover,
     RefundNotFound,
     RefundNotRetryable,
     RefundRetryRequired,
@@ -57,6 +64,7 @@ from agencies.models import (
 )
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
 from agencies.selectors import RefundAssessment, form_prepaid, groups_as_dicts, refund_assess
+from core.api.idempotency import idempotency_bind
 from core.crypto import document_hash
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
@@ -64,8 +72,10 @@ from core.ledger import ledger_append
 from core.models import Agency, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
+from customs.models import Verification
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
+from stores.scopes import PresentationHow, form_matching_document, presentation_record
 from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
@@ -216,6 +226,66 @@ def _document_type_parse(document_type: str | None) -> str | None:
 # --- Check only ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CounterPresentation:
+    """A form at the counter: its scanned QR, or (damaged QR) its typed number and the
+    full document number, which must match the record (check F then compares the record
+    alone)."""
+
+    form: RefundForm
+    qr: ParsedQr | None
+
+    @property
+    def how(self) -> str:
+        return PresentationHow.SCAN if self.qr is not None else PresentationHow.TYPED
+
+
+def counter_form_present(
+    *,
+    form_number: str,
+    qr: str,
+    document_number: str,
+    agency: Agency,
+    agent: User | None = None,
+    record: bool = True,
+) -> CounterPresentation:
+    """The form presented at the agency counter, recorded as presented to the agency.
+
+    400 ``invalid_qr`` for a code that is not a form QR; without a QR, the typed number
+    and the full document number must match (else the 404 of a missing form, so typing
+    numbers finds nothing); 404 too for a form customs verified at a port the agency
+    does not serve (SPEC §4: that agency may not pay it).
+    """
+    number = (form_number or "").strip()[:32]
+    parsed: ParsedQr | None = None
+    if (qr or "").strip():
+        parsed = qr_parse(qr)
+        if not number:
+            number = parsed.number
+        form = RefundForm.objects.select_related("store").filter(number=number).first()
+    else:
+        if not (document_number or "").strip():
+            raise BadRequest(
+                "Without the QR, type the full document number with the form number.",
+                "invalid",
+                {"fields": {"document_number": ["Type the full document number."]}},
+            )
+        form = form_matching_document(number=number, document_number=document_number)
+    if form is None:
+        raise FormNotFound(f"No refund form {number}.")
+    verified_by = (
+        Verification.objects.filter(form_id=form.pk)
+        .values_list("port__agency_id", flat=True)
+        .first()
+    )
+    if Verification.objects.filter(form_id=form.pk).exists() and verified_by != agency.pk:
+        raise FormNotFound(f"No refund form {number}.")
+    presented = CounterPresentation(form=form, qr=parsed)
+    if record:
+        presentation_record(form=form, user=agent, how=presented.how, agency=agency)
+    return presented
+
+
 def refund_check(
     *,
     form_number: str,
@@ -224,17 +294,27 @@ def refund_check(
     agency: Agency,
     document_type: str | None = None,
     today: date | None = None,
+    agent: User | None = None,
+    record: bool = True,
 ) -> RefundAssessment:
-    """Checks A-F, amounts and payout options for the counter, writing nothing."""
-    parsed = qr_parse(qr)
+    """Checks A-F, amounts and payout options for the counter; writes only the presentation.
+
+    ``qr`` empty: the damaged-QR path (typed number and full document number).
+    """
     doc_type = _document_type_parse(document_type)
-    form = RefundForm.objects.select_related("store").filter(number=form_number.strip()).first()
-    if form is None:
-        raise FormNotFound(f"No refund form {form_number}.")
+    presented = counter_form_present(
+        form_number=form_number,
+        qr=qr,
+        document_number=document_number,
+        agency=agency,
+        agent=agent,
+        record=record,
+    )
+    form = presented.form
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
     return refund_assess(
         form=form,
-        qr=parsed,
+        qr=presented.qr,
         document_number=document_number,
         document_type=doc_type,
         agency_id=agency.pk,
@@ -251,6 +331,8 @@ _RECORDED_REFUSALS = (
     CashLimitExceeded,
     MailboxTransferOnly,
     AlreadyRefunded,
+    RefundInProgress,
+    RefundAwaitingHandover,
     RefundRetryRequired,
 )
 
@@ -305,8 +387,13 @@ def refund_pay(
     document_type: str | None = None,
     port: Port | None = None,
     today: date | None = None,
+    record_presentation: bool = True,
 ) -> Refund:
     """Pay a form's refund exactly once after checks A-F; returns the paid refund.
+
+    ``qr`` empty is the damaged-QR path: the typed number with the full document number
+    (check F compares the record alone; the ledger entry says ``entry: typed``). A form
+    verified at a port the agency does not serve is the 404 of a missing form.
 
     Raises 400 on malformed input and 404 for an unknown form (nothing
     written); 422 ``checks_failed`` / ``cash_limit_exceeded`` /
@@ -317,13 +404,20 @@ def refund_pay(
     (same account), or with new payout details after a definite decline.
     """
     choice = payout_choice_parse(method=payout_method, account=payout_account)
-    parsed = qr_parse(qr)
     doc_type = _document_type_parse(document_type)
+    presented = counter_form_present(
+        form_number=form_number,
+        qr=qr,
+        document_number=document_number,
+        agency=agency,
+        agent=agent,
+        record=record_presentation,
+    )
     day = today or business_today()
     try:
         refund = _refund_open(
-            form_number=form_number.strip(),
-            parsed=parsed,
+            form_number=presented.form.number,
+            parsed=presented.qr,
             document_number=document_number,
             document_type=doc_type,
             choice=choice,
@@ -365,7 +459,7 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 def _refund_open(
     *,
     form_number: str,
-    parsed: ParsedQr,
+    parsed: ParsedQr | None,
     document_number: str,
     document_type: str | None,
     choice: PayoutChoice,
@@ -382,6 +476,18 @@ def _refund_open(
             extra={"prepaid": True},
         )
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
+    if existing is not None and existing.status == RefundStatus.PENDING:
+        raise RefundInProgress(
+            f"A transfer for form {form.number} is in flight: its outcome is not known yet."
+            " Nothing is to be done at the counter; the system settles it.",
+            extra={"refund": existing.pk, "status": existing.status},
+        )
+    if existing is not None and existing.status == RefundStatus.AWAITING_HANDOVER:
+        raise RefundAwaitingHandover(
+            f"Form {form.number} has a cash refund waiting for the agent to confirm the"
+            " handover; no second refund is paid.",
+            extra={"refund": existing.pk, "status": existing.status},
+        )
     if existing is not None and existing.status != RefundStatus.FAILED:
         raise AlreadyRefunded(
             f"Form {form.number} is already refunded.",
@@ -443,6 +549,7 @@ def _refund_open(
     )
     refund.payout_key = f"refund-{refund.uid}-1"
     refund.save()
+    idempotency_bind(refund)
     ledger_append(
         record=refund,
         action="refund_created",
@@ -460,10 +567,13 @@ def _refund_open(
             "net_refund": refund.net_refund,
             "fee_rate": refund.fee_rate,
             "checks": [c["code"] for c in refund.checks if c["passed"]],
+            # How the form came to the counter: its QR scanned, or typed (manual entry).
+            "entry": PresentationHow.SCAN if parsed is not None else PresentationHow.TYPED,
+            "manual": parsed is None,
         },
     )
     if choice.method == PayoutMethod.CASH:
-        _mark_paid(refund, form=form, actor=agent, reference="")
+        _mark_awaiting_handover(refund, actor=agent)
     return refund
 
 
@@ -495,6 +605,7 @@ def _refund_reopen(
     locked.status = RefundStatus.PENDING
     locked.agent_id = agent.pk
     locked.save()
+    idempotency_bind(locked)
     ledger_append(
         record=locked,
         action="refund_resent",
@@ -504,16 +615,68 @@ def _refund_reopen(
         payload={**payload, "payout_key": locked.payout_key},
     )
     if locked.payout_method == PayoutMethod.CASH:
-        _mark_paid(locked, form=form, actor=agent, reference="")
+        _mark_awaiting_handover(locked, actor=agent)
     return locked
 
 
-def _mark_paid(refund: Refund, *, form: RefundForm, actor: object, reference: str) -> None:
-    """Refund pending -> paid and form -> refunded, with both ledger entries (caller's txn)."""
+def _mark_awaiting_handover(refund: Refund, *, actor: object) -> None:
+    """Cash: pending -> awaiting_handover until the agent confirms it (caller's txn)."""
+    REFUND_TRANSITIONS.check(refund.status, RefundStatus.AWAITING_HANDOVER)
+    refund.status = RefundStatus.AWAITING_HANDOVER
+    refund.save(update_fields=["status", "updated_at"])
+    ledger_append(
+        record=refund,
+        action="refund_awaiting_handover",
+        actor=actor,
+        from_status=RefundStatus.PENDING,
+        to_status=RefundStatus.AWAITING_HANDOVER,
+        payload={"form": refund.form.number, "net_refund": refund.net_refund},
+    )
+
+
+@transaction.atomic
+def refund_handover(*, refund_id: int, agent: User, agency: Agency | None) -> Refund:
+    """The agent confirms the cash left the drawer: awaiting_handover -> paid, form refunded.
+
+    Idempotent: confirming a refund this very confirmation already paid returns
+    it unchanged. 404 for another agency's refund; 409
+    ``refund_not_awaiting_handover`` for a transfer or an unconfirmable state.
+    """
+    form_id = Refund.objects.filter(pk=refund_id).values_list("form_id", flat=True).first()
+    if form_id is None:
+        raise RefundNotFound(f"No refund {refund_id}.")
+    form = RefundForm.objects.select_for_update().get(pk=form_id)
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("form").get(pk=refund_id)
+    if agency is not None and refund.agency_id != agency.pk:
+        raise RefundNotFound(f"No refund {refund_id}.")
+    if refund.status == RefundStatus.PAID and refund.handed_over_at is not None:
+        return refund  # confirmed already (a double click, a retry)
+    if refund.status != RefundStatus.AWAITING_HANDOVER:
+        raise RefundNotAwaitingHandover(
+            f"Refund {refund.pk} is {refund.status}: only cash awaiting handover is confirmed.",
+            extra={"refund": refund.pk, "status": refund.status},
+        )
+    refund.handed_over_by = agent
+    refund.handed_over_at = timezone.now()
+    refund.save(update_fields=["handed_over_by", "handed_over_at", "updated_at"])
+    _mark_paid(refund, form=form, actor=agent, reference="", handed_over_by=agent)
+    return refund
+
+
+def _mark_paid(
+    refund: Refund,
+    *,
+    form: RefundForm,
+    actor: object,
+    reference: str,
+    handed_over_by: User | None = None,
+) -> None:
+    """Refund -> paid and form -> refunded, with both ledger entries (caller's txn)."""
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.PAID)
     FORM_TRANSITIONS.check(form.status, FormStatus.REFUNDED)
+    previous_status = refund.status
     refund.status = RefundStatus.PAID
-    refund.paid_at = timezone.now()
+    refund.paid_at = (refund.handed_over_at if handed_over_by else None) or timezone.now()
     refund.payout_reference = reference
     refund.failure_code = ""
     refund.failure_message = ""
@@ -529,20 +692,24 @@ def _mark_paid(refund: Refund, *, form: RefundForm, actor: object, reference: st
             "updated_at",
         ]
     )
+    payload: dict[str, Any] = {
+        "form": form.number,
+        "payout_method": refund.payout_method,
+        "payout_account": refund.payout_account_masked,
+        "payout_key": refund.payout_key,
+        "payout_reference": reference,
+        "net_refund": refund.net_refund,
+    }
+    if handed_over_by is not None:
+        payload["handed_over_by"] = handed_over_by.get_username()
+        payload["handed_over_at"] = refund.handed_over_at
     ledger_append(
         record=refund,
-        action="refund_paid",
+        action="refund_handed_over" if handed_over_by is not None else "refund_paid",
         actor=actor,
-        from_status=RefundStatus.PENDING,
+        from_status=previous_status,
         to_status=RefundStatus.PAID,
-        payload={
-            "form": form.number,
-            "payout_method": refund.payout_method,
-            "payout_account": refund.payout_account_masked,
-            "payout_key": refund.payout_key,
-            "payout_reference": reference,
-            "net_refund": refund.net_refund,
-        },
+        payload=payload,
     )
     previous = form.status
     form.status = FormStatus.REFUNDED
@@ -702,6 +869,7 @@ def _refund_resend_open(
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.PENDING)
     refund.status = RefundStatus.PENDING
     refund.save(update_fields=["status", "updated_at"])
+    idempotency_bind(refund)  # an agent's re-send request whose process dies is settled too
     ledger_append(
         record=refund,
         action="refund_resent",
@@ -732,7 +900,7 @@ def refund_retry(
         stale_pending=stale_pending,
     )
     if refund.payout_method == PayoutMethod.CASH:
-        # A cash refund is paid in its first transaction; it is never pending after it.
+        # A cash refund is never pending after its first transaction (awaiting_handover).
         return refund
     return _refund_send(refund, actor=actor or "system")
 

@@ -8,7 +8,6 @@ method, store, port and traveler nationality, with a daily series for the chart.
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 import os
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from agencies.models import PayoutMethod, Refund, RefundStatus
+from core.exports import SafeCsvWriter, neutralize_workbook
 from core.models import Agency
 from core.money import ZERO, money_str
 
@@ -116,7 +116,9 @@ def parse_period(text: str) -> tuple[int, int] | None:
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
         return None
     year, month = int(parts[0]), int(parts[1])
-    if not 1 <= month <= 12 or year < 2015:
+    # The platform's first policy is of 2015; past 2100 a month is a typo (and 9999-12
+    # would overflow the month's end).
+    if not 1 <= month <= 12 or not 2015 <= year <= 2100:
         return None
     return year, month
 
@@ -240,7 +242,7 @@ def _csv_values(row: SettlementRow) -> list[str]:
 def settlement_csv(settlement: Settlement) -> bytes:
     """One flat UTF-8 CSV (with BOM, so Excel reads Chinese): totals, breakdowns, days, refunds."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeCsvWriter(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     blank = [""] * len(COLUMNS)
     writer.writerow(["agency", settlement.agency.code, settlement.agency.name, *blank, *NO_REFUND])
@@ -360,6 +362,7 @@ def settlement_xlsx(settlement: Settlement) -> bytes:
             cell.number_format = MONEY_FORMAT
     detail.column_dimensions["A"].width = 20
     detail.column_dimensions["B"].width = 28
+    neutralize_workbook(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

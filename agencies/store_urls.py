@@ -17,4 +17,9 @@ urlpatterns = [
         store_views.prepayment_return_page,
         name="prepayment-return",
     ),
+    path(
+        "forms/<str:number>/prepayment/handover/",
+        store_views.prepayment_handover_page,
+        name="prepayment-handover",
+    ),
 ]

@@ -25,12 +25,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from agencies.guarantees import prepayment_pay, prepayment_return
+from agencies.guarantees import prepayment_handover, prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.forms import BilingualForm
 from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
+from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
 from stores.views import clerk_required, clerk_store
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -64,6 +66,8 @@ ERROR_TITLES = {
     "card_gateway_unavailable": "Card terminal did not answer · 银行卡网关无响应",
     "no_buy_and_refund_window": "No Buy & Refund window for this region · 本地区未设置离境期限",
     "prepayment_not_returnable": "Nothing to return · 无可退回的预付款",
+    "prepayment_in_progress": "The guarantee is being placed right now · 担保预授权处理中",
+    "prepayment_not_awaiting_handover": "No cash waiting for handover · 无待交付的现金",
     "expired_page": "This page was already submitted · 页面已提交",
 }
 
@@ -79,9 +83,20 @@ ERROR_HINTS = {
 
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
     """The form if it belongs to the clerk's store; 404 otherwise (as the store pages do)."""
-    form = RefundForm.objects.select_related("store").filter(number=number.strip()).first()
-    if form is None or form.store_id != clerk_store(request).pk:
+    form = (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store")
+        .filter(number=number.strip()[:32])
+        .first()
+    )
+    if form is None:
         raise Http404("No such form at this store.")
+    personal_data_reads_record(
+        user=cast(Any, request.user),
+        membership=request_membership(request),
+        forms=[form],
+        reason=ReadReason.DETAIL,
+    )
     return form
 
 
@@ -225,7 +240,7 @@ def prepayment_page(request: HttpRequest, number: str) -> HttpResponse:
     existing = _live_prepayment(form)
     if request.method == "GET":
         if existing is not None and existing.status != PrepaymentStatus.PENDING:
-            return _render_status(request, form, existing)
+            return _render_status(request, form, existing, mode=_status_mode(existing))
         return _render_pay(request, form, PrepaymentForm(initial={"payout_method": "cash"}))
     if not _token_spend(request):
         messages.warning(
@@ -238,13 +253,15 @@ def prepayment_page(request: HttpRequest, number: str) -> HttpResponse:
     if not entry.is_valid():
         return _render_pay(request, form, entry, status=400)
     try:
-        prepayment_pay(
+        prepayment = prepayment_pay(
             form_number=form.number,
             clerk=cast(Any, request.user),
             store=clerk_store(request),
             card_token=entry.cleaned_data["token"],
             card_holder_name=entry.cleaned_data["card_holder_name"],
             payout_method=entry.cleaned_data["payout_method"],
+            # This browser session resumes its own unanswered authorization, no other.
+            attempt=f"page:{request.session.session_key or ''}:{form.number}",
         )
     except ApplicationError as exc:
         if exc.code == "not_found":
@@ -254,10 +271,50 @@ def prepayment_page(request: HttpRequest, number: str) -> HttpResponse:
             if name in entry.fields:
                 entry.add_error(name, exc.message)
         return _render_pay(request, form, entry, error=_error(exc), status=exc.status_code)
-    messages.success(
-        request,
-        f"Prepayment paid and guarantee authorized · 预付款已支付，担保预授权成功 ({form.number}).",
-    )
+    if prepayment.status == PrepaymentStatus.AWAITING_HANDOVER:
+        # Only this request is told to hand the cash over; anyone else sees the state.
+        messages.success(
+            request,
+            f"Guarantee authorized · 担保预授权成功. Hand over RMB {prepayment.amount} in cash"
+            " now, then confirm below · 请现在支付现金，然后在下方确认。",
+        )
+    else:
+        messages.success(
+            request,
+            f"Prepayment paid and guarantee authorized · 预付款已支付，担保预授权成功"
+            f" ({form.number}).",
+        )
+    return redirect(_page_url(form))
+
+
+def _status_mode(prepayment: Prepayment) -> str:
+    return "handover" if prepayment.status == PrepaymentStatus.AWAITING_HANDOVER else "status"
+
+
+@require_http_methods(["POST"])
+@clerk_required
+def prepayment_handover_page(request: HttpRequest, number: str) -> HttpResponse:
+    """One click: the clerk confirms the cash prepayment left the drawer (recorded, ledgered)."""
+    form = _form_in_store(request, number)
+    try:
+        prepayment_handover(
+            form_number=form.number, clerk=cast(Any, request.user), store=clerk_store(request)
+        )
+    except ApplicationError as exc:
+        if exc.code == "not_found":
+            raise Http404("No such form at this store.") from exc
+        existing = _live_prepayment(form)
+        if existing is None:
+            return redirect(_page_url(form))
+        return _render_status(
+            request,
+            form,
+            existing,
+            mode=_status_mode(existing),
+            error=_error(exc),
+            status=exc.status_code,
+        )
+    messages.success(request, "Cash handed over: prepayment paid · 现金已交付，预付款已支付。")
     return redirect(_page_url(form))
 
 
@@ -283,7 +340,8 @@ def _render_status(
             "payout_label": PAYOUT_LABELS.get(
                 cast(Any, prepayment.payout_method), prepayment.payout_method
             ),
-            "returnable": prepayment.status == PrepaymentStatus.PAID
+            "returnable": prepayment.status
+            in (PrepaymentStatus.PAID, PrepaymentStatus.AWAITING_HANDOVER)
             and form.status == FormStatus.ISSUED,
             "page_token": _token_issue(request) if mode == "return" else "",
             "error": error,

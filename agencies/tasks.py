@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from agencies.cards import CardGatewayError
 from agencies.guarantees import guarantee_operation_send, guarantees_sweep
@@ -36,7 +38,7 @@ def settlement_monthly_task(today: str | None = None) -> list[str]:
 @shared_task(acks_late=True)
 def refunds_resend_stale_task() -> int:
     """Re-send transfers a crash left pending, with their stored payout keys."""
-    return refunds_resend_stale()
+    return refunds_resend_stale(older_than=timedelta(seconds=settings.REFUND_STALE_SECONDS))
 
 
 @shared_task(acks_late=True)
@@ -50,12 +52,25 @@ def guarantees_sweep_task(today: str | None = None) -> dict[str, object]:
     """
     day = date.fromisoformat(today) if today else timezone.localdate()
     report = guarantees_sweep(today=day)
+    deferred: list[int] = []
     for guarantee_id in report.unanswered:
         pending = guarantee_pending_operation(guarantee_id)
-        if pending is not None:
+        if pending is None:
+            continue
+        try:
             guarantee_operation_task.apply_async(args=(pending,), countdown=30)
-    logger.info("guarantees sweep %s: %s", day, report.as_dict())
-    return report.as_dict()
+        except OperationalError:
+            # The broker is down: the operation stays pending under its key, and the
+            # next sweep (hourly, or the command) sends it again. Nothing is lost.
+            deferred.append(guarantee_id)
+    if deferred:
+        logger.warning(
+            "broker unreachable: %s unanswered operation(s) will be retried by the next sweep",
+            len(deferred),
+        )
+    result: dict[str, object] = {**report.as_dict(), "retry_deferred": deferred}
+    logger.info("guarantees sweep %s: %s", day, result)
+    return result
 
 
 def guarantee_pending_operation(guarantee_id: int) -> int | None:
@@ -74,7 +89,8 @@ def guarantee_pending_operation(guarantee_id: int) -> int | None:
     acks_late=True,
     autoretry_for=(CardGatewayError,),
     retry_backoff=5,
-    retry_backoff_max=600,
+    # Below the broker's visibility timeout, so a countdown is never taken for a lost task.
+    retry_backoff_max=120,
     retry_jitter=False,
     max_retries=5,
 )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("refunds/", views.refunds, name="refunds"),
     path("refunds/<int:pk>/", views.refund_detail, name="refund"),
     path("refunds/<int:pk>/resend/", views.refund_resend, name="refund-resend"),
+    path("refunds/<int:pk>/handover/", views.refund_handover_confirm, name="refund-handover"),
     path("refunds/<int:pk>/receipt.pdf", views.receipt, name="receipt"),
     path("settlement/", views.settlement, name="settlement"),
     path("guarantees/", dashboard_views.guarantees, name="guarantees"),

@@ -36,7 +36,7 @@ from agencies.forms import (
     ScanForm,
     month_or_error,
 )
-from agencies.models import PayoutMethod, Refund, RefundStatus
+from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from agencies.pdf import receipt_data_for, receipt_pdf, receipt_reference
 from agencies.selectors import (
     RefundAssessment,
@@ -45,7 +45,13 @@ from agencies.selectors import (
     refund_totals,
     refunds_for_agency,
 )
-from agencies.services import qr_parse, refund_check, refund_pay, refund_retry
+from agencies.services import (
+    counter_form_present,
+    refund_check,
+    refund_handover,
+    refund_pay,
+    refund_retry,
+)
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -53,6 +59,7 @@ from agencies.settlement import (
     settlement_for,
     settlement_xlsx,
 )
+from core.api.permissions import request_membership
 from core.crypto import decrypt_document, encrypt_document, mask_document
 from core.exceptions import ApplicationError
 from core.ledger import record_history
@@ -60,6 +67,12 @@ from core.models import Agency, IdempotencyRecord, StaffRole
 from core.selectors import membership_of
 from customs.selectors import verification_for
 from stores.models import DocumentType
+from stores.scopes import (
+    ReadReason,
+    document_number_for,
+    nationality_label,
+    personal_data_reads_record,
+)
 
 VISITS = "agency_counter_visits"
 MAX_VISITS = 20  # a busy counter's recent forms; older visits drop out of the session
@@ -97,6 +110,7 @@ def agent_required(view: AgentView) -> Callable[..., HttpResponse]:
         membership = membership_of(request.user)
         if membership is None or membership.role != StaffRole.AGENT or membership.agency is None:
             return render(request, "agencies/forbidden.html", status=403)
+        request.membership = membership  # type: ignore[attr-defined]
         return view(request, membership.agency, *args, **kwargs)
 
     return wrapper
@@ -138,32 +152,75 @@ def counter(request: HttpRequest, agency: Agency) -> HttpResponse:
     form = ScanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         qr = form.cleaned_data["qr"].upper()
+        typed = form.typed_number()
+        document = form.cleaned_data["document_number"]
         try:
-            parsed = qr_parse(qr)
-        except ApplicationError as error:
-            form.add_error("qr", error.message)
-        else:
-            if form_for_counter(number=parsed.number) is None:
+            if typed and not document:
                 form.add_error(
-                    "qr",
-                    f"No refund form {parsed.number} is on record. Check that the form was"
-                    " issued by a registered store, or call the issuing store.",
+                    "document_number",
+                    "A typed form number needs the full document number of the passport in hand.",
                 )
-            else:
-                token = secrets.token_urlsafe(16)
-                _save_visit(request, token, {"qr": qr, "form": parsed.number})
-                return redirect("agencies:visit", token=token)
+                raise _StayOnPage
+            presented = counter_form_present(
+                form_number=typed or "",
+                qr="" if typed else qr,
+                document_number=document if typed else "",
+                agency=agency,
+                agent=request.user,  # type: ignore[arg-type]
+            )
+        except _StayOnPage:
+            pass
+        except ApplicationError as error:
+            message = error.message
+            if error.status_code == 404:
+                number = typed or (qr[3:19] if qr.startswith("RF1") else "")
+                message = (
+                    f"No refund form {number} is on record for your agency"
+                    + (" with this document number." if typed else ".")
+                    + " Check that the form was issued by a registered store and verified at"
+                    " a port your agency serves."
+                )
+            form.add_error("qr", message)
+        else:
+            token = secrets.token_urlsafe(16)
+            visit_state: dict[str, Any] = {
+                "qr": "" if typed else qr,
+                "form": presented.form.number,
+                "how": presented.how,
+            }
+            if typed:
+                visit_state["doc"] = encrypt_document(document)
+                visit_state["doc_type"] = presented.form.document_type
+            _save_visit(request, token, visit_state)
+            return redirect("agencies:visit", token=token)
     today = timezone.localdate()
     recent = list(
         refunds_for_agency(agency_id=agency.pk).filter(refund_date=today, agent_id=request.user.pk)[
             :10
         ]
     )
+    _read_recorded(request, [r.form_id for r in recent], ReadReason.LIST)
     return render(
         request,
         "agencies/counter_scan.html",
         {"form": form, "agency": agency, "recent": recent, "nav": "counter"},
         status=422 if form.errors else 200,
+    )
+
+
+class _StayOnPage(Exception):
+    """The scan form has an error of its own: render it again."""
+
+
+def _read_recorded(
+    request: HttpRequest, forms: list[Any], reason: str, *, unmasked: bool = False
+) -> None:
+    personal_data_reads_record(
+        user=request.user,  # type: ignore[arg-type]
+        membership=request_membership(request),
+        forms=forms,
+        reason=reason,
+        unmasked=unmasked,
     )
 
 
@@ -209,9 +266,17 @@ def _render_visit(
             document_number=document,
             document_type=visit.get("doc_type") or None,
             agency=agency,
+            record=False,  # recorded once, when the form was scanned or typed
         )
     except ApplicationError as exc:
         lookup_error = exc
+    full_document = document_number_for(membership=request_membership(request), form=form)
+    _read_recorded(
+        request,
+        [form],
+        ReadReason.TYPED if visit.get("how") == "typed" else ReadReason.SCAN,
+        unmasked=full_document is not None,
+    )
     verification = assessment.verification if assessment else verification_for(form)
     presented = (
         {line.form_line_id: line for line in verification.lines.all()} if verification else {}
@@ -248,6 +313,9 @@ def _render_visit(
         "assessment": assessment,
         "lookup_error": lookup_error,
         "error": error,
+        "full_document": full_document,
+        "nationality": nationality_label(form.nationality),
+        "typed": visit.get("how") == "typed",
         "document_entered": bool(document),
         "document_masked": mask_document(document) if document else "",
         "document_type_label": DocumentType(visit["doc_type"]).label
@@ -361,7 +429,14 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
         _save_visit(request, token, state)
         return redirect("agencies:refund", pk=refund_id)
     if outcome == "busy":
-        messages.info(request, "This payment is still being processed. Check the refund list.")
+        # The first press is still paying (the wait is short: never near a server
+        # timeout): land on its refund once it exists, else on the list.
+        messages.info(request, "This payment is still being processed.")
+        live = Refund.objects.filter(
+            form__number=state["form"], agency=agency, status__in=LIVE_REFUND_STATUSES
+        ).first()
+        if live is not None:
+            return redirect("agencies:refund", pk=live.pk)
         return redirect("agencies:refunds")
 
     try:
@@ -374,6 +449,7 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
             payout_account=payout_form.account(),
             agent=request.user,  # type: ignore[arg-type]
             agency=agency,
+            record_presentation=False,  # recorded when the form was scanned or typed
         )
     except ApplicationError as error:
         _settle_claim(request, token, None)
@@ -392,11 +468,19 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
     state["refund"] = refund.pk
     state.pop("doc", None)  # the document number is not kept once paid
     _save_visit(request, token, state)
-    messages.success(
-        request,
-        f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
-        f" for form {refund.form.number}.",
-    )
+    if refund.status == RefundStatus.AWAITING_HANDOVER:
+        # Only the request that created the cash refund is told to hand it over now.
+        messages.success(
+            request,
+            f"Hand over RMB {refund.net_refund} in cash now for form {refund.form.number},"
+            " then confirm below · 请现在支付现金后在下方确认。",
+        )
+    else:
+        messages.success(
+            request,
+            f"Paid RMB {refund.net_refund} by {refund.get_payout_method_display()}"
+            f" for form {refund.form.number}.",
+        )
     return redirect("agencies:refund", pk=refund.pk)
 
 
@@ -427,6 +511,7 @@ def refunds(request: HttpRequest, agency: Agency) -> HttpResponse:
     else:
         status = ""
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    _read_recorded(request, [r.form_id for r in page.object_list], ReadReason.LIST)
     paid = list(
         queryset.filter(status=RefundStatus.PAID)
         .select_related(None)
@@ -461,6 +546,7 @@ def _refund_or_404(agency: Agency, pk: int) -> Refund:
 def refund_detail(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
     """One refund: status, amounts, checks, payout, the receipt link or a re-send button."""
     refund = _refund_or_404(agency, pk)
+    _read_recorded(request, [refund.form_id], ReadReason.DETAIL)
     checks = [
         CheckRow(c["code"], c["passed"], c["detail"], *CHECK_LABELS.get(c["code"], ("", "")))
         for c in refund.checks
@@ -476,6 +562,7 @@ def refund_detail(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse
             "checks": checks,
             "history": record_history(refund),
             "verification": verification_for(refund.form),
+            "nationality": nationality_label(refund.form.nationality),
         },
     )
 
@@ -495,6 +582,22 @@ def refund_resend(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse
     return redirect("agencies:refund", pk=pk)
 
 
+@require_POST
+@agent_required
+def refund_handover_confirm(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
+    """One click: the agent confirms the cash left the drawer (recorded with who and when)."""
+    refund = _refund_or_404(agency, pk)
+    try:
+        refund = refund_handover(refund_id=refund.pk, agent=request.user, agency=agency)  # type: ignore[arg-type]
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"Cash RMB {refund.net_refund} handed over: refund paid · 现金已交付。"
+        )
+    return redirect("agencies:refund", pk=pk)
+
+
 @require_GET
 @agent_required
 def receipt(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
@@ -502,6 +605,7 @@ def receipt(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
     refund = _refund_or_404(agency, pk)
     if refund.status != RefundStatus.PAID:
         raise Http404("Only a paid refund has a receipt.")
+    _read_recorded(request, [refund.form_id], ReadReason.DETAIL)
     pdf = receipt_pdf(receipt_data_for(refund))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="receipt-{receipt_reference(refund)}.pdf"'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -11,6 +10,8 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+
+from core.exports import SafeCsvWriter, neutralize_workbook
 
 # OWASP "CSV injection": a leading =, +, -, @ (or tab / carriage return) starts a formula.
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,7 +38,7 @@ def _text(value: Any) -> str:
 def table_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """UTF-8 CSV with a BOM (so Excel reads Chinese), CRLF lines, every text cell neutralized."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeCsvWriter(out, lineterminator="\r\n")
     writer.writerow([neutralize(h) for h in header])
     for row in rows:
         writer.writerow([neutralize(_text(cell)) for cell in row])
@@ -73,6 +74,7 @@ def table_xlsx(
                 cell.number_format = MONEY_FORMAT
     for index in range(1, len(header) + 1):
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = 18
+    neutralize_workbook(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

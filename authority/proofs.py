@@ -18,11 +18,13 @@ from typing import Any
 from django.db import models
 
 from agencies.models import Refund
+from agencies.selectors import refunds_in_scope
 from core import merkle
 from core.ledger import head_body, sealed_entry_hashes
-from core.models import LedgerEntry, LedgerSeal, StaffMembership, StaffRole
+from core.models import LedgerEntry, LedgerSeal, StaffMembership
 from core.signing import platform_public_key_b64
 from stores.models import RefundForm, VatInvoice
+from stores.scopes import forms_in_scope, invoices_in_scope
 
 PROOF_FORMAT = "refund-ledger-proof/1"
 CONSISTENCY_FORMAT = "refund-ledger-consistency/1"
@@ -43,22 +45,15 @@ def proof_record(*, kind: str, ident: str) -> models.Model | None:
 
 
 def may_read_record(*, membership: StaffMembership, record: models.Model) -> bool:
-    """Who may fetch a record's proof: the analyst, and the staff who can read the record.
-
-    Until the platform-wide scope selectors cover every record, the staff are: the
-    clerk of the form's (invoice's) store, and for a refund also the paying agency.
-    """
-    if membership.role == StaffRole.ANALYST:
-        return True
-    if isinstance(record, RefundForm | VatInvoice):
-        store_id = record.store_id
-    elif isinstance(record, Refund):
-        if membership.role == StaffRole.AGENT and membership.agency_id == record.agency_id:
-            return True
-        store_id = record.form.store_id
-    else:
-        return False
-    return membership.role == StaffRole.CLERK and membership.store_id == store_id
+    """Who may fetch a record's proof: whoever may read the record (stores.scopes: the
+    analyst all; a form's store, port and agency scope; a refund's agency)."""
+    if isinstance(record, RefundForm):
+        return forms_in_scope(membership=membership).filter(pk=record.pk).exists()
+    if isinstance(record, VatInvoice):
+        return invoices_in_scope(membership=membership).filter(pk=record.pk).exists()
+    if isinstance(record, Refund):
+        return refunds_in_scope(membership=membership).filter(pk=record.pk).exists()
+    return False
 
 
 def head_dict(seal: LedgerSeal) -> dict[str, Any]:

@@ -21,20 +21,49 @@ from core.models import (
 )
 
 
+class _ServedInline(admin.TabularInline):
+    """What an agency serves, shown on the agency; change it on the port or store (its
+    "agency" / "serving agency" field): that decides which forms the agency's agents see
+    and which they may pay (SPEC §3)."""
+
+    extra = 0
+    fields = ["code", "name", "city"]
+    readonly_fields = ["code", "name", "city"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PortsServedInline(_ServedInline):
+    model = Port
+    verbose_name = "port served"
+    verbose_name_plural = "ports served (their verified and presented forms; pays only these)"
+
+
+class StoresServedInline(_ServedInline):
+    model = Store
+    verbose_name = "store served"
+    verbose_name_plural = "stores served (their forms are in the agency's scope)"
+
+
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
     list_display = ["code", "name"]
+    inlines = [PortsServedInline, StoresServedInline]
 
 
 @admin.register(Port)
 class PortAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "city", "has_mailbox", "agency"]
+    list_filter = ["agency"]
 
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "city", "region_code", "buy_and_refund", "serving_agency"]
-    list_filter = ["buy_and_refund", "region_code"]
+    list_filter = ["buy_and_refund", "region_code", "serving_agency"]
     search_fields = ["code", "name", "taxpayer_id"]
 
 

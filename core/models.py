@@ -447,6 +447,14 @@ class IdempotencyRecord(models.Model):
     response_body = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The attempt running it holds a lease: a retry meanwhile gets 409 at once; once
+    # the lease has expired the attempt is taken as dead and the record is resolved.
+    attempt = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # What the attempt created (e.g. "agencies.refund", 12), bound in the same
+    # transaction: how a dead attempt's outcome is learned from the record itself.
+    resource = models.CharField(max_length=64, blank=True)
+    resource_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
@@ -456,6 +464,18 @@ class IdempotencyRecord(models.Model):
                 violation_error_message="This idempotency key was already used by this user.",
             )
         ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"])]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic process proved it was alive (``beat``: beat and a worker)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    beat_at = models.DateTimeField()
+    hostname = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

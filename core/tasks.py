@@ -1,10 +1,15 @@
-"""Periodic ledger work: seal new entries (every minute), verify everything (daily)."""
+"""Periodic core work: seal the ledger (every minute), verify it (daily), the beat
+heartbeat and the settling of idempotency records whose request died (every minute)."""
 
 import logging
+import socket
 
 from celery import shared_task
+from django.utils import timezone
 
+from core.api.idempotency import idempotency_settle_stale
 from core.ledger import ledger_seal, ledger_verify
+from core.models import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +30,22 @@ def ledger_verify_task() -> bool:
     else:
         logger.info("Ledger intact: %s entries, %s signed heads", report.entries, report.seals)
     return report.intact
+
+
+@shared_task(acks_late=True)
+def heartbeat_task() -> str:
+    """Record that beat sent this and a worker ran it (``manage.py doctor`` reads it)."""
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(
+        name="beat", defaults={"beat_at": now, "hostname": socket.gethostname()[:200]}
+    )
+    return now.isoformat()
+
+
+@shared_task(acks_late=True)
+def idempotency_settle_task() -> dict[str, int]:
+    """Store the settled answer of requests whose process died; free keys that did nothing."""
+    report = idempotency_settle_stale()
+    if report["settled"] or report["freed"]:
+        logger.info("idempotency records reconciled: %s", report)
+    return report

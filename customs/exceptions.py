@@ -53,3 +53,9 @@ class MalformedQrCode(BadRequest):
     """The scanned text is not a form QR payload at all (400)."""
 
     default_code = "invalid_qr"
+
+
+class QrRequired(RuleViolation):
+    """A mailbox form is verified from its signed QR only (a typed number proves nothing)."""
+
+    default_code = "qr_required"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.utils import timezone
 
+from core.exports import SafeCsvWriter
 from core.money import money_str
 from customs.models import MailboxBatch
 from customs.selectors import mailbox_items
@@ -29,7 +29,7 @@ CSV_HEADER = [
 def mailbox_batch_csv(batch: MailboxBatch) -> str:
     """One row per scan, in scan order, UTF-8 text with a header row."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow(CSV_HEADER)
     for item in reversed(list(mailbox_items(batch=batch))):
         verification = item.verification

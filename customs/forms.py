@@ -35,6 +35,20 @@ class ScanForm(BilingualForm):
             }
         ),
     )
+    document_number = forms.CharField(
+        required=False,
+        max_length=40,
+        label="Document number (with a typed form number: damaged QR)",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "Passport / permit number 证件号码",
+            }
+        ),
+    )
 
 
 class VerifyForm(BilingualForm):

@@ -7,6 +7,7 @@ recorded in their own transaction, as an attempt and in the ledger.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError, BadRequest
 from core.ledger import ledger_append
-from core.models import Port
+from core.models import Port, StaffMembership, StaffRole
 from core.money import CENT, ZERO, quantize_money
 from core.numbering import is_valid_form_number
 from core.sequences import sequence_next
@@ -32,6 +33,7 @@ from customs.exceptions import (
     MailboxRefused,
     MalformedQrCode,
     QrRefused,
+    QrRequired,
     UnknownLine,
     VerificationRefused,
 )
@@ -54,6 +56,12 @@ from customs.selectors import risk_facts, risk_rules_for, stamp_body_of
 from customs.stamps import key_id, stamp_message, stamp_sign
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm, RefundFormLine
+from stores.scopes import (
+    PresentationHow,
+    form_matching_document,
+    forms_in_scope,
+    presentation_record,
+)
 from stores.selectors import form_lock
 
 # A mailbox is emptied and processed later: its forms may carry a departure up to this old.
@@ -68,6 +76,7 @@ RECORDED_REFUSALS: tuple[type[ApplicationError], ...] = (
     FormNotVerifiable,
     FormNotFound,
     InspectionRequired,
+    QrRequired,
 )
 
 
@@ -152,20 +161,46 @@ def _check_qr(form: RefundForm, qr: str) -> None:
         raise QrRefused("The QR does not match the form on record.")
 
 
-def customs_form_scan(*, port: Port, officer: User | None, code: str) -> RefundForm:
+def _officer_scope(port: Port) -> StaffMembership:
+    """An officer's scope at ``port`` (stores.scopes decides what it holds)."""
+    return StaffMembership(role=StaffRole.OFFICER, port=port)
+
+
+def customs_form_scan(
+    *, port: Port, officer: User | None, code: str, document_number: str = ""
+) -> RefundForm:
     """Find the form an officer scanned or typed; check its QR; decide its inspection once.
 
-    Bad QRs and unknown forms are refused and recorded as attempts.
+    A scanned, genuine QR, or a typed number with the full document number of the passport
+    in hand, is a presentation at the port (recorded: the form comes into the port's
+    scope). A typed number alone finds only a form already in the port's scope. Bad QRs
+    and unknown forms (a wrong document number included: the same 404) are refused and
+    recorded as attempts.
     """
     number = "".join(code.split())[:32]
     try:
         scan = scan_parse(code)
         number = scan.number
-        form = RefundForm.objects.select_related("store").filter(number=scan.number).first()
-        if form is None:
-            raise FormNotFound(f"No refund form {scan.number}.")
         if scan.qr:
+            form = RefundForm.objects.select_related("store").filter(number=scan.number).first()
+            if form is None:
+                raise FormNotFound(f"No refund form {scan.number}.")
             _check_qr(form, scan.qr)
+            presentation_record(form=form, user=officer, how=PresentationHow.SCAN, port=port)
+        elif document_number.strip():
+            form = form_matching_document(number=scan.number, document_number=document_number)
+            if form is None:
+                raise FormNotFound(f"No refund form {scan.number}.")
+            presentation_record(form=form, user=officer, how=PresentationHow.TYPED, port=port)
+        else:
+            form = (
+                forms_in_scope(membership=_officer_scope(port))
+                .select_related("store")
+                .filter(number=scan.number)
+                .first()
+            )
+            if form is None:
+                raise FormNotFound(f"No refund form {scan.number}.")
     except RECORDED_REFUSALS as error:
         verification_attempt_record(form_number=number, port=port, officer=officer, error=error)
         raise
@@ -265,6 +300,7 @@ def verification_create(
     form_number: str,
     departure_date: date,
     qr: str | None = None,
+    document_number: str | None = None,
     flight: str = "",
     quantities: Mapping[int, Decimal] | None = None,
     traveler_matches: bool = True,
@@ -275,7 +311,9 @@ def verification_create(
 
     ``quantities`` maps form line id -> quantity presented; lines left out count
     as fully presented, None means everything was presented. The kiosk channel
-    (green lane) only verifies forms not selected for inspection.
+    (green lane) only verifies forms not selected for inspection. A ``qr``, or a typed
+    ``document_number`` (the damaged-QR path: it must match, else the 404 of a missing
+    form), is recorded as the form's presentation at the port.
     """
     day = today or timezone.localdate()
     try:
@@ -289,6 +327,7 @@ def verification_create(
             form_number=form_number,
             departure_date=departure_date,
             qr=qr,
+            document_number=document_number,
             flight=flight,
             quantities=quantities,
             traveler_matches=traveler_matches,
@@ -343,10 +382,19 @@ def _verify(
     traveler_matches: bool,
     channel: str,
     today: date,
+    document_number: str | None = None,
 ) -> Verification:
     form = form_lock(number=form_number)
     if qr:
         _check_qr(form, qr)
+        if channel != VerificationChannel.KIOSK:
+            # The green lane is the traveler at a machine: no officer had the passport in
+            # hand, so the port's officers keep seeing the document masked.
+            presentation_record(form=form, user=officer, how=PresentationHow.SCAN, port=port)
+    elif document_number is not None:
+        if form_matching_document(number=form.number, document_number=document_number) is None:
+            raise FormNotFound(f"No refund form {form.number}.")
+        presentation_record(form=form, user=officer, how=PresentationHow.TYPED, port=port)
     if form.status in (
         FormStatus.VERIFIED,
         FormStatus.PARTIALLY_VERIFIED,
@@ -545,13 +593,23 @@ def mailbox_batch_scan(
     (400) or a closed batch (409) is raised and writes nothing.
     """
     day = today or timezone.localdate()
-    number = "".join(code.split())[:32]
-    scanned = "".join(code.split())[:160]
+    # Only what a form number or QR payload can hold (0-9, A-Z) is kept of what was
+    # scanned: a refused code is stored and exported, and must not carry a formula,
+    # markup or control characters from whatever the scanner typed.
+    cleaned = re.sub(r"[^0-9A-Z]", "", code.upper())
+    number = cleaned[:32]
+    scanned = cleaned[:160]
     try:
         with transaction.atomic():
             locked = _lock_open_batch(batch)
             scan = scan_parse(code)
             number = scan.number
+            if not scan.qr:
+                # Typing numbers into a batch would verify (and bring into scope) any form.
+                raise QrRequired(
+                    "Scan the form's QR code: a mailbox form is verified from its QR only."
+                    " A form with a damaged QR goes to the counter with its traveler."
+                )
             verification = _verify(
                 port=locked.port,
                 officer=officer,

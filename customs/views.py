@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.models import Port, StaffRole
 from core.selectors import membership_of
@@ -45,6 +46,13 @@ from customs.services import (
     verification_create,
 )
 from stores.models import FormStatus
+from stores.scopes import (
+    ReadReason,
+    document_number_for,
+    forms_in_scope,
+    nationality_label,
+    personal_data_reads_record,
+)
 
 View = Callable[..., HttpResponse]
 
@@ -60,6 +68,7 @@ def officer_required(view: View) -> View:
         if membership is None or membership.role != StaffRole.OFFICER or membership.port is None:
             return render(request, "customs/forbidden.html", status=403)
         request.port = membership.port  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -85,22 +94,46 @@ def scan(request: HttpRequest) -> HttpResponse:
     refusal: dict[str, Any] = {}
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"]
+        document = form.cleaned_data["document_number"]
+        scanned = "".join(code.split()).upper()
         try:
-            found = customs_form_scan(port=_port(request), officer=request.user, code=code)  # type: ignore[arg-type]
+            found = customs_form_scan(
+                port=_port(request),
+                officer=request.user,  # type: ignore[arg-type]
+                code=code,
+                document_number=document if len(scanned) <= 16 else "",
+            )
         except ApplicationError as error:
             # An empty box for the next scan; the refusal is shown beside it.
             form = ScanForm()
-            refusal = {"scan_error": error.message, "scanned": code.strip()}
+            message = error.message
+            if error.status_code == 404 and len(scanned) <= 16 and not document.strip():
+                message += " Type it with the full document number of the passport in hand."
+            refusal = {"scan_error": message, "scanned": code.strip()[:40]}
             status = error.status_code
         else:
             url = reverse("customs:form", args=[found.number])
-            scanned = "".join(code.split()).upper()
             if len(scanned) > 16:
                 url += "?qr=" + scanned
+            elif document.strip():
+                url += "?via=typed"
             return HttpResponseRedirect(url)
     day = timezone.localdate()
-    recent = verifications_on(port=_port(request), day=day)[:5]
+    recent = list(verifications_on(port=_port(request), day=day)[:5])
+    _read_recorded(request, [v.form_id for v in recent], ReadReason.LIST)
     return _page(request, "customs/scan.html", "scan", status, form=form, recent=recent, **refusal)
+
+
+def _read_recorded(
+    request: HttpRequest, forms: list[Any], reason: str, *, unmasked: bool = False
+) -> None:
+    personal_data_reads_record(
+        user=request.user,  # type: ignore[arg-type]
+        membership=request_membership(request),
+        forms=forms,
+        reason=reason,
+        unmasked=unmasked,
+    )
 
 
 def _verify_context(
@@ -123,8 +156,11 @@ def _verify_context(
             purchase_date=form.purchase_date,
         )
     )
+    document = document_number_for(membership=request_membership(request), form=form)
     return {
         "form": form,
+        "document_number": document,
+        "nationality": nationality_label(form.nationality),
         "lines": lines,
         "verification": verification,
         "stamp_valid": stamp_is_valid(verification) if verification else None,
@@ -143,8 +179,16 @@ def _verify_context(
 @officer_required
 @require_http_methods(["GET", "POST"])
 def form_detail(request: HttpRequest, number: str) -> HttpResponse:
-    """The form with traveler, lines, inspection flag and warnings; POST stamps it."""
-    form = form_for_customs(number=number)
+    """The form with traveler, lines, inspection flag and warnings; POST stamps it.
+
+    Only a form in the port's scope (stores.scopes: verified or presented here); any
+    other number is the page of a missing form.
+    """
+    form = (
+        forms_in_scope(membership=request_membership(request))
+        .filter(number=number.strip()[:32])
+        .first()
+    )
     if form is None:
         return _page(
             request,
@@ -158,7 +202,17 @@ def form_detail(request: HttpRequest, number: str) -> HttpResponse:
     if form.status == FormStatus.ISSUED and inspection_for(form) is None:
         inspection_decide(form=form, port=_port(request))
     if request.method == "GET":
-        return _page(request, "customs/form.html", "scan", **_verify_context(request, number, None))
+        context = _verify_context(request, number, None)
+        via = request.GET.get("via")
+        reason = (
+            ReadReason.SCAN
+            if request.GET.get("qr")
+            else ReadReason.TYPED
+            if via == "typed"
+            else ReadReason.DETAIL
+        )
+        _read_recorded(request, [form], reason, unmasked=context["document_number"] is not None)
+        return _page(request, "customs/form.html", "scan", **context)
 
     lines = sorted(form.lines.all(), key=lambda line: line.position)
     verify_form = VerifyForm(request.POST, lines=lines)
@@ -191,6 +245,7 @@ def today(request: HttpRequest) -> HttpResponse:
     """Today's verifications and refused scans at this port."""
     day = timezone.localdate()
     verifications = list(verifications_on(port=_port(request), day=day))
+    _read_recorded(request, [v.form_id for v in verifications], ReadReason.LIST)
     refused = VerificationAttempt.objects.filter(
         port=_port(request), created_at__date=day
     ).select_related("officer")[:100]
@@ -208,12 +263,9 @@ def today(request: HttpRequest) -> HttpResponse:
 @officer_required
 def inspections(request: HttpRequest) -> HttpResponse:
     """Forms selected for inspection at this port, waiting for an officer."""
-    return _page(
-        request,
-        "customs/inspections.html",
-        "inspections",
-        queue=list(inspection_queue(port=_port(request))[:200]),
-    )
+    queue = list(inspection_queue(port=_port(request))[:200])
+    _read_recorded(request, [d.form_id for d in queue], ReadReason.LIST)
+    return _page(request, "customs/inspections.html", "inspections", queue=queue)
 
 
 @officer_required

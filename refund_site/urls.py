@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core.auth import StaffLoginView, otp_enroll, otp_verify
 from core.views import api_not_found, home
 
 api_v1 = [
@@ -26,7 +27,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", StaffLoginView.as_view(), name="login"),
+    path("accounts/otp/", otp_enroll, name="otp-enroll"),
+    path("accounts/otp/verify/", otp_verify, name="otp-verify"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("store/", include("stores.urls")),
     path("store/", include("agencies.store_urls")),

@@ -6,7 +6,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from stores.models import RefundForm, RefundFormLine, Traveler, VatInvoice, VatInvoiceLine
+from stores.models import (
+    FormPresentation,
+    PersonalDataRead,
+    RefundForm,
+    RefundFormLine,
+    Traveler,
+    VatInvoice,
+    VatInvoiceLine,
+)
 
 
 class ReadOnlyMixin:
@@ -85,3 +93,23 @@ class TravelerAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+
+
+@admin.register(FormPresentation)
+class FormPresentationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Where each form was presented (QR scanned or number and document typed): scopes."""
+
+    list_display = ["presented_at", "form", "how", "port", "agency", "user"]
+    list_filter = ["how", "port", "agency"]
+    search_fields = ["form__number"]
+    list_select_related = ["form", "port", "agency", "user"]
+
+
+@admin.register(PersonalDataRead)
+class PersonalDataReadAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The read audit: every staff read of a traveler's personal data."""
+
+    list_display = ["read_at", "user", "role", "form", "reason", "unmasked"]
+    list_filter = ["reason", "role", "unmasked"]
+    search_fields = ["form__number", "user__username"]
+    list_select_related = ["form", "user"]

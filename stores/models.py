@@ -298,3 +298,78 @@ class RefundFormLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form_id}/{self.position} {self.item}"
+
+
+# --- Who sees what (SPEC §3): presentations and the read audit --------------------------
+
+
+class PresentationHow(models.TextChoices):
+    SCAN = "scan", "Scanned its signed QR"
+    TYPED = "typed", "Typed form number and full document number"
+
+
+class FormPresentation(models.Model):
+    """A form shown to customs or an agency: its signed QR scanned, or its number typed
+    with the full document number of the passport in hand (damaged QR).
+
+    A presentation at a port brings the form into that port's scope (and into the scope of
+    the agency serving the port); one at an agency counter into that agency's scope.
+    """
+
+    form = models.ForeignKey(RefundForm, on_delete=models.PROTECT, related_name="presentations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    port = models.ForeignKey(
+        "core.Port", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    agency = models.ForeignKey(
+        "core.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    how = models.CharField(max_length=8, choices=PresentationHow.choices)
+    presented_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-presented_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(port__isnull=False) | Q(agency__isnull=False),
+                name="presentation_has_place",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["form", "port"]),
+            models.Index(fields=["form", "agency"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id} {self.how} at {self.port_id or self.agency_id}"
+
+
+class ReadReason(models.TextChoices):
+    SCAN = "scan", "Scanned QR"
+    TYPED = "typed", "Typed number and document"
+    LIST = "list", "In a list"
+    DETAIL = "detail", "Opened the form"
+
+
+class PersonalDataRead(models.Model):
+    """One staff read of a traveler's personal data on a form (append-only audit)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=16)
+    form = models.ForeignKey(RefundForm, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=8, choices=ReadReason.choices)
+    # The full document number was shown (only to a presenting officer or agent).
+    unmasked = models.BooleanField(default=False)
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-read_at"]
+        indexes = [
+            models.Index(fields=["form", "read_at"]),
+            models.Index(fields=["user", "read_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.form_id} ({self.reason})"

@@ -45,7 +45,8 @@ from stores.models import FormStatus, GoodsCategory, InvoiceKind, RefundForm, Va
 from stores.outcome import form_outcome
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
-from stores.selectors import form_with_lines, forms_for_store, invoices_unused
+from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
+from stores.selectors import invoices_unused
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -83,11 +84,31 @@ def clerk_store(request: HttpRequest) -> Store:
     return membership.store
 
 
+def _scoped_forms(request: HttpRequest) -> QuerySet[RefundForm]:
+    """The forms the clerk may read (stores.scopes: their store's), with what pages show."""
+    return (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store", "store__serving_agency", "traveler")
+        .prefetch_related("lines", "invoices")
+    )
+
+
+def _read_recorded(request: HttpRequest, forms: list[RefundForm], reason: str) -> None:
+    personal_data_reads_record(
+        user=cast(Any, request.user),
+        membership=request_membership(request),
+        forms=forms,
+        reason=reason,
+    )
+
+
 def _form_in_store(request: HttpRequest, number: str) -> RefundForm:
-    """The form if it belongs to the clerk's store; 404 otherwise (others' forms do not exist)."""
-    form = form_with_lines(number=number)
-    if form is None or form.store_id != clerk_store(request).pk:
+    """The form if it is in the clerk's scope (404 otherwise: others' forms do not exist);
+    every page that shows it shows its traveler, so the read is recorded here."""
+    form = _scoped_forms(request).filter(number=number.strip()[:32]).first()
+    if form is None:
         raise Http404("No such form at this store.")
+    _read_recorded(request, [form], ReadReason.DETAIL)
     return form
 
 
@@ -104,9 +125,15 @@ def store_home(request: HttpRequest) -> HttpResponse:
         day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
     except ValueError:
         day = today
-    day = min(day, today)
-    forms: QuerySet[RefundForm] = forms_for_store(store_id=store.pk).filter(issued_at__date=day)
+    # Never after today; not before 2000 (the day before 0001-01-01 does not exist).
+    day = max(min(day, today), date(2000, 1, 1))
+    forms: QuerySet[RefundForm] = (
+        forms_in_scope(membership=request_membership(request))
+        .select_related("store")
+        .filter(issued_at__date=day)
+    )
     rows = list(forms.order_by("-issued_at"))
+    _read_recorded(request, rows, ReadReason.LIST)
     counts: dict[str, int] = {}
     for form in rows:
         counts[form.status] = counts.get(form.status, 0) + 1
@@ -147,8 +174,8 @@ def form_find(request: HttpRequest) -> HttpResponse:
     """Jump to a form by its number (typed or scanned from the QR)."""
     text = request.GET.get("q", "").strip().upper()
     number = text[3:19] if text.startswith("RF1") else text.replace(" ", "")
-    form = form_with_lines(number=number) if number.isdigit() else None
-    if form is None or form.store_id != clerk_store(request).pk:
+    form = _scoped_forms(request).filter(number=number).first() if number.isdigit() else None
+    if form is None:
         messages.error(request, f"No form {number or text!r} at this store · 本店无此申请单")
         return redirect("stores:home")
     return redirect("stores:form-detail", number=form.number)

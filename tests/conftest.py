@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -107,6 +108,45 @@ def postgres_only(transactional_db: None) -> None:
     """Concurrency tests need real row locks: they skip loudly on SQLite (CI runs them on PG)."""
     if not is_postgres():
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that needs PostgreSQL says so with the ``postgres`` marker; the schema
+    fuzzing (marker ``fuzz``) runs only when asked for: ``pytest -m fuzz``."""
+    if "fuzz" not in (config.getoption("markexpr") or ""):
+        kept = [item for item in items if item.get_closest_marker("fuzz") is None]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+            items[:] = kept
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "postgres_only" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests using postgres_only must carry @pytest.mark.postgres: " + ", ".join(unmarked)
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With REQUIRE_POSTGRES=1 (scripts/test's PostgreSQL pass) a skipped PostgreSQL test fails.
+
+    A misconfigured run (no DATABASE_URL, a SQLite fallback) must not pass quietly by
+    skipping every concurrency and fault-injection test.
+    """
+    report = yield
+    if (
+        report.skipped
+        and os.environ.get("REQUIRE_POSTGRES") == "1"
+        and item.get_closest_marker("postgres") is not None
+    ):
+        report.outcome = "failed"
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"REQUIRE_POSTGRES=1 but this PostgreSQL test was skipped: {reason}"
+    return report
 
 
 pytest_plugins = ["tests.browser"]

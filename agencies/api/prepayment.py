@@ -14,12 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.guarantees import prepayment_pay, prepayment_return
+from agencies.guarantees import prepayment_handover, prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
-from core.api.idempotency import idempotent
+from core.api.errors import error_body
+from core.api.idempotency import Resolution, current_attempt, idempotent, register_resolver
 from core.api.permissions import IsClerk, request_membership
 from core.api.schema import error_response
 from core.api.serializers import StrictCharField, StrictSerializer
+from core.models import IdempotencyRecord
 from core.money import money_str
 from stores.models import RefundForm
 
@@ -47,6 +49,8 @@ class PrepaymentSerializer(serializers.Serializer):
     status = serializers.CharField()
     payout_method = serializers.CharField()
     paid_at = serializers.DateTimeField(allow_null=True)
+    handed_over_by = serializers.CharField(allow_null=True)
+    handed_over_at = serializers.DateTimeField(allow_null=True)
 
 
 class GuaranteeSerializer(serializers.Serializer):
@@ -74,6 +78,12 @@ def prepayment_body(prepayment: Prepayment) -> dict[str, Any]:
         "status": prepayment.status,
         "payout_method": prepayment.payout_method,
         "paid_at": prepayment.paid_at.isoformat() if prepayment.paid_at else None,
+        "handed_over_by": prepayment.handed_over_by.get_username()
+        if prepayment.handed_over_by
+        else None,
+        "handed_over_at": prepayment.handed_over_at.isoformat()
+        if prepayment.handed_over_at
+        else None,
     }
 
 
@@ -96,6 +106,34 @@ def _reply(prepayment: Prepayment) -> dict[str, Any]:
     return {"prepayment": prepayment_body(prepayment), "guarantee": guarantee_body(guarantee)}
 
 
+def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
+    """The answer a prepayment request whose process died gets, from the prepayment it bound.
+
+    Pending (the authorization got no answer): the same request runs again and
+    resumes the stored key. Otherwise the answer it would have had.
+    """
+    prepayment = Prepayment.objects.filter(pk=record.resource_id).first()
+    if prepayment is None or prepayment.status == PrepaymentStatus.PENDING:
+        return Resolution(rerun=True)
+    returning = record.path.rstrip("/").endswith("/return")
+    if prepayment.status == PrepaymentStatus.FAILED and not returning:
+        guarantee = Guarantee.objects.get(prepayment=prepayment)
+        code = "card_declined" if guarantee.status == "failed" else "prepayment_abandoned"
+        return Resolution(
+            final=True,
+            status=422 if code == "card_declined" else 409,
+            body=error_body(
+                code,
+                "The card was declined: nothing was paid."
+                if code == "card_declined"
+                else "The authorization was never answered in time and was undone:"
+                " nothing was paid.",
+                {"reason": guarantee.failure_code or code, "guarantee": guarantee.status},
+            ),
+        )
+    return Resolution(final=True, status=200 if returning else 201, body=_reply(prepayment))
+
+
 class PrepaymentView(APIView):
     """Pay a Buy & Refund prepayment against a card guarantee, once per form."""
 
@@ -114,7 +152,10 @@ class PrepaymentView(APIView):
             401: error_response("Not authenticated."),
             403: error_response("Only a clerk may do this."),
             404: error_response("No such form at your store."),
-            409: error_response("prepayment_exists, form_not_prepayable"),
+            409: error_response(
+                "prepayment_exists (extra.prepayment: its true status), prepayment_in_progress,"
+                " form_not_prepayable, idempotency_in_progress (Retry-After)"
+            ),
             422: error_response(
                 "card_declined, not_buy_and_refund_store, card_holder_mismatch,"
                 " cash_limit_exceeded, idempotency_key_reused"
@@ -124,7 +165,7 @@ class PrepaymentView(APIView):
             ),
         },
     )
-    @idempotent
+    @idempotent(resolve=prepayment_resolution)
     def post(self, request: Request, number: str) -> Response:
         data = PrepaymentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,6 +179,7 @@ class PrepaymentView(APIView):
             card_token=body["card_token"],
             card_holder_name=body["card_holder_name"],
             payout_method=body["payout_method"],
+            attempt=current_attempt(),
         )
         return Response(PrepaymentReplySerializer(_reply(prepayment)).data, status=201)
 
@@ -158,11 +200,39 @@ class PrepaymentReturnView(APIView):
             409: error_response("prepayment_not_returnable"),
         },
     )
-    @idempotent
+    @idempotent(resolve=prepayment_resolution)
     def post(self, request: Request, number: str) -> Response:
         store = request_membership(request).store
         assert store is not None
         prepayment = prepayment_return(
+            form_number=number,
+            clerk=request.user,  # type: ignore[arg-type]
+            store=store,
+        )
+        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+
+
+class PrepaymentHandoverView(APIView):
+    """The clerk confirms the cash prepayment left the drawer (awaiting_handover -> paid)."""
+
+    permission_classes = [IsClerk]
+
+    @extend_schema(
+        operation_id="forms_prepayment_handover",
+        summary="Confirm the cash prepayment was handed over to the traveler",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={
+            200: PrepaymentReplySerializer,
+            404: error_response("No such form at your store."),
+            409: error_response("prepayment_not_awaiting_handover"),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, number: str) -> Response:
+        store = request_membership(request).store
+        assert store is not None
+        prepayment = prepayment_handover(
             form_number=number,
             clerk=request.user,  # type: ignore[arg-type]
             store=store,
@@ -200,6 +270,7 @@ def register() -> None:
     from stores.api.serializers import register_form_section
     from stores.services import register_void_guard
 
-    register_form_section("prepayment", prepayment_section)
-    register_form_section("guarantee", guarantee_section)
+    register_resolver("agencies.prepayment", prepayment_resolution)
+    register_form_section("prepayment", prepayment_section, PrepaymentSerializer)
+    register_form_section("guarantee", guarantee_section, GuaranteeSerializer)
     register_void_guard(prepayment_void_guard)

@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework import serializers
+
 from agencies.selectors import live_refund_of
 from core.money import money_str
 from stores.models import RefundForm
+
+
+class RefundSectionSerializer(serializers.Serializer):
+    """``refund`` on the form detail: the live refund on the verified goods."""
+
+    status = serializers.CharField()
+    verified_total = serializers.CharField()
+    refundable_vat = serializers.CharField()
+    fee = serializers.CharField()
+    net_refund = serializers.CharField()
+    payout_method = serializers.CharField()
+    payout_account = serializers.CharField(help_text="Masked.")
+    paid_at = serializers.DateTimeField(allow_null=True)
 
 
 def refund_section(form: RefundForm) -> dict[str, Any] | None:
@@ -35,4 +50,4 @@ def register() -> None:
     """Hook the section into the stores form detail."""
     from stores.api.serializers import register_form_section
 
-    register_form_section("refund", refund_section)
+    register_form_section("refund", refund_section, RefundSectionSerializer)

@@ -10,13 +10,22 @@ from agencies.models import Refund
 from agencies.selectors import RefundAssessment
 from core.api.serializers import RateField, StrictCharField, StrictSerializer
 from core.money import money_str, rate_str
+from stores.scopes import nationality_label
 
 
 class RefundRequestSerializer(StrictSerializer):
-    """POST /api/v1/refunds/: the form number, its scanned QR, the presented document."""
+    """POST /api/v1/refunds/: the form number, its scanned QR, the presented document.
+
+    Without ``qr`` (damaged code) the typed number and the full document number must match.
+    """
 
     form = serializers.CharField(max_length=32)
-    qr = serializers.CharField(max_length=400)
+    qr = serializers.CharField(
+        max_length=400,
+        required=False,
+        allow_blank=True,
+        help_text="The scanned QR; omit it for a damaged code (typed number + document).",
+    )
     document_number = StrictCharField(max_length=40)
     document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
     # Validated by the service (400 invalid_payout_method / invalid_card_number ...).
@@ -27,11 +36,27 @@ class RefundRequestSerializer(StrictSerializer):
 
 
 class RefundCheckRequestSerializer(StrictSerializer):
-    """POST /api/v1/refunds/check/: like a refund request, without the payout."""
+    """POST /api/v1/refunds/check/: like a refund request, without the payout.
+
+    Without ``qr`` (damaged code) the full ``document_number`` is required and must match.
+    """
 
     form = serializers.CharField(max_length=32)
-    qr = serializers.CharField(max_length=400)
+    qr = serializers.CharField(
+        max_length=400,
+        required=False,
+        allow_blank=True,
+        help_text="The scanned QR; omit it for a damaged code (typed number + document).",
+    )
     document_number = StrictCharField(max_length=40, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("qr") and not (attrs.get("document_number") or "").strip():
+            raise serializers.ValidationError(
+                {"document_number": ["Without the QR, type the full document number."]}
+            )
+        return attrs
+
     document_type = serializers.CharField(max_length=20, required=False, allow_blank=True)
 
 
@@ -64,6 +89,7 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
     groups = RateGroupSerializer(many=True)
     payout_account = serializers.CharField(source="payout_account_masked")
     retryable = serializers.SerializerMethodField()
+    handed_over_by = serializers.SerializerMethodField()
     verified_total = serializers.DecimalField(max_digits=14, decimal_places=2)
     refundable_vat = serializers.DecimalField(max_digits=14, decimal_places=2)
     fee = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -97,10 +123,16 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
             "refund_date",
             "created_at",
             "paid_at",
+            "handed_over_by",
+            "handed_over_at",
         ]
 
     def get_port(self, refund: Refund) -> str:
         return refund.port.code if refund.port else ""
+
+    def get_handed_over_by(self, refund: Refund) -> str | None:
+        """Who confirmed the cash left the drawer (cash refunds, once confirmed)."""
+        return refund.handed_over_by.get_username() if refund.handed_over_by else None
 
     def get_retryable(self, refund: Refund) -> bool:
         return refund.status == "failed"
@@ -132,8 +164,11 @@ class RefundCheckSerializer(serializers.Serializer):
     refund = serializers.DictField(allow_null=True)
 
 
-def assessment_body(assessment: RefundAssessment) -> dict[str, Any]:
-    """Render an assessment as the check endpoint's JSON."""
+def assessment_body(
+    assessment: RefundAssessment, *, document_number: str | None = None
+) -> dict[str, Any]:
+    """Render an assessment as the check endpoint's JSON; ``document_number`` is the full
+    number for the agent who has the form presented (stores.scopes.document_number_for)."""
     form = assessment.form
     existing = assessment.existing
     return {
@@ -143,8 +178,10 @@ def assessment_body(assessment: RefundAssessment) -> dict[str, Any]:
         "traveler": {
             "name": form.traveler_name,
             "document_type": form.document_type,
-            "document_number": form.document_masked,
+            "document_number": document_number,
+            "document_number_masked": form.document_masked,
             "nationality": form.nationality,
+            "nationality_name": nationality_label(form.nationality),
             "last_entry_date": form.last_entry_date.isoformat(),
         },
         "purchase_date": form.purchase_date.isoformat(),

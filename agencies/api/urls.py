@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from agencies.api.prepayment import PrepaymentReturnView, PrepaymentView
+from agencies.api.prepayment import PrepaymentHandoverView, PrepaymentReturnView, PrepaymentView
 from agencies.api.views import (
     RefundCheckView,
     RefundDetailView,
+    RefundHandoverView,
     RefundListCreateView,
     RefundRetryView,
     SettlementView,
@@ -18,10 +19,16 @@ urlpatterns = [
         PrepaymentReturnView.as_view(),
         name="api-form-prepayment-return",
     ),
+    path(
+        "forms/<str:number>/prepayment/handover/",
+        PrepaymentHandoverView.as_view(),
+        name="api-form-prepayment-handover",
+    ),
     path("refunds/", RefundListCreateView.as_view(), name="api-refunds"),
     path("refunds/check/", RefundCheckView.as_view(), name="api-refund-check"),
     path("refunds/<int:pk>/", RefundDetailView.as_view(), name="api-refund-detail"),
     path("refunds/<int:pk>/retry/", RefundRetryView.as_view(), name="api-refund-retry"),
+    path("refunds/<int:pk>/handover/", RefundHandoverView.as_view(), name="api-refund-handover"),
     path(
         "settlements/<str:period>/",
         SettlementView.as_view(),

@@ -9,8 +9,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,9 +26,9 @@ from agencies.api.serializers import (
     assessment_body,
 )
 from agencies.exceptions import RefundNotFound
-from agencies.models import Refund
-from agencies.selectors import refund_of_agency, refunds_for_agency
-from agencies.services import refund_check, refund_pay, refund_retry
+from agencies.models import Refund, RefundStatus
+from agencies.selectors import refunds_for_agency, refunds_in_scope
+from agencies.services import refund_check, refund_handover, refund_pay, refund_retry
 from agencies.settlement import (
     parse_period,
     settlement_csv,
@@ -34,10 +36,25 @@ from agencies.settlement import (
     settlement_for,
     settlement_xlsx,
 )
-from core.api.idempotency import idempotent
-from core.api.permissions import IsAgent, request_membership
+from core.api.errors import error_body
+from core.api.idempotency import Resolution, idempotent, register_resolver
+from core.api.permissions import IsAgent, IsAnalyst, request_membership
 from core.api.schema import error_response
 from core.exceptions import BadRequest
+from core.models import IdempotencyRecord
+from stores.scopes import ReadReason, document_number_for, personal_data_reads_record
+
+
+class IsAgentOrAnalystReading(BasePermission):
+    """Writes: an agent. Reads: an agent (their agency's refunds) or the authority's analyst."""
+
+    message = "Only an agent (or, to read, the tax authority) may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if IsAgent().has_permission(request, view):
+            return True
+        return request.method == "GET" and IsAnalyst().has_permission(request, view)
+
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -59,16 +76,49 @@ def _refund_loaded(refund: Refund) -> Refund:
     return loaded
 
 
-class RefundListCreateView(generics.GenericAPIView[Refund]):
-    """GET: the agency's own refunds; POST: run checks A-F and pay a form's refund once."""
+def refund_resolution(record: IdempotencyRecord) -> Resolution:
+    """The answer a refund request whose process died gets, from the refund it bound.
 
-    permission_classes = [IsAgent]
+    Paid or awaiting handover: the answer it would have had. Declined: 422.
+    In flight (pending, or failed with the outcome unknown): the stale-refund
+    sweep re-sends it under its key, so 409 in progress until it has.
+    """
+    refund = Refund.objects.filter(pk=record.resource_id).first()
+    if refund is None:
+        return Resolution(rerun=True)
+    created = 200 if record.path.rstrip("/").endswith("/retry") else 201
+    if refund.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER):
+        return Resolution(
+            final=True, status=created, body=RefundSerializer(_refund_loaded(refund)).data
+        )
+    if refund.status == RefundStatus.FAILED and refund.failure_definite:
+        return Resolution(
+            final=True,
+            status=422,
+            body=error_body(
+                "payout_declined",
+                f"The transfer was declined: {refund.failure_message or refund.failure_code}",
+                {"refund": refund.pk, "status": refund.status, "retryable": True},
+            ),
+        )
+    return Resolution(retry_after=30)
+
+
+def register() -> None:
+    """Let the reconciling sweep settle stale refund requests (app start-up)."""
+    register_resolver("agencies.refund", refund_resolution)
+
+
+class RefundListCreateView(generics.GenericAPIView[Refund]):
+    """GET: the agency's own refunds (the analyst: all); POST: run checks A-F and pay once."""
+
+    permission_classes = [IsAgentOrAnalystReading]
     serializer_class = RefundSerializer
 
     def get_queryset(self) -> QuerySet[Refund]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Refund.objects.none()
-        refunds = refunds_for_agency(agency_id=request_membership(self.request).agency_id or 0)
+        refunds = refunds_in_scope(membership=request_membership(self.request))
         params = self.request.query_params
         if params.get("status"):
             refunds = refunds.filter(status=params["status"])
@@ -85,9 +135,15 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        if page is not None:
-            return self.get_paginated_response(RefundSerializer(page, many=True).data)
-        return Response(RefundSerializer(self.get_queryset(), many=True).data)
+        rows = list(page if page is not None else self.get_queryset())
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=request_membership(request),
+            forms=[r.form_id for r in rows],
+            reason=ReadReason.LIST,
+        )
+        data = RefundSerializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY],
@@ -106,7 +162,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
             **AUTH_ERRORS,
         },
     )
-    @idempotent
+    @idempotent(resolve=refund_resolution)
     def post(self, request: Request) -> Response:
         data = RefundRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -115,7 +171,7 @@ class RefundListCreateView(generics.GenericAPIView[Refund]):
         assert membership.agency is not None
         refund = refund_pay(
             form_number=body["form"],
-            qr=body["qr"],
+            qr=body.get("qr") or "",
             document_number=body["document_number"],
             document_type=body.get("document_type") or None,
             payout_method=body["payout_method"],
@@ -148,28 +204,41 @@ class RefundCheckView(APIView):
         assert membership.agency is not None
         assessment = refund_check(
             form_number=body["form"],
-            qr=body["qr"],
+            qr=body.get("qr") or "",
             document_number=body.get("document_number") or "",
             document_type=body.get("document_type") or None,
             agency=membership.agency,
+            agent=request.user,  # type: ignore[arg-type]
         )
-        return Response(assessment_body(assessment))
+        document = document_number_for(membership=membership, form=assessment.form)
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            forms=[assessment.form],
+            reason=ReadReason.SCAN if body.get("qr") else ReadReason.TYPED,
+            unmasked=document is not None,
+        )
+        return Response(assessment_body(assessment, document_number=document))
 
 
 class RefundDetailView(APIView):
-    """GET one of the agency's own refunds (other agencies' refunds are 404)."""
+    """GET one of the agency's own refunds (other agencies' refunds are 404; the analyst: any)."""
 
-    permission_classes = [IsAgent]
+    permission_classes = [IsAgentOrAnalystReading]
 
     @extend_schema(
         responses={200: RefundSerializer, 404: error_response("Not found."), **AUTH_ERRORS}
     )
     def get(self, request: Request, pk: int) -> Response:
-        refund = refund_of_agency(
-            agency_id=request_membership(request).agency_id or 0, refund_id=pk
-        )
+        refund = refunds_in_scope(membership=request_membership(request)).filter(pk=pk).first()
         if refund is None:
             raise RefundNotFound(f"No refund {pk}.")
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=request_membership(request),
+            forms=[refund.form_id],
+            reason=ReadReason.DETAIL,
+        )
         return Response(RefundSerializer(refund).data)
 
 
@@ -190,11 +259,38 @@ class RefundRetryView(APIView):
             **AUTH_ERRORS,
         },
     )
-    @idempotent
+    @idempotent(resolve=refund_resolution)
     def post(self, request: Request, pk: int) -> Response:
         refund = refund_retry(
             refund_id=pk,
             actor=request.user,  # type: ignore[arg-type]
+            agency=request_membership(request).agency,
+        )
+        return Response(RefundSerializer(_refund_loaded(refund)).data)
+
+
+class RefundHandoverView(APIView):
+    """POST: the agent confirms a cash refund left the drawer (awaiting_handover -> paid)."""
+
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        operation_id="refunds_handover",
+        summary="Confirm the cash was handed over to the traveler",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={
+            200: RefundSerializer,
+            404: error_response("Not found."),
+            409: error_response("refund_not_awaiting_handover"),
+            **AUTH_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        refund = refund_handover(
+            refund_id=pk,
+            agent=request.user,  # type: ignore[arg-type]
             agency=request_membership(request).agency,
         )
         return Response(RefundSerializer(_refund_loaded(refund)).data)
@@ -229,7 +325,14 @@ class SettlementView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])],
-        responses={200: SettlementSerializer, 400: error_response("Not a month."), **AUTH_ERRORS},
+        responses={
+            (200, "application/json"): SettlementSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, XlsxRenderer.media_type): OpenApiTypes.BINARY,
+            400: error_response("Not a month (YYYY-MM, 2015 to 2100)."),
+            **AUTH_ERRORS,
+            404: error_response("Unknown ?format."),
+        },
     )
     def get(self, request: Request, period: str) -> Response | HttpResponse:
         parsed = parse_period(period)

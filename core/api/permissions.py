@@ -47,10 +47,16 @@ class IsAgent(_HasRole):
     role = StaffRole.AGENT
 
 
-class IsStaff(BasePermission):
-    """Any user with a staff membership."""
+class IsAnalyst(_HasRole):
+    """A tax authority analyst: reads everything, writes nothing."""
 
-    message = "Only store, customs or agency staff may do this."
+    role = StaffRole.ANALYST
+
+
+class IsStaff(BasePermission):
+    """Any user with a staff membership (clerk, officer, agent or the authority's analyst)."""
+
+    message = "Only store, customs, agency or authority staff may do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         membership = membership_of(request.user)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -76,3 +77,21 @@ class RateField(serializers.Field):
             return rate_str(Decimal(str(value)))
         except InvalidOperation:
             return str(value)
+
+
+# Dates a person can mean on this platform: the first policy is of 2015, and nothing is
+# planned past 2100. Outside, date arithmetic (a window, 183 days) could overflow.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+class SaneDateField(serializers.DateField):
+    """An ISO date between 2000-01-01 and 2100-12-31 (400 ``invalid`` outside)."""
+
+    def to_internal_value(self, value: Any) -> date:
+        parsed: date = super().to_internal_value(value)
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+            raise serializers.ValidationError(
+                f"Date out of range ({EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()})."
+            )
+        return parsed

@@ -29,5 +29,5 @@ def register() -> None:
         from stores.api.serializers import register_form_section
     except ImportError:  # pragma: no cover - stores API not present
         return
-    register_form_section("verification", verification_section)
-    register_form_section("inspection", inspection_section)
+    register_form_section("verification", verification_section, VerificationOut)
+    register_form_section("inspection", inspection_section, InspectionOut)

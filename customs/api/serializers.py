@@ -7,10 +7,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, StrictSerializer
+from core.api.serializers import RateField, SaneDateField, StrictSerializer
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
+from stores.scopes import nationality_label
 
 # --- Requests ----------------------------------------------------------------------------
 
@@ -20,18 +21,36 @@ class LinePresentedIn(StrictSerializer):
     quantity_presented = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
 
 
-class VerificationIn(StrictSerializer):
+class PresentedIn(StrictSerializer):
+    """A form presented at the port: its scanned QR, or its number and the full document number."""
+
     form = serializers.RegexField(r"^\d{16}$", help_text="16-digit form number.")
     qr = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    departure_date = serializers.DateField()
-    flight = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
-    lines = LinePresentedIn(many=True, required=False)
-    traveler_matches = serializers.BooleanField(required=False, default=True)
+    document_number = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="Without qr (damaged code): the full document number from the passport in hand.",
+    )
 
     def validate_form(self, value: str) -> str:
         if not is_valid_form_number(value):
             raise serializers.ValidationError("The form number's check digit is wrong.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("qr") and not (attrs.get("document_number") or "").strip():
+            raise serializers.ValidationError(
+                {"document_number": ["Without the QR, type the full document number."]}
+            )
+        return attrs
+
+
+class VerificationIn(PresentedIn):
+    departure_date = SaneDateField()
+    flight = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
+    lines = LinePresentedIn(many=True, required=False)
+    traveler_matches = serializers.BooleanField(required=False, default=True)
 
     def validate_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids = [row["id"] for row in value]
@@ -41,7 +60,7 @@ class VerificationIn(StrictSerializer):
 
 
 class BatchOpenIn(StrictSerializer):
-    drop_date = serializers.DateField(required=False)
+    drop_date = SaneDateField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
 
@@ -135,9 +154,22 @@ class FormLineOut(serializers.Serializer):
 class TravelerOut(serializers.Serializer):
     name = serializers.CharField(source="traveler_name")
     document_type = serializers.CharField()
-    document_number = serializers.CharField(source="document_masked")
+    document_number_masked = serializers.CharField(source="document_masked")
+    document_number = serializers.SerializerMethodField(
+        help_text="The full number when the form was presented at your port (QR scanned, or"
+        " number and document typed), to compare with the passport in hand; else null."
+    )
     nationality = serializers.CharField()
+    nationality_name = serializers.SerializerMethodField(help_text='"JP Japan"')
     last_entry_date = serializers.DateField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_document_number(self, obj: Any) -> str | None:
+        value: str | None = self.context.get("document_number")
+        return value
+
+    def get_nationality_name(self, obj: Any) -> str:
+        return nationality_label(obj.nationality)
 
 
 class FormCustomsOut(serializers.Serializer):
@@ -150,11 +182,15 @@ class FormCustomsOut(serializers.Serializer):
     purchase_date = serializers.DateField()
     buy_and_refund = serializers.BooleanField()
     total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    traveler = TravelerOut(source="*")
+    traveler = serializers.SerializerMethodField()
     lines = serializers.SerializerMethodField()
     inspection = serializers.SerializerMethodField()
     warnings = serializers.SerializerMethodField()
     verification = serializers.SerializerMethodField()
+
+    @extend_schema_field(TravelerOut)
+    def get_traveler(self, obj: Any) -> dict[str, Any]:
+        return dict(TravelerOut(obj, context=self.context).data)
 
     @extend_schema_field(FormLineOut(many=True))
     def get_lines(self, obj: Any) -> list[dict[str, Any]]:

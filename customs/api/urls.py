@@ -8,6 +8,11 @@ urlpatterns = [
         views.VerificationsView.as_view(),
         name="api-customs-verifications",
     ),
+    path(
+        "customs/presentations/",
+        views.PresentationsView.as_view(),
+        name="api-customs-presentations",
+    ),
     path("customs/forms/<str:code>/", views.FormCustomsView.as_view(), name="api-customs-form"),
     path(
         "customs/inspections/", views.InspectionQueueView.as_view(), name="api-customs-inspections"

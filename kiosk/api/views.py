@@ -6,13 +6,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api.errors import error_body
 from core.api.schema import error_response
 from kiosk.api.serializers import KioskLookupIn, KioskLookupOut
-from kiosk.selectors import KioskNotFound, kiosk_lookup
+from kiosk.guards import KioskRateThrottle, form_guarded
+from kiosk.selectors import KioskNotFound, form_number_from_input, kiosk_lookup
 
 NOT_FOUND_BODY = error_body(
     "not_found", "No refund form matches this form number and document number."
@@ -24,8 +24,7 @@ class LookupView(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "kiosk"
+    throttle_classes = [KioskRateThrottle]
 
     @extend_schema(
         request=KioskLookupIn,
@@ -33,7 +32,10 @@ class LookupView(APIView):
             200: KioskLookupOut,
             400: error_response("The body is not JSON."),
             404: error_response("No form matches (the same answer for any mismatch)."),
-            429: error_response("Too many lookups from this address."),
+            429: error_response(
+                "throttled: too many lookups from this address; form_locked: five wrong"
+                " document numbers for this form, kiosk lookups of it wait 15 minutes."
+            ),
         },
         auth=[],
     )
@@ -42,10 +44,14 @@ class LookupView(APIView):
         # malformed field must answer exactly like an unknown form (no probing).
         data = request.data if isinstance(request.data, dict) else {}
         try:
-            result = kiosk_lookup(
-                form=data.get("form"),
-                document_number=data.get("document_number"),
-                lang=data.get("lang") or request.query_params.get("lang"),
+            result = form_guarded(
+                number=form_number_from_input(data.get("form")),
+                attempt=lambda: kiosk_lookup(
+                    form=data.get("form"),
+                    document_number=data.get("document_number"),
+                    lang=data.get("lang") or request.query_params.get("lang"),
+                ),
+                miss=KioskNotFound,
             )
         except KioskNotFound:
             return Response(dict(NOT_FOUND_BODY), status=404, headers={"Cache-Control": "no-store"})

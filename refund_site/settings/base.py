@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "stores",
     "customs",
@@ -49,12 +51,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "core.auth.OtpMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -106,6 +111,17 @@ else:
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every process: throttles, the kiosk's per-form lock. A table in the database
+# by default (``manage.py createcachetable``, run next to migrate), so several web
+# processes on the embedded setup count together; ``CACHE_URL=redis://...`` in production.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://refund_cache"),
+}
+
+# Reverse proxies in front of the web processes (addresses or CIDR blocks, comma-separated).
+# X-Forwarded-For is believed only when the immediate peer is one of them.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -145,12 +161,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only (bounded depth, no lone surrogates): a form-encoded body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"kiosk": env.str("KIOSK_THROTTLE_RATE", default="30/min")},
+    "NUM_PROXIES": 0,  # never trust X-Forwarded-For blindly (core.net.client_ip decides)
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -170,6 +190,11 @@ SPECTACULAR_SETTINGS = {
         "FormStatusEnum": "stores.models.FormStatus",
         "GoodsCategoryEnum": "stores.models.GoodsCategory",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.document_common_errors",
+        "stores.api.serializers.optional_form_sections",
+    ],
 }
 
 # --- Content-Security-Policy (django-csp) -------------------------------------
@@ -215,6 +240,35 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # Redis: an unacknowledged message (its worker died) is delivered again after the
+    # visibility timeout. Our tasks take seconds and retry with countdowns of at most
+    # CELERY_TASK_RETRY_MAX_SECONDS, so 5 minutes brings a killed worker's task back
+    # soon without redelivering a task still waiting for its countdown.
+    # Workers look for such messages every interval x throttle seconds (30 s here).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=3),
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,
+        "retry_on_timeout": True,
+        "health_check_interval": 25,
+    }
+# Keep reconnecting through a broker outage of any length (the default gives up).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# How long a caller (a web request, the sweep command) waits for the broker to take
+# a message before it gives up and says "will be retried by the next sweep".
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=4.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
+CELERY_TASK_RETRY_MAX_SECONDS = 120
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None) or None
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_TIMEZONE = TIME_ZONE
@@ -248,22 +302,79 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agencies.tasks.guarantees_sweep_task",
         "schedule": 3600.0,
     },
+    # Idempotency records whose request died: store the settled answer, free the rest.
+    "core-idempotency-settle": {
+        "task": "core.tasks.idempotency_settle_task",
+        "schedule": 60.0,
+    },
+    # Proof of life for `manage.py doctor`: beat sends it, a worker records it.
+    "core-heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": env.float("HEARTBEAT_INTERVAL_SECONDS", default=60.0),
+    },
 }
 
 # --- Axes (login lockout on the staff pages) --------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Per user name AND address: random names from one address lock no real user out, and
+# guessing one user's password from many addresses is still counted per address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no start-up banner on every manage.py command
+
+# --- Second factor (TOTP, django-otp) ------------------------------------------
+# Anyone may enroll at /accounts/otp/; with OTP_REQUIRED (production) these roles and
+# superusers/admin staff must, and every login of a user with a device needs its code.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=False)
+OTP_REQUIRED_ROLES = ["officer", "agent", "analyst"]
+OTP_TOTP_ISSUER = "VAT refund"
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
-IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
+# A retry of a request still running waits this long at most, then gets 409
+# idempotency_in_progress with Retry-After (never a wait near a server timeout).
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=1.0)
+# An attempt silent this long is dead (longer than gunicorn's 30 s worker timeout).
+IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=60.0)
+# A card operation's sender holds it this long; after that another process re-sends it.
+GUARANTEE_OPERATION_LEASE_SECONDS = env.float("GUARANTEE_OPERATION_LEASE_SECONDS", default=120.0)
+# A transfer left pending (or failed without an answer) this long is re-sent.
+REFUND_STALE_SECONDS = env.float("REFUND_STALE_SECONDS", default=300.0)
+# Gateways (dotted paths; the sandboxes by default) and the sandboxes' answer delay,
+# which the fault-injection tests use to kill a process between money and answer.
+CARD_GATEWAY = env.str("CARD_GATEWAY", default="agencies.cards.SandboxCardGateway")
+PAYOUT_GATEWAY = env.str("PAYOUT_GATEWAY", default="agencies.payouts.SandboxPayoutGateway")
+SANDBOX_GATEWAY_DELAY_SECONDS = env.float("SANDBOX_GATEWAY_DELAY_SECONDS", default=0.0)
+# doctor: the beat heartbeat is stale after this many seconds.
+HEARTBEAT_STALE_SECONDS = env.float("HEARTBEAT_STALE_SECONDS", default=300.0)
+# Wrong document numbers for one form before kiosk lookups of it wait, and for how long.
+KIOSK_FORM_LOCK_FAILURES = env.int("KIOSK_FORM_LOCK_FAILURES", default=5)
+KIOSK_FORM_LOCK_SECONDS = env.int("KIOSK_FORM_LOCK_SECONDS", default=15 * 60)
 
+# Every handler masks document and card numbers (core.logging), Django's own included:
+# "django" goes to the root handler, runserver's request log to a masked copy of its own.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"personal_data": {"()": "core.logging.MaskPersonalData"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["personal_data"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["personal_data"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # One line per event: Django's own console handler (DEBUG only) would print every
@@ -271,5 +382,6 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
         # A 4xx is in the access line already (runserver, gunicorn): only 5xx, with traceback.
         "django.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="ERROR")},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

@@ -131,7 +131,11 @@
       credentials: "omit",
     }).then(function (response) {
       if (response.ok) return response.json().then(render);
-      if (response.status === 429) showError(t.throttled);
+      if (response.status === 429) {
+        return response.json().then(function (body) {
+          showError(body && body.code === "form_locked" ? t.form_locked : t.throttled);
+        }, function () { showError(t.throttled); });
+      }
       else if (response.status === 404) showError(t.not_found);
       else showError(t.network_error);
     }).catch(function () {

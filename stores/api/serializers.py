@@ -10,13 +10,21 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, StrictCharField, StrictSerializer
+from core.api.serializers import RateField, SaneDateField, StrictCharField, StrictSerializer
 from core.crypto import normalize_document_number
 from core.ledger import record_history
 from core.money import amount_in_words, rate_str
 from core.rules import DOCUMENT_TYPES
 from stores.countries import country_names
-from stores.models import GoodsCategory, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.models import (
+    FormStatus,
+    GoodsCategory,
+    RefundForm,
+    RefundFormLine,
+    VatInvoice,
+    VatInvoiceLine,
+)
+from stores.scopes import nationality_label
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -72,7 +80,7 @@ class InvoiceCreateSerializer(StrictSerializer):
     """POST /invoices/ body."""
 
     buyer_name = StrictCharField(max_length=200)
-    issued_on = serializers.DateField(required=False)
+    issued_on = SaneDateField(required=False)
     lines = InvoiceLineInputSerializer(
         many=True,
         allow_empty=False,
@@ -162,8 +170,8 @@ class TravelerInputSerializer(StrictSerializer):
     document_type = serializers.ChoiceField(choices=list(DOCUMENT_TYPES))
     document_number = StrictCharField(max_length=40)
     nationality = serializers.CharField(max_length=2, min_length=2)
-    last_entry_date = serializers.DateField()
-    document_expires_on = serializers.DateField(
+    last_entry_date = SaneDateField()
+    document_expires_on = SaneDateField(
         required=False,
         allow_null=True,
         default=None,
@@ -289,10 +297,23 @@ class FormTravelerSerializer(serializers.Serializer):
 
     name = serializers.CharField(source="traveler_name")
     nationality = serializers.CharField()
+    nationality_name = serializers.SerializerMethodField(help_text='"JP Japan"')
     document_type = serializers.CharField()
     document_number_masked = serializers.CharField(source="document_masked")
+    document_number = serializers.SerializerMethodField(
+        help_text="The full number, only for an officer or agent who has the form presented"
+        " (its QR scanned, or number and document typed, at their port or counter); else null."
+    )
     last_entry_date = serializers.DateField()
     document_expires_on = serializers.DateField(allow_null=True)
+
+    def get_nationality_name(self, obj: RefundForm) -> str:
+        return nationality_label(obj.nationality)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_document_number(self, obj: RefundForm) -> str | None:
+        value: str | None = self.context.get("document_number")
+        return value
 
 
 class FormInvoiceSerializer(serializers.ModelSerializer):
@@ -331,12 +352,40 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 FormSection = Callable[[RefundForm], dict[str, Any] | None]
 _form_sections: dict[str, FormSection] = {}
+_section_schemas: dict[str, type[serializers.Serializer]] = {}
 
 
-def register_form_section(key: str, build: FormSection) -> None:
+def register_form_section(
+    key: str, build: FormSection, schema: type[serializers.Serializer] | None = None
+) -> None:
     """Let a downstream app add a key to the form detail (customs' verification,
-    the Buy & Refund prepayment and guarantee) without stores importing it."""
+    the Buy & Refund prepayment and guarantee) without stores importing it.
+
+    ``schema`` (a serializer class describing the section) puts the key in the OpenAPI
+    schema of ``FormDetail`` as an optional property: present when the section applies.
+    """
     _form_sections[key] = build
+    if schema is not None:
+        _section_schemas[key] = schema
+
+
+def optional_form_sections(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """POSTPROCESSING_HOOK: the sections of ``FormDetail`` are present only when they apply."""
+    detail = result.get("components", {}).get("schemas", {}).get("FormDetail")
+    if detail and "required" in detail:
+        detail["required"] = [name for name in detail["required"] if name not in _form_sections]
+    return result
+
+
+class _SectionField(serializers.Field):
+    """A registered section as a read-only field: documented by its serializer."""
+
+    def __init__(self, build: FormSection, **kwargs: Any) -> None:
+        self.build = build
+        super().__init__(source="*", read_only=True, required=False, **kwargs)
+
+    def to_representation(self, value: RefundForm) -> dict[str, Any] | None:
+        return self.build(value)
 
 
 def form_sections(form: RefundForm) -> dict[str, dict[str, Any]]:
@@ -377,16 +426,36 @@ class FormDetailSerializer(FormIssuedSerializer):
 
     @extend_schema_field(FormTravelerSerializer)
     def get_traveler(self, obj: RefundForm) -> dict[str, Any]:
-        return dict(FormTravelerSerializer(obj).data)
+        return dict(FormTravelerSerializer(obj, context=self.context).data)
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: RefundForm) -> list[dict[str, Any]]:
         return list(HistoryEntrySerializer(record_history(obj), many=True).data)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for key, build in _form_sections.items():
+            field = _SectionField(build)
+            schema = _section_schemas.get(key)
+            if schema is not None:
+                extend_schema_field(schema)(field)  # type: ignore[type-var]
+            fields[key] = field
+        return fields
+
     def to_representation(self, instance: RefundForm) -> dict[str, Any]:
         data = dict(super().to_representation(instance))
-        data.update(form_sections(instance))
+        # A section that does not apply (no verification yet, not Buy & Refund) is absent.
+        for key in _form_sections:
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
+
+
+class FormSearchSerializer(StrictSerializer):
+    """POST /forms/search/ body: the traveler's document number (and a status)."""
+
+    document_number = StrictCharField(max_length=40)
+    status = serializers.ChoiceField(choices=FormStatus.choices, required=False)
 
 
 class VoidSerializer(StrictSerializer):

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
-from core.api.permissions import IsClerk, IsStaff, request_membership
+from core.api.permissions import IsAnalyst, IsClerk, IsStaff, request_membership
 from core.api.schema import error_response
-from core.models import StaffRole
+from core.crypto import document_hash
 from stores.api.filters import FormFilter
 from stores.api.serializers import (
     FormCreateSerializer,
     FormDetailSerializer,
     FormIssuedSerializer,
+    FormSearchSerializer,
     FormSummarySerializer,
     InvoiceCreateSerializer,
     InvoiceSerializer,
@@ -27,13 +30,16 @@ from stores.api.serializers import (
     VoidSerializer,
 )
 from stores.exceptions import FormNotFound
-from stores.models import RefundForm
-from stores.selectors import (
-    form_in_scope,
-    forms_for_store,
-    invoice_in_scope,
-    invoices_with_lines,
+from stores.models import RefundForm, VatInvoiceLine
+from stores.scopes import (
+    ReadReason,
+    document_number_for,
+    form_in_scope_or_404,
+    forms_in_scope,
+    invoices_in_scope,
+    personal_data_reads_record,
 )
+from stores.selectors import invoices_with_lines
 from stores.services import invoice_issue, refund_form_issue, refund_form_void
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -45,23 +51,21 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+SEARCH_MAX = 200
+
 AUTH_ERRORS = {
     401: error_response("Not authenticated."),
     403: error_response("Only a store clerk may do this."),
 }
 
 
-def _clerk_store_id(request: Request) -> int:
-    store_id = request_membership(request).store_id
-    assert store_id is not None  # a clerk's membership always names its store
-    return store_id
+class IsClerkOrAnalyst(BasePermission):
+    """Reads of invoices: the store's clerk, or the tax authority's analyst."""
 
+    message = "Only a store clerk or the tax authority may read invoices."
 
-def _form_or_404(number: str, store_id: int | None) -> RefundForm:
-    form = form_in_scope(number=number, store_id=store_id)
-    if form is None:
-        raise FormNotFound(f"No refund form {number}.", extra={"number": number})
-    return form
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return any(p.has_permission(request, view) for p in (IsClerk(), IsAnalyst()))
 
 
 class InvoiceCreateView(APIView):
@@ -100,11 +104,11 @@ class InvoiceCreateView(APIView):
 class InvoiceDetailView(APIView):
     """One of the clerk's store's invoices (blue or red-ink)."""
 
-    permission_classes = [IsClerk]
+    permission_classes = [IsClerkOrAnalyst]
 
     @extend_schema(
         operation_id="invoices_retrieve",
-        summary="Read an invoice of your store",
+        summary="Read an invoice of your store (the analyst: any invoice)",
         responses={
             200: InvoiceSerializer,
             **AUTH_ERRORS,
@@ -112,31 +116,65 @@ class InvoiceDetailView(APIView):
         },
     )
     def get(self, request: Request, number: str) -> Response:
-        invoice = invoice_in_scope(number=number, store_id=_clerk_store_id(request))
+        invoice = (
+            invoices_in_scope(membership=request_membership(request))
+            .select_related("store", "original", "red_invoice", "form")
+            .prefetch_related(
+                Prefetch("lines", queryset=VatInvoiceLine.objects.order_by("position"))
+            )
+            .filter(number=number)
+            .first()
+        )
         if invoice is None:
             raise FormNotFound(f"No invoice {number} at your store.", extra={"number": number})
         return Response(InvoiceSerializer(invoice).data)
 
 
 class FormListCreateView(generics.ListAPIView[RefundForm]):
-    """The clerk's store's forms (GET, filtered, paginated); issue a form (POST)."""
+    """GET: the forms in the caller's scope (a clerk: their store's), filtered, paginated;
+    every listed form's read is recorded. POST: a clerk issues a form."""
 
-    permission_classes = [IsClerk]
     serializer_class = FormSummarySerializer
     filterset_class = FormFilter
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [IsStaff()] if self.request.method == "GET" else [IsClerk()]
 
     def get_queryset(self) -> QuerySet[RefundForm]:
         if getattr(self, "swagger_fake_view", False):
             return RefundForm.objects.none()
-        return forms_for_store(store_id=_clerk_store_id(self.request)).order_by("-issued_at", "-pk")
+        return (
+            forms_in_scope(membership=request_membership(self.request))
+            .select_related("store")
+            .order_by("-issued_at", "-pk")
+        )
 
     @extend_schema(
         operation_id="forms_list",
-        summary="List your store's refund forms",
-        responses={200: FormSummarySerializer(many=True), **AUTH_ERRORS},
+        summary="List the refund forms in your scope (a clerk: your store's)",
+        responses={
+            200: FormSummarySerializer(many=True),
+            401: error_response("Not authenticated."),
+            403: error_response("Not store, customs, agency or authority staff."),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        if "document_number" in request.query_params:
+            # Refused rather than ignored: an ignored filter would list every form.
+            raise ValidationError(
+                {"document_number": ["Never in a URL: POST it to /api/v1/forms/search/."]}
+            )
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=request_membership(request),
+            forms=rows,
+            reason=ReadReason.LIST,
+        )
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     @extend_schema(
         operation_id="forms_create",
@@ -171,8 +209,47 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
         return Response(FormIssuedSerializer(form).data, status=status.HTTP_201_CREATED)
 
 
+class FormSearchView(APIView):
+    """Forms of the clerk's store for one traveler document, the number in the body."""
+
+    permission_classes = [IsClerk]
+
+    @extend_schema(
+        operation_id="forms_search",
+        summary="Find your store's forms by the traveler's document number",
+        description=(
+            "The document number travels in the body, never in the URL (URLs end up in"
+            " access logs and browser history). Matched by keyed hash; newest first, at"
+            " most 200."
+        ),
+        request=FormSearchSerializer,
+        responses={
+            200: FormSummarySerializer(many=True),
+            400: error_response("Malformed body."),
+            **AUTH_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = FormSearchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = request_membership(request)
+        forms = forms_in_scope(membership=membership).filter(
+            document_hash=document_hash(body.validated_data["document_number"])
+        )
+        if body.validated_data.get("status"):
+            forms = forms.filter(status=body.validated_data["status"])
+        newest = list(forms.select_related("store").order_by("-issued_at", "-pk")[:SEARCH_MAX])
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            forms=newest,
+            reason=ReadReason.LIST,
+        )
+        return Response(FormSummarySerializer(newest, many=True).data)
+
+
 class FormDetailView(APIView):
-    """A form with its status and history: clerks their own store's, officers and agents any."""
+    """A form with its status and history, in the caller's scope (SPEC §3); the read is recorded."""
 
     permission_classes = [IsStaff]
 
@@ -182,15 +259,22 @@ class FormDetailView(APIView):
         responses={
             200: FormDetailSerializer,
             401: error_response("Not authenticated."),
-            403: error_response("Not store, customs or agency staff."),
+            403: error_response("Not store, customs, agency or authority staff."),
             404: error_response("No such form in your scope."),
         },
     )
     def get(self, request: Request, number: str) -> Response:
         membership = request_membership(request)
-        store_id = membership.store_id if membership.role == StaffRole.CLERK else None
-        form = _form_or_404(number, store_id)
-        return Response(FormDetailSerializer(form).data)
+        form = form_in_scope_or_404(membership=membership, number=number)
+        document = document_number_for(membership=membership, form=form)
+        personal_data_reads_record(
+            user=request.user,  # type: ignore[arg-type]
+            membership=membership,
+            forms=[form],
+            reason=ReadReason.DETAIL,
+            unmasked=document is not None,
+        )
+        return Response(FormDetailSerializer(form, context={"document_number": document}).data)
 
 
 class FormVoidView(APIView):
@@ -216,7 +300,7 @@ class FormVoidView(APIView):
     def post(self, request: Request, number: str) -> Response:
         serializer = VoidSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        form = _form_or_404(number, _clerk_store_id(request))
+        form = form_in_scope_or_404(membership=request_membership(request), number=number)
         reds = refund_form_void(
             form=form,
             clerk=request.user,  # type: ignore[arg-type]

@@ -41,11 +41,13 @@ def verify(
     quantities: dict[int, Decimal] | None = None,
     departure: date | None = None,
     channel: str = "counter",
+    port: Any = None,
+    officer: Any = None,
 ) -> RefundForm:
-    """Customs verifies the form at PVG (everything presented unless ``quantities``)."""
+    """Customs verifies the form at PVG or ``port`` (all presented unless ``quantities``)."""
     verification_create(
-        port=demo.port,
-        officer=demo.officer,
+        port=port or demo.port,
+        officer=officer or demo.officer,
         form_number=form.number,
         qr=form.qr_payload,
         departure_date=departure or timezone.localdate(),

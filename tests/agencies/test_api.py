@@ -8,8 +8,8 @@ import pytest
 
 from agencies.models import Refund, RefundAttempt, SandboxTransfer
 from core.models import IdempotencyRecord, LedgerEntry
-from tests.agencies.conftest import DOCUMENT, GOOD_CARD
-from tests.factories import AgencyFactory, line, staff_user
+from tests.agencies.conftest import DOCUMENT, GOOD_CARD, verify
+from tests.factories import AgencyFactory, PortFactory, line, make_form, staff_user
 
 URL = "/api/v1/refunds/"
 
@@ -151,7 +151,9 @@ def test_check_endpoint_previews_without_paying(demo, verified_form, api):
     assert (data["net_refund"], data["cash_cap"]) == ("22500.00", "20000.00")
     cash = next(o for o in data["payout_options"] if o["method"] == "cash")
     assert cash["allowed"] is False and "cash cap" in cash["reason"]
-    assert data["traveler"]["document_number"] == "1*****345"
+    # the agent has the form presented (QR scanned): the full number, to compare
+    assert data["traveler"]["document_number_masked"] == "1*****345"
+    assert data["traveler"]["document_number"] == DOCUMENT
     assert counts() == before
     assert not IdempotencyRecord.objects.exists()
 
@@ -166,10 +168,20 @@ def test_check_endpoint_without_document_fails_b_only(demo, verified_form, api):
 
 
 def test_agents_see_only_their_own_agencys_refunds(demo, verified_form, api):
-    # given a refund paid by DEMO-AGENCY and one paid by another agency at the same port
+    # given a refund paid by DEMO-AGENCY and one paid by another agency at the port it serves
     ours = verified_form()
-    theirs = verified_form()
-    other_agent = staff_user("agent", AgencyFactory(code="OTHER-AG"))
+    other_agency = AgencyFactory(code="OTHER-AG")
+    other_port = PortFactory(code="OTH", agency=other_agency)
+    theirs = verify(
+        make_form(demo.store_sh, demo.clerk, line()),
+        demo,
+        port=other_port,
+        officer=staff_user("officer", other_port),
+    )
+    other_agent = staff_user("agent", other_agency)
+    # an agent pays no form verified at a port its agency does not serve: the 404 of none
+    refused = api(other_agent).post(URL, body(ours), format="json")
+    assert refused.status_code == 404 and refused.json()["code"] == "not_found"
     assert api(demo.agent).post(URL, body(ours), format="json").status_code == 201
     response = api(other_agent).post(URL, body(theirs), format="json")
     assert response.status_code == 201

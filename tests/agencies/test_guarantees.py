@@ -20,6 +20,7 @@ from agencies.guarantees import (
     guarantee_due,
     guarantees_sweep,
     names_match,
+    prepayment_handover,
     prepayment_pay,
     prepayment_return,
 )
@@ -77,8 +78,11 @@ def br_form(demo: Any, *lines: Any) -> RefundForm:
     )
 
 
-def pay(demo: Any, form: RefundForm, token: str = "tok_visa", **kwargs: Any) -> Prepayment:
-    return prepayment_pay(
+def pay(
+    demo: Any, form: RefundForm, token: str = "tok_visa", handover: bool = True, **kwargs: Any
+) -> Prepayment:
+    """Pay the prepayment (cash by default) and, unless told, confirm the cash handover."""
+    prepayment = prepayment_pay(
         form_number=form.number,
         clerk=kwargs.pop("clerk", demo.clerk),
         store=kwargs.pop("store", demo.store_sh),
@@ -87,6 +91,11 @@ def pay(demo: Any, form: RefundForm, token: str = "tok_visa", **kwargs: Any) -> 
         payout_method=kwargs.pop("payout_method", "cash"),
         **kwargs,
     )
+    if handover and prepayment.status == PrepaymentStatus.AWAITING_HANDOVER:
+        prepayment = prepayment_handover(
+            form_number=form.number, clerk=demo.clerk, store=demo.store_sh
+        )
+    return prepayment
 
 
 def guarantee_of(form: RefundForm) -> Guarantee:
@@ -136,7 +145,12 @@ def test_prepayment_places_a_guarantee_for_the_net_refund(demo: Any) -> None:
     assert 6.9 < hold_days <= 7
     assert guarantee.card_token == "tok_visa"
     actions = set(LedgerEntry.objects.values_list("action", flat=True))
-    assert {"prepayment_paid", "guarantee_authorized", "guarantee_created"} <= actions
+    assert {
+        "prepayment_awaiting_handover",
+        "prepayment_handed_over",
+        "guarantee_authorized",
+        "guarantee_created",
+    } <= actions
 
 
 def test_declined_card_pays_nothing_and_another_card_may_be_tried(demo: Any) -> None:
@@ -169,14 +183,20 @@ def test_unanswered_authorization_is_503_and_the_same_request_resumes(
     form = br_form(demo)
     monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
     with pytest.raises(CardGatewayUnavailable):
-        pay(demo, form, "tok_flaky")
+        pay(demo, form, "tok_flaky", attempt="idem:1")
     assert Prepayment.objects.get(form=form).status == PrepaymentStatus.PENDING
+    # Another request (another key, or none) is told the truth and resumes nothing.
+    for other in ("", "idem:2"):
+        with pytest.raises(PrepaymentExists) as refused:
+            pay(demo, form, "tok_flaky", attempt=other)
+        assert refused.value.extra["prepayment"] == "pending"
+    assert SandboxCardOperation.objects.get().calls == 1
     with pytest.raises(CardGatewayUnavailable):
-        pay(demo, form, "tok_flaky")
-    prepayment = pay(demo, form, "tok_flaky")  # third call of the same key approves
-    assert prepayment.status == PrepaymentStatus.PAID
+        pay(demo, form, "tok_flaky", attempt="idem:1")
+    # the same request again: the third call of the same key approves
+    prepayment = pay(demo, form, "tok_flaky", attempt="idem:1", handover=False)
+    assert prepayment.status == PrepaymentStatus.AWAITING_HANDOVER
     assert SandboxCardOperation.objects.get().calls == 3
-    # While pending, another card cannot start a second guarantee.
     assert Prepayment.objects.filter(form=form).count() == 1
 
 
@@ -553,3 +573,59 @@ def test_declined_reauthorization_falls_back_to_charging_the_stored_token(
     assert guarantee.captured_amount == Decimal("324.00")
     (charge,) = executed("charge")
     assert charge.token == "tok_visa" and charge.amount == Decimal("324.00")
+
+
+def test_reauthorization_releases_the_hold_it_replaces_once_in_place(demo: Any) -> None:
+    # given a guarantee whose 7-day hold is about to expire
+    form = br_form(demo)
+    pay(demo, form)
+    guarantee = guarantee_of(form)
+    first_hold = guarantee.hold_reference
+    day = timezone.localdate(guarantee.hold_expires_at) - timedelta(days=1)
+    # when the sweep re-authorizes
+    report = guarantees_sweep(today=day)
+    # then the new hold is placed first, then the old one released, each under its own key
+    guarantee.refresh_from_db()
+    assert (report.reauthorized, report.previous_holds_released) == ([guarantee.pk], [guarantee.pk])
+    assert guarantee.status == GuaranteeStatus.REAUTHORIZED
+    assert guarantee.hold_reference != first_hold
+    operations = list(guarantee.operations.order_by("pk").values_list("kind", "status", "key"))
+    assert [(k, s) for k, s, _ in operations] == [
+        ("authorize", "succeeded"),
+        ("reauthorize", "succeeded"),
+        ("release_previous", "succeeded"),
+    ]
+    assert operations[2][2].endswith("-release_previous-2")
+    release = guarantee.operations.get(kind="release_previous")
+    assert release.hold_reference == first_hold
+    # the card gateway shows the old hold released and the new one live
+    holds = {row.reference: row for row in SandboxCardOperation.objects.filter(kind="authorize")}
+    assert holds[first_hold].released_at is not None
+    assert holds[guarantee.hold_reference].released_at is None
+    actions = list(
+        LedgerEntry.objects.filter(record_type="agencies.guarantee").values_list(
+            "action", flat=True
+        )
+    )
+    assert actions[-2:] == ["guarantee_reauthorized", "guarantee_previous_hold_released"]
+    # and a second sweep that day calls the gateway no more
+    calls = sum(SandboxCardOperation.objects.values_list("calls", flat=True))
+    assert guarantees_sweep(today=day).reauthorized == []
+    assert sum(SandboxCardOperation.objects.values_list("calls", flat=True)) == calls
+    assert guarantee.operations.filter(status="pending").count() == 0
+
+
+def test_cash_prepayment_awaiting_handover_is_neither_captured_nor_released(demo: Any) -> None:
+    # given a cash prepayment the clerk has not confirmed as handed over
+    form = br_form(demo)
+    prepayment = pay(demo, form, handover=False)
+    assert (prepayment.status, prepayment.paid_at) == ("awaiting_handover", None)
+    guarantee = guarantee_of(form)
+    # then the sweep leaves the hold alone past the deadline (it keeps it alive only)
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert (report.captured, report.released) == ([], [])
+    # when the clerk confirms the handover, the next sweep captures as usual
+    prepayment = prepayment_handover(form_number=form.number, clerk=demo.clerk, store=demo.store_sh)
+    assert prepayment.status == "paid" and prepayment.handed_over_by == demo.clerk
+    report = guarantees_sweep(today=guarantee.grace_until + timedelta(days=1))
+    assert report.captured == [guarantee.pk]

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agencies.models import Guarantee, Prepayment, SandboxCardOperation
+from core.models import LedgerEntry
 from stores.models import RefundForm
 from tests.factories import line, make_form, traveler
 
@@ -25,13 +26,60 @@ def body(**overrides: Any) -> dict[str, Any]:
     return {
         "card_token": "tok_visa",
         "card_holder_name": "MARIE DUPONT",
-        "payout_method": "cash",
+        "payout_method": "alipay",
         **overrides,
     }
 
 
 def url(form: RefundForm) -> str:
     return f"/api/v1/forms/{form.number}/prepayment/"
+
+
+def test_cash_prepayment_awaits_the_clerks_handover(demo: Any, api: Any) -> None:
+    # given a cash prepayment whose guarantee is in place
+    form = br_form(demo)
+    clerk = api(demo.clerk)
+    created = clerk.post(
+        url(form), body(payout_method="cash"), format="json", HTTP_IDEMPOTENCY_KEY="c1"
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["prepayment"]["status"] == "awaiting_handover"
+    assert created.json()["prepayment"]["paid_at"] is None
+    # then any other request for the form is told the true state, not "hand over now"
+    other = clerk.post(
+        url(form), body(payout_method="cash"), format="json", HTTP_IDEMPOTENCY_KEY="c2"
+    )
+    assert other.status_code == 409
+    assert (other.json()["code"], other.json()["extra"]["prepayment"]) == (
+        "prepayment_exists",
+        "awaiting_handover",
+    )
+    detail = clerk.get(f"/api/v1/forms/{form.number}/").json()
+    assert detail["prepayment"]["status"] == "awaiting_handover"
+    # when the clerk confirms the handover (twice: a double click)
+    handover = f"/api/v1/forms/{form.number}/prepayment/handover/"
+    confirmed = clerk.post(handover)
+    assert confirmed.status_code == 200, confirmed.json()
+    again = clerk.post(handover)
+    # then it is paid, recorded with who and when, once
+    prepayment = confirmed.json()["prepayment"]
+    assert (prepayment["status"], prepayment["handed_over_by"]) == ("paid", "clerk")
+    assert prepayment["paid_at"] == prepayment["handed_over_at"]
+    assert again.json() == confirmed.json()
+    replay = clerk.post(
+        url(form), body(payout_method="cash"), format="json", HTTP_IDEMPOTENCY_KEY="c1"
+    )
+    assert replay.json() == created.json()  # the creating request's own answer, replayed
+    actions = list(
+        LedgerEntry.objects.filter(action__startswith="prepayment").values_list("action", flat=True)
+    )
+    assert actions == [
+        "prepayment_created",
+        "prepayment_awaiting_handover",
+        "prepayment_handed_over",
+    ]
+    # an unknown form is a 404
+    assert clerk.post("/api/v1/forms/000/prepayment/handover/").status_code == 404
 
 
 def test_prepayment_reply_shape(demo: Any, api: Any) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Sum
 
 from agencies.guarantees import PrepaymentExists, guarantees_sweep, prepayment_pay
 from agencies.models import Guarantee, Prepayment, SandboxCardOperation
@@ -34,21 +35,28 @@ def test_postgres_racing_prepayments_pay_once(postgres_only: None, demo: Any) ->
         ),
     )
     kinds = Counter(type(r).__name__ for r in results)
-    # The first pays; the others either see it paid (409) or resume the same key.
+    # The request that creates it is answered with it (hand over the cash); every other
+    # one is told the true state (409 with the prepayment's status), never "hand over".
     assert not [
         r for r in results if isinstance(r, Exception) and not isinstance(r, PrepaymentExists)
     ]
-    assert kinds["Prepayment"] >= 1
+    assert kinds["Prepayment"] == 1
+    assert {r.extra["prepayment"] for r in results if isinstance(r, PrepaymentExists)} <= {
+        "pending",
+        "awaiting_handover",
+    }
 
     def state() -> tuple[Any, ...]:
         return (
             Prepayment.objects.count(),
             Prepayment.objects.get().status,
             SandboxCardOperation.objects.filter(status="succeeded").count(),
+            SandboxCardOperation.objects.aggregate(calls=Sum("calls"))["calls"],
             ledger_verify().intact,
         )
 
-    assert in_thread(state) == (1, "paid", 1, True)
+    # one gateway CALL (not merely one row: the sandbox folds repeated keys into one)
+    assert in_thread(state) == (1, "awaiting_handover", 1, 1, True)
 
 
 @pytest.mark.postgres
@@ -62,7 +70,7 @@ def test_postgres_racing_sweeps_capture_once(postgres_only: None, demo: Any) -> 
         store=demo.store_sh,
         card_token="tok_visa",
         card_holder_name="Marie Dupont",
-        payout_method="cash",
+        payout_method="alipay",
     )
     day = Guarantee.objects.get().grace_until + timedelta(days=1)
     results = fire(N, lambda i: guarantees_sweep(today=day))
@@ -70,11 +78,14 @@ def test_postgres_racing_sweeps_capture_once(postgres_only: None, demo: Any) -> 
 
     def state() -> tuple[Any, ...]:
         guarantee = Guarantee.objects.get()
+        captures = SandboxCardOperation.objects.filter(kind__in=["capture", "charge"])
         return (
             guarantee.status,
             str(guarantee.captured_amount),
-            SandboxCardOperation.objects.filter(kind__in=["capture", "charge"]).count(),
+            captures.count(),
+            captures.aggregate(calls=Sum("calls"))["calls"],
             ledger_verify().intact,
         )
 
-    assert in_thread(state) == ("captured", "324.00", 1, True)
+    # the gateway was CALLED once for the guarantee, whatever twelve sweeps did at once
+    assert in_thread(state) == ("captured", "324.00", 1, 1, True)

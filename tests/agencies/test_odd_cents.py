@@ -39,6 +39,10 @@ def test_refund_with_odd_cents_is_paid(demo, api, unit_price, quantity, presente
     assert reply.status_code == 201, reply.json()
     body = reply.json()
     assert (body["refundable_vat"], body["fee"], body["net_refund"]) == expected
+    assert body["status"] == "awaiting_handover"
+    handover = api(demo.agent).post(f"/api/v1/refunds/{body['id']}/handover/")
+    assert handover.status_code == 200, handover.json()
+    assert (handover.json()["status"], handover.json()["handed_over_by"]) == ("paid", "agent")
     assert Refund.objects.get(form=form).status == "paid"
 
 

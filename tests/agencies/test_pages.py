@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from agencies.models import Refund, RefundAttempt, RefundStatus
+from core.models import LedgerEntry
 from core.signing import make_form_qr
 from stores.models import FormStatus
 from tests.agencies.conftest import DECLINED_CARD, DOCUMENT, GOOD_CARD, UNAVAILABLE_ONCE_CARD
@@ -80,7 +81,7 @@ def test_scanning_an_unknown_form_says_so(demo):
     qr = make_form_qr("3126010100009999", "ab" * 32)  # signed, well formed, never issued
     response = scan(client_for(demo.agent), qr)
     assert response.status_code == 422
-    assert "No refund form 3126010100009999 is on record." in text(response)
+    assert "No refund form 3126010100009999 is on record for your agency." in text(response)
 
 
 def test_summary_then_all_checks_pass_and_payout_is_offered(demo, verified_form):
@@ -90,8 +91,8 @@ def test_summary_then_all_checks_pass_and_payout_is_offered(demo, verified_form)
     summary = client.get(response["Location"])
     page = text(summary)
     assert "Marie Dupont" in page
-    assert form.document_masked in page
-    assert DOCUMENT not in page  # the full number is never shown
+    # Presented at this counter (QR scanned): the full number, to compare with the passport.
+    assert DOCUMENT in page and "FR France" in page
     assert "Net refund 实退金额 RMB 324.00" in page
     assert "退税审核" not in page  # no checklist before the document is entered
 
@@ -208,9 +209,16 @@ def test_another_agency_sees_neither_the_refund_nor_its_receipt(demo, verified_f
     form = verified_form()
     client = client_for(demo.agent)
     url = start_visit(client, form)
-    client.post(url + "pay/", {"payout_method": "cash"})
+    paid = client.post(url + "pay/", {"payout_method": "cash"}, follow=True)
     refund = Refund.objects.get()
-    assert refund.status == RefundStatus.PAID
+    assert refund.status == RefundStatus.AWAITING_HANDOVER
+    # the paying request, and it alone, is told to hand the cash over; one click confirms
+    assert "Hand over RMB 18.00 in cash now" in text(paid)
+    page = text(client.get(f"/agency/refunds/{refund.pk}/"))
+    assert "awaiting handover" in page and "Hand over RMB" not in page
+    client.post(f"/agency/refunds/{refund.pk}/handover/")
+    refund.refresh_from_db()
+    assert (refund.status, refund.handed_over_by) == (RefundStatus.PAID, demo.agent)
 
     mine = text(client.get("/agency/refunds/"))
     assert form.number in mine
@@ -312,3 +320,39 @@ def test_counter_pages_make_the_same_queries_for_1_or_12_lines(demo, verified_fo
             client.get(paid["Location"] + "receipt.pdf")
         counts.append((len(visit_queries), len(pay_queries), len(receipt_queries)))
     assert counts[0] == counts[1]
+
+
+def test_damaged_qr_typed_number_with_document_pays_as_a_manual_entry(demo, verified_form):
+    # given a verified form whose QR cannot be read
+    form = verified_form(line(unit_price="3600.00"))
+    client = client_for(demo.agent)
+    # a typed number alone is not enough, and a wrong document finds nothing
+    alone = client.post("/agency/", {"qr": form.number})
+    assert alone.status_code == 422
+    assert "needs the full document number" in text(alone)
+    wrong = client.post("/agency/", {"qr": form.number, "document_number": "X9999999"})
+    assert wrong.status_code == 422
+    assert f"No refund form {form.number} is on record for your agency" in text(wrong)
+    assert DOCUMENT not in text(wrong)
+    # when: the number printed under the QR and the passport in hand
+    response = client.post("/agency/", {"qr": form.number, "document_number": DOCUMENT})
+    assert response.status_code == 302
+    page = text(client.get(response["Location"]))
+    # then: the checks run on the record (F passes), the full number is shown to compare
+    assert "Typed (damaged QR)" in page
+    assert DOCUMENT in page and "FR France" in page
+    assert "All six checks passed." in page
+    paid = client.post(response["Location"] + "pay/", {"payout_method": "cash"})
+    assert paid.status_code == 302
+    refund = Refund.objects.get(form=form)
+    entry = LedgerEntry.objects.get(
+        record_type="agencies.refund", record_id=str(refund.pk), action="refund_created"
+    )
+    assert entry.payload["entry"] == "typed" and entry.payload["manual"] is True
+
+
+def test_another_agencys_counter_cannot_scan_a_form_verified_at_pvg(demo, verified_form):
+    form = verified_form()
+    response = client_for(demo.agent2).post("/agency/", {"qr": form.qr_payload})
+    assert response.status_code == 422
+    assert "No refund form" in text(response) and "Marie Dupont" not in text(response)

@@ -124,3 +124,27 @@ def test_a_clerk_is_refused_the_agency_portal(demo, page):
     assert response is not None and response.status == 403
     assert page.get_by_role("alert").filter(has_text="Agency staff only").is_visible()
     screenshot(page, "agency-forbidden")
+
+
+@pytest.mark.browser
+def test_damaged_qr_agent_types_number_and_passport_sees_full_number_and_pays(
+    demo, verified_form, page
+):
+    form = verified_form(line(item="手提包 Handbag", unit_price="3600.00"))
+    login(page, "agent")
+    page.fill("#id_qr", form.number)
+    page.locator("details.typed-path summary").click()
+    page.fill("#id_document_number", DOCUMENT)
+    screenshot(page, "agency-counter-typed-path")
+    page.locator("#id_document_number").press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert "/agency/counter/" in page.url
+    assert page.locator("#document-full").inner_text() == DOCUMENT
+    assert page.locator("#nationality").inner_text() == "FR France"
+    assert "Typed (damaged QR)" in page.locator("#manual-entry").inner_text()
+    assert page.locator("li.check.passed").count() == 6
+    screenshot(page, "agency-counter-full-document")
+    page.check("input[name=payout_method][value=cash]")
+    page.click("#pay-button")
+    page.wait_for_url(re.compile(r"/agency/refunds/\d+/$"))
+    screenshot(page, "agency-refund-typed-paid")

@@ -43,6 +43,7 @@ def run_together(work: Callable[[int], Any], count: int) -> list[Any]:
     return results
 
 
+@pytest.mark.postgres
 def test_pressing_pay_six_times_at_once_pays_once_and_every_press_lands_on_it(
     pg, demo, verified_form
 ):

@@ -20,7 +20,7 @@ from agencies.exceptions import (
     NothingToRefund,
 )
 from agencies.models import Refund, RefundAttempt, SandboxTransfer
-from agencies.services import payout_choice_parse, refund_check, refund_pay
+from agencies.services import payout_choice_parse, refund_check, refund_handover, refund_pay
 from core.ledger import ledger_verify, record_history
 from core.models import LedgerEntry
 from core.signing import make_form_qr
@@ -298,7 +298,14 @@ def test_cash_over_the_20000_cap_is_refused_but_a_transfer_pays(demo, verified_f
 
 def test_cash_within_the_cap_pays_without_the_gateway(demo, verified_form):
     form = verified_form(line(unit_price="3600.00"))
-    refund = pay(form, demo, payout_method="cash", payout_account=None)
+    waiting = pay(form, demo, payout_method="cash", payout_account=None)
+    # cash is paid only once the agent confirms it left the drawer
+    assert (waiting.status, waiting.paid_at) == ("awaiting_handover", None)
+    form.refresh_from_db()
+    assert form.status == "verified"
+    refund = refund_handover(refund_id=waiting.pk, agent=demo.agent, agency=demo.agency)
+    assert (refund.handed_over_by, refund.paid_at) == (demo.agent, refund.handed_over_at)
+    assert refund_handover(refund_id=waiting.pk, agent=demo.agent, agency=demo.agency) == refund
     assert (refund.status, refund.payout_account_masked, refund.payout_reference) == (
         "paid",
         "",

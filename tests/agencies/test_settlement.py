@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from agencies.models import Refund
-from agencies.services import refund_pay
+from agencies.services import refund_handover, refund_pay
 from agencies.settlement import (
     parse_period,
     previous_month,
@@ -24,13 +24,13 @@ from agencies.settlement import (
 from agencies.tasks import settlement_monthly_task
 from core.crypto import decrypt_document
 from tests.agencies.conftest import GOOD_CARD, verify
-from tests.factories import AgencyFactory, line, make_form, staff_user, traveler
+from tests.factories import AgencyFactory, PortFactory, line, make_form, staff_user, traveler
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def paid(form: Any, agent: Any, agency: Any, method: str, account: str | None) -> Refund:
-    return refund_pay(
+    refund = refund_pay(
         form_number=form.number,
         qr=form.qr_payload,
         document_number=decrypt_document(form.document_number_encrypted),
@@ -39,6 +39,9 @@ def paid(form: Any, agent: Any, agency: Any, method: str, account: str | None) -
         agent=agent,
         agency=agency,
     )
+    if refund.status == "awaiting_handover":  # cash: the agent confirms the handover
+        refund = refund_handover(refund_id=refund.pk, agent=agent, agency=agency)
+    return refund
 
 
 def at(refund: Refund, when: datetime) -> None:
@@ -82,9 +85,16 @@ def month(demo: Any) -> dict[str, Any]:
     april = paid(
         verified(demo.store_sh, demo.clerk, fr, "900.00"), demo.agent, demo.agency, "cash", None
     )
+    # Another agency pays a form verified at the port it serves (an agent pays no other).
     other_agency = AgencyFactory(code="OTHER-AG")
+    other_port = PortFactory(code="OTH", agency=other_agency)
     other = paid(
-        verified(demo.store_sh, demo.clerk, fr, "800.00"),
+        verify(
+            make_form(demo.store_sh, demo.clerk, line(unit_price="800.00"), who=fr),
+            demo,
+            port=other_port,
+            officer=staff_user("officer", other_port),
+        ),
         staff_user("agent", other_agency),
         other_agency,
         "cash",

@@ -133,7 +133,8 @@ def test_declined_card_shows_a_clear_message_and_nothing_is_paid(demo: Any) -> N
     # Another card on the fresh page works.
     retry = client.post(page_url(form), pay_body(page_token(html), card_token="tok_short_hold"))
     assert retry.status_code == 302
-    assert Prepayment.objects.get(form=form, status="paid").guarantee.card_token == "tok_short_hold"
+    waiting = Prepayment.objects.get(form=form, status="awaiting_handover")  # cash, not yet given
+    assert waiting.guarantee.card_token == "tok_short_hold"
 
 
 def test_holder_mismatch_is_refused_before_the_card_is_touched(demo: Any) -> None:
@@ -215,7 +216,7 @@ def test_prepayment_returned_releases_the_guarantee_after_confirmation(demo: Any
     assert 'id="return-link"' in status_html
     confirm = client.get(page_url(form) + "return/").content.decode()
     assert "Prepayment returned · 确认已退回" in confirm
-    assert Prepayment.objects.get(form=form).status == "paid"  # GET changes nothing
+    assert Prepayment.objects.get(form=form).status == "awaiting_handover"  # GET changes nothing
     token = page_token(confirm)
     response = client.post(page_url(form) + "return/", {"page_token": token})
     assert response.status_code == 302
@@ -228,3 +229,28 @@ def test_prepayment_returned_releases_the_guarantee_after_confirmation(demo: Any
     again = client.post(page_url(form) + "return/", {"page_token": token})
     assert again.status_code == 302
     assert Prepayment.objects.get(form=form).status == "returned"
+
+
+def test_cash_prepayment_is_handed_over_with_one_click(demo: Any) -> None:
+    # given the clerk paid a cash prepayment: the guarantee is in place
+    form = br_form(demo)
+    client = client_for(demo.clerk)
+    paid = client.post(page_url(form), pay_body(page_token(open_page(client, form))), follow=True)
+    page = paid.content.decode()
+    # then this request, and it alone, says to hand the cash over now
+    assert "Hand over RMB 324.00 in cash now" in page
+    assert 'id="confirm-handover"' in page
+    other_terminal = client_for(demo.clerk)
+    seen = other_terminal.get(page_url(form)).content.decode()
+    assert "Hand over RMB" not in seen and "awaiting handover" in seen
+    detail = other_terminal.get(f"/store/forms/{form.number}/").content.decode()
+    assert 'id="form-prepayment"' in detail and "Awaiting handover" in detail
+    # when the clerk confirms (a double click posts twice)
+    client.post(page_url(form) + "handover/")
+    again = client.post(page_url(form) + "handover/", follow=True)
+    # then it is paid once, recorded with who and when
+    prepayment = Prepayment.objects.get(form=form)
+    assert (prepayment.status, prepayment.handed_over_by) == ("paid", demo.clerk)
+    assert prepayment.paid_at == prepayment.handed_over_at
+    assert 'id="pp-handed-over"' in again.content.decode()
+    assert 'id="confirm-handover"' not in again.content.decode()

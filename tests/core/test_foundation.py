@@ -184,6 +184,7 @@ def test_sequence_next_refuses_to_run_outside_a_transaction(transactional_db):
         sequence_next(key="a")
 
 
+@pytest.mark.postgres
 def test_concurrent_sequence_next_gives_distinct_numbers(postgres_only):
     threads, per_thread = 8, 10
     barrier = threading.Barrier(threads)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -90,6 +91,7 @@ def test_overlong_key_is_refused(demo, api):
     assert not Agency.objects.filter(code="IDEM-7").exists()
 
 
+@pytest.mark.postgres
 def test_concurrent_requests_with_one_key_create_one_row(postgres_only, demo, api):
     # given eight clients sending the same request with the same key at the same moment
     threads = 8
@@ -112,34 +114,115 @@ def test_concurrent_requests_with_one_key_create_one_row(postgres_only, demo, ap
         worker.start()
     for worker in workers:
         worker.join()
-    # then one row exists and every client got the same answer
+    # then one row exists; every client got the one answer or, at once, "in progress"
     assert Agency.objects.filter(code="IDEM-RACE").count() == 1
     assert len(answers) == threads
-    assert {status for status, _ in answers} == {201}
-    assert len({repr(body) for _, body in answers}) == 1
+    created = [body for status, body in answers if status == 201]
+    waiting = [body for status, body in answers if status == 409]
+    assert len(created) + len(waiting) == threads and created
+    assert len({repr(body) for body in created}) == 1
+    assert {body["code"] for body in waiting} <= {"idempotency_in_progress"}
+    retry = post(api(demo.clerk), {"code": "IDEM-RACE", "name": "Race"}, key="k-race")
+    assert (retry.status_code, retry.json()) == (201, created[0])
 
 
-def test_a_key_whose_first_request_died_is_not_run_again(demo, api):
-    # given a pending record left by a process that died mid-request six minutes ago
+INVOICE = {
+    "buyer_name": "Marie",
+    "lines": [{"item": "Scarf", "quantity": "1", "unit_price": "300.00", "vat_rate": "0.13"}],
+}
+
+
+def test_a_retry_while_the_first_attempt_runs_gets_409_at_once(demo, api):
+    # given a request whose first attempt holds its lease (still running somewhere)
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from core.models import IdempotencyRecord
+    client = api(demo.clerk)
+    first = client.post("/api/v1/invoices/", INVOICE, format="json", HTTP_IDEMPOTENCY_KEY="k-run")
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="k-run").update(
+        status="pending", lease_expires_at=timezone.now() + timedelta(seconds=40)
+    )
+    # when the client retries
+    started = time.monotonic()
+    again = client.post("/api/v1/invoices/", INVOICE, format="json", HTTP_IDEMPOTENCY_KEY="k-run")
+    # then it is told so at once, with when to retry, and nothing runs twice
+    assert time.monotonic() - started < 2.5
+    assert (again.status_code, again.json()["code"]) == (409, "idempotency_in_progress")
+    assert 30 <= int(again["Retry-After"]) <= 40
+    assert again.json()["extra"]["retry_after"] == int(again["Retry-After"])
+
+
+def test_a_dead_attempt_that_committed_nothing_is_run_again(demo, api):
+    # given a record left pending by a process that died: its transaction rolled back
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from stores.models import VatInvoice
 
-    body = {
-        "buyer_name": "Marie",
-        "lines": [{"item": "Scarf", "quantity": "1", "unit_price": "300.00", "vat_rate": "0.13"}],
-    }
     client = api(demo.clerk)
-    first = client.post("/api/v1/invoices/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
+    first = client.post("/api/v1/invoices/", INVOICE, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
     assert first.status_code == 201
+    VatInvoice.objects.all().delete()  # what the rollback left: no invoice
     IdempotencyRecord.objects.filter(key="k-died").update(
-        status="pending", created_at=timezone.now() - timedelta(minutes=6)
+        status="pending", lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     # when the client retries with the same key and body
-    again = client.post("/api/v1/invoices/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
-    # then nothing runs again: 409 outcome unknown, still one invoice
-    assert (again.status_code, again.json()["code"]) == (409, "idempotency_outcome_unknown")
+    again = client.post("/api/v1/invoices/", INVOICE, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
+    # then it runs again, once, and its answer is kept for the next retry
+    assert again.status_code == 201
     assert VatInvoice.objects.count() == 1
+    replay = client.post("/api/v1/invoices/", INVOICE, format="json", HTTP_IDEMPOTENCY_KEY="k-died")
+    assert replay["Idempotent-Replayed"] == "true" and replay.json() == again.json()
+    assert IdempotencyRecord.objects.get(key="k-died").status == "complete"
+
+
+def test_a_dead_refund_request_is_settled_by_the_system_and_replayed(demo, api):
+    # given a transfer whose request died after the payout and before its answer
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agencies.models import Refund, SandboxTransfer
+    from agencies.services import refunds_resend_stale
+    from core.api.idempotency import idempotency_settle_stale
+    from stores.models import RefundForm
+    from tests.agencies.conftest import DOCUMENT, GOOD_CARD, verify
+    from tests.factories import line, make_form, traveler
+
+    form = verify(make_form(demo.store_sh, demo.clerk, line(), who=traveler()), demo)
+    body = {
+        "form": form.number,
+        "qr": form.qr_payload,
+        "document_number": DOCUMENT,
+        "payout_method": "bank_card",
+        "payout_account": GOOD_CARD,
+    }
+    agent = api(demo.agent)
+    first = agent.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-pay")
+    assert first.status_code == 201
+    Refund.objects.update(status="pending", paid_at=None)  # the answer was never recorded
+    RefundForm.objects.filter(pk=form.pk).update(status="verified")
+    IdempotencyRecord.objects.filter(key="k-pay").update(
+        status="pending", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    # then the same key is told it is being settled, and a new key is not told "refunded"
+    same = agent.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-pay")
+    assert (same.status_code, same.json()["code"]) == (409, "idempotency_in_progress")
+    assert same["Retry-After"]
+    other = agent.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-new")
+    assert (other.status_code, other.json()["code"]) == (409, "refund_in_progress")
+    # when the stale-refund sweep re-sends it under its key and the records are reconciled
+    assert refunds_resend_stale(older_than=timedelta(0)) == 1
+    assert idempotency_settle_stale()["settled"] == 1
+    # then the record holds the final answer and the retry replays it
+    replay = agent.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-pay")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["status"] == "paid"
+    transfer = SandboxTransfer.objects.get()
+    assert (transfer.status, transfer.calls) == ("succeeded", 2)  # executed once, asked twice
+    again = agent.post("/api/v1/refunds/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-new2")
+    assert (again.status_code, again.json()["code"]) == (409, "already_refunded")
+    assert not IdempotencyRecord.objects.filter(status="pending").exists()

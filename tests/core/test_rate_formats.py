@@ -133,7 +133,7 @@ def test_customs_form_reply_writes_short_vat_rates(demo, api):
         line(item="茶叶 Tea", unit_price="500.00", vat_rate="0.09"),
         who=traveler(),
     )
-    reply = api(demo.officer).get(f"/api/v1/customs/forms/{form.number}/")
+    reply = api(demo.officer).get(f"/api/v1/customs/forms/{form.qr_payload}/")
     assert reply.status_code == 200, reply.json()
     assert [x["vat_rate"] for x in reply.json()["lines"]] == ["0.13", "0.09"]
     _no_long_rates(reply.json())

@@ -26,6 +26,9 @@ def today() -> str:
 
 
 def post(client, body, **headers):
+    """Without a QR, the officer types the full document number (SPEC §4): the test traveler's."""
+    if isinstance(body, dict) and "qr" not in body and "document_number" not in body:
+        body = {**body, "document_number": "18AB12345"}
     return client.post(URL, body, format="json", **headers)
 
 
@@ -476,11 +479,15 @@ def test_verifying_takes_the_same_number_of_queries_for_1_or_50_lines(demo, api,
 def test_the_form_detail_shows_the_stamp_and_the_lane(demo, api, issued):
     form = issued()
     client = api(demo.officer)
-    assert client.get(f"/api/v1/customs/forms/{form.number}/").json()["verification"] is None
+    # A typed number alone is the 404 of a missing form until the form is presented here.
+    assert client.get(f"/api/v1/customs/forms/{form.number}/").status_code == 404
+    assert client.get(f"/api/v1/customs/forms/{form.qr_payload}/").json()["verification"] is None
     post(client, {"form": form.number, "departure_date": today()})
     customs_view = client.get(f"/api/v1/customs/forms/{form.qr_payload}/").json()
     assert customs_view["status"] == "verified"
-    assert customs_view["traveler"]["document_number"] == "1*****345"
+    assert customs_view["traveler"]["document_number_masked"] == "1*****345"
+    assert customs_view["traveler"]["document_number"] == "18AB12345"
+    assert customs_view["traveler"]["nationality_name"] == "FR France"
     assert customs_view["verification"]["stamp"]["port"] == "PVG"
     assert customs_view["inspection"]["lane"] == "green"
     detail = client.get(f"/api/v1/forms/{form.number}/")

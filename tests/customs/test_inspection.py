@@ -197,7 +197,7 @@ def test_a_rule_needs_its_parameter(demo):
 
 def test_the_form_customs_view_shows_the_decision(demo, api, issued):
     form = issued(line(unit_price="10000.00"))
-    reply = api(demo.officer).get(f"/api/v1/customs/forms/{form.number}/")
+    reply = api(demo.officer).get(f"/api/v1/customs/forms/{form.qr_payload}/")
     assert reply.status_code == 200
     inspection = reply.json()["inspection"]
     assert (inspection["selected"], inspection["lane"], inspection["reason"]) == (

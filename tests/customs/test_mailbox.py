@@ -43,7 +43,15 @@ def test_batch_flow_with_running_count_and_per_form_result(demo, api, issued):
         "300.00",
     )
     assert first.json()["batch"]["scanned"] == 1
-    second = scan(client, batch["id"], f" {b.number} ")
+    # A typed number proves nothing (walking numbers would verify any form): refused.
+    typed = scan(client, batch["id"], f" {b.number} ")
+    assert (typed.json()["item"]["result"], typed.json()["item"]["code"]) == (
+        "refused",
+        "qr_required",
+    )
+    b.refresh_from_db()
+    assert b.status == "issued"
+    second = scan(client, batch["id"], f" {b.qr_payload} ")
     assert second.json()["item"]["result"] == "verified"
     forged = c.qr_payload[:-3] + ("AAA" if c.qr_payload[-3:] != "AAA" else "BBB")
     third = scan(client, batch["id"], forged)
@@ -52,22 +60,22 @@ def test_batch_flow_with_running_count_and_per_form_result(demo, api, issued):
         "refused",
         "qr_mismatch",
     )
-    duplicate = scan(client, batch["id"], a.number)
+    duplicate = scan(client, batch["id"], a.qr_payload)
     assert duplicate.json()["item"]["code"] == "already_verified"
     counts = duplicate.json()["batch"]
-    assert (counts["scanned"], counts["verified"], counts["refused"]) == (4, 2, 2)
+    assert (counts["scanned"], counts["verified"], counts["refused"]) == (5, 2, 3)
     assert counts["verified_total"] == "500.00"
 
     # mailbox forms carry the channel (transfer only at the agency) and the drop date
     stamped = Verification.objects.get(form=a)
     assert (stamped.channel, stamped.departure_date) == ("mailbox", drop)
-    assert VerificationAttempt.objects.filter(channel="mailbox").count() == 2
+    assert VerificationAttempt.objects.filter(channel="mailbox").count() == 3
     c.refresh_from_db()
     assert c.status == "issued"
 
     detail = client.get(f"{BATCHES}{batch['id']}/").json()
-    assert [i["position"] for i in detail["items"]] == [4, 3, 2, 1]
-    assert [i["form"] for i in detail["items"]][2:] == [b.number, a.number]
+    assert [i["position"] for i in detail["items"]] == [5, 4, 3, 2, 1]
+    assert [i["form"] for i in detail["items"]][2:] == [b.number, b.number, a.number]
 
     closed = client.post(f"{BATCHES}{batch['id']}/close/")
     assert closed.status_code == 200
@@ -76,11 +84,11 @@ def test_batch_flow_with_running_count_and_per_form_result(demo, api, issued):
     assert late.status_code == 409 and late.json()["code"] == "batch_closed"
     again = client.post(f"{BATCHES}{batch['id']}/close/")
     assert again.status_code == 409 and again.json()["code"] == "batch_closed"
-    assert MailboxBatchItem.objects.count() == 4
+    assert MailboxBatchItem.objects.count() == 5
 
     listing = client.get(BATCHES).json()["results"]
     assert [(x["number"], x["scanned"], x["status"]) for x in listing] == [
-        (batch["number"], 4, "closed")
+        (batch["number"], 5, "closed")
     ]
 
 
@@ -132,7 +140,7 @@ def test_an_old_drop_date_still_refuses_departure_before_purchase(demo, api, iss
     client = api(demo.officer)
     form = issued()  # bought today
     batch = open_batch(client, drop_date=(timezone.localdate() - timedelta(days=3)).isoformat())
-    item = scan(client, batch["id"], form.number).json()["item"]
+    item = scan(client, batch["id"], form.qr_payload).json()["item"]
     assert (item["result"], item["code"]) == ("refused", "departure_before_purchase")
 
 
@@ -150,8 +158,8 @@ def test_scan_idempotency_key_does_not_scan_twice(demo, api, issued):
     batch = open_batch(client)
     form = issued()
     url = f"{BATCHES}{batch['id']}/scan/"
-    first = client.post(url, {"code": form.number}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
-    again = client.post(url, {"code": form.number}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    first = client.post(url, {"code": form.qr_payload}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    again = client.post(url, {"code": form.qr_payload}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert again.json() == first.json()
     assert MailboxBatchItem.objects.count() == 1
 
@@ -159,7 +167,7 @@ def test_scan_idempotency_key_does_not_scan_twice(demo, api, issued):
 def test_batch_events_are_in_the_ledger(demo, api, issued):
     client = api(demo.officer)
     batch = open_batch(client)
-    scan(client, batch["id"], issued().number)
+    scan(client, batch["id"], issued().qr_payload)
     scan(client, batch["id"], "RF1BAD")
     client.post(f"{BATCHES}{batch['id']}/close/")
     entries = LedgerEntry.objects.filter(

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.test import Client
 from django.utils import timezone
 
+from core.numbering import form_number
 from customs.models import MailboxBatch, Verification, VerificationAttempt
 from tests.customs.conftest import line_ids
 from tests.factories import line
@@ -35,10 +36,19 @@ def test_scan_a_number_then_stamp_partially(demo, issued):
     form = issued(line(quantity="3", unit_price="100.00"), line(item="Tea 茶叶"))
     first, second = line_ids(form)
     client = client_for(demo.officer)
-    reply = client.post("/customs/", {"code": form.number})
-    assert reply.status_code == 302 and reply["Location"] == f"/customs/forms/{form.number}/"
+    # A typed number alone is the page of a missing form, as a number that does not exist.
+    alone = client.post("/customs/", {"code": form.number})
+    nowhere = form_number(region_code="31", issued_on=timezone.localdate(), sequence=99_999_999)
+    missing = client.post("/customs/", {"code": nowhere})
+    assert alone.status_code == missing.status_code == 404
+    assert "18AB12345" not in alone.content.decode()
+    assert client.get(f"/customs/forms/{form.number}/").status_code == 404
+    # With the full document number of the passport in hand (damaged QR) it is presented.
+    reply = client.post("/customs/", {"code": form.number, "document_number": "18ab 12345"})
+    assert reply.status_code == 302
+    assert reply["Location"] == f"/customs/forms/{form.number}/?via=typed"
     page = client.get(reply["Location"]).content.decode()
-    assert "1*****345" in page and "18AB12345" not in page
+    assert "18AB12345" in page and "FR France" in page
     assert "GREEN" in page and "Tea 茶叶" in page
     reply = client.post(
         f"/customs/forms/{form.number}/",
@@ -65,6 +75,7 @@ def test_stamp_errors_come_back_to_the_page(demo, issued):
     form = issued(line(quantity="2"))
     [only] = line_ids(form)
     client = client_for(demo.officer)
+    client.post("/customs/", {"code": form.qr_payload})  # presented at the port
     body = {
         "departure_date": timezone.localdate().isoformat(),
         "traveler_matches": "on",
@@ -81,7 +92,9 @@ def test_stamp_errors_come_back_to_the_page(demo, issued):
 def test_the_refuse_button_rejects(demo, issued):
     form = issued()
     [only] = line_ids(form)
-    client_for(demo.officer).post(
+    client = client_for(demo.officer)
+    client.post("/customs/", {"code": form.qr_payload})  # presented at the port
+    client.post(
         f"/customs/forms/{form.number}/",
         {
             "departure_date": timezone.localdate().isoformat(),
@@ -96,7 +109,9 @@ def test_the_refuse_button_rejects(demo, issued):
 def test_a_scanned_qr_is_checked_again_when_stamping(demo, issued):
     form, other = issued(), issued()
     [only] = line_ids(form)
-    reply = client_for(demo.officer).post(
+    client = client_for(demo.officer)
+    client.post("/customs/", {"code": form.qr_payload})  # presented at the port
+    reply = client.post(
         f"/customs/forms/{form.number}/",
         {
             "qr": other.qr_payload,
@@ -124,14 +139,16 @@ def test_voided_forms_show_no_stamp_form(demo, issued):
     from stores.models import RefundForm
 
     RefundForm.objects.filter(pk=form.pk).update(status="voided", voided_at=timezone.now())
-    page = client_for(demo.officer).get(f"/customs/forms/{form.number}/").content.decode()
+    client = client_for(demo.officer)
+    client.post("/customs/", {"code": form.qr_payload})  # presented at the port
+    page = client.get(f"/customs/forms/{form.number}/").content.decode()
     assert "cannot be verified" in page and 'id="verify-form"' not in page
 
 
 def test_today_and_inspection_pages(demo, issued):
     verified, queued = issued(), issued(line(unit_price="10000.00"))
     client = client_for(demo.officer)
-    client.post("/customs/", {"code": queued.number})
+    client.post("/customs/", {"code": queued.qr_payload})
     from customs.services import verification_create
 
     verification_create(

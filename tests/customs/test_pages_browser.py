@@ -59,7 +59,9 @@ def test_officer_scans_adjusts_a_quantity_and_stamps_with_the_keyboard(demo, pag
     wedge_scan(page, "#id_code", form.qr_payload)
     assert f"/customs/forms/{form.number}/" in page.url
     assert page.locator(".traveler-name").inner_text() == "Marie Dupont"
-    assert "18AB12345" not in page.content()  # the document number is masked
+    # presented here (QR scanned): the full number, to compare with the passport in hand
+    assert page.locator("#document-full").inner_text() == "18AB12345"
+    assert page.locator("#nationality").inner_text() == "FR France"
     assert page.locator("#inspection").inner_text().startswith("GREEN")
     assert page.locator("#verified-total").inner_text() == "950.00"
     screenshot(page, "customs-form")
@@ -105,7 +107,7 @@ def test_red_lane_form_with_warnings_is_shown_and_refused_on_traveler_mismatch(d
         issued_on=day - timedelta(days=95),
     )
     login(page, "officer")
-    wedge_scan(page, "#id_code", form.number)
+    wedge_scan(page, "#id_code", form.qr_payload)
     assert page.locator("#inspection").inner_text().startswith("RED")
     warnings = page.locator("#warnings").inner_text()
     assert "190 days" in warnings and "95 days" in warnings
@@ -155,8 +157,8 @@ def test_mailbox_batch_with_the_keyboard(demo, page):
     wedge_scan(page, "#id_code", forms[0].qr_payload)
     assert page.locator("#count-scanned").inner_text() == "1"
     assert "Verified" in page.locator("#last-result").inner_text()
-    wedge_scan(page, "#id_code", forms[1].number)
-    wedge_scan(page, "#id_code", forms[0].number)  # dropped twice
+    wedge_scan(page, "#id_code", forms[1].qr_payload)
+    wedge_scan(page, "#id_code", forms[0].qr_payload)  # dropped twice
     assert page.locator("#count-scanned").inner_text() == "3"
     assert page.locator("#count-verified").inner_text() == "2"
     assert page.locator("#count-refused").inner_text() == "1"
@@ -179,3 +181,35 @@ def test_mailbox_batch_with_the_keyboard(demo, page):
     page.goto(page.base_url + "/customs/today/")
     assert page.locator("#today-count").inner_text() == "2"
     screenshot(page, "customs-today")
+
+
+@pytest.mark.browser
+def test_damaged_qr_officer_types_number_and_passport_then_sees_the_full_number(demo, page):
+    form = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line(item="丝巾 Silk scarf", unit_price="680.00"),
+        who=traveler(name="Sato Yuki", document_number="TK1234567", nationality="JP"),
+    )
+    login(page, "officer")
+    # the number alone finds nothing (walking numbers shows nothing)
+    wedge_scan(page, "#id_code", form.number)
+    assert "passport in hand" in page.locator("#scan-error").inner_text()
+    assert "Sato Yuki" not in page.content()
+    screenshot(page, "customs-typed-number-alone")
+    # number printed under the damaged QR, and the passport number typed
+    page.fill("#id_code", form.number)
+    page.locator("details.typed-path summary").click()
+    page.fill("#id_document_number", "tk1234567")
+    screenshot(page, "customs-typed-path")
+    press_and_wait(page, "Enter")
+    assert f"/customs/forms/{form.number}/" in page.url
+    assert page.locator(".traveler-name").inner_text() == "Sato Yuki"
+    assert page.locator("#document-full").inner_text() == "TK1234567"
+    assert page.locator("#nationality").inner_text() == "JP Japan"
+    screenshot(page, "customs-form-full-document")
+    # another port's officer still gets the page of a missing form
+    from stores.models import FormPresentation, PersonalDataRead
+
+    assert FormPresentation.objects.get(form=form).how == "typed"
+    assert PersonalDataRead.objects.filter(form=form, reason="typed", unmasked=True).exists()

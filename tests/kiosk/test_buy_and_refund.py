@@ -23,7 +23,7 @@ def prepaid(issued: Any, demo: Any, *lines: Any) -> Any:
         store=demo.store_sh,
         card_token="tok_visa",
         card_holder_name="Marie Dupont",
-        payout_method="cash",
+        payout_method="alipay",  # paid at once (cash waits for the clerk's handover)
     )
     return form
 

@@ -152,12 +152,14 @@ def test_malformed_json_form_is_400_and_writes_nothing(demo, api):
 
 def test_other_roles_cannot_issue_or_list_forms(demo, api):
     invoice = make_invoice(demo.store_sh, demo.clerk, line(unit_price="500.00"))
-    for user in (demo.officer, demo.agent, demo.admin):
+    for user in (demo.officer, demo.agent, demo.analyst, demo.admin):
         client = api(user)
         assert_error(
             client.post(FORMS, form_body([invoice.number]), format="json"), 403, "permission_denied"
         )
-        assert_error(client.get(FORMS), 403, "permission_denied")
+    # Reading is by scope (stores.scopes): officers and agents list only their own scope.
+    assert api(demo.officer).get(FORMS).json()["count"] == 0
+    assert_error(api(demo.admin).get(FORMS), 403, "permission_denied")
     assert_error(
         api().post(FORMS, form_body([invoice.number]), format="json"), 401, "not_authenticated"
     )
@@ -183,7 +185,9 @@ def test_detail_shows_status_traveler_lines_amounts_and_history(demo, api):
         "name": "Marie Dupont",
         "nationality": "FR",
         "document_type": "passport",
+        "nationality_name": "FR France",
         "document_number_masked": "1*****345",
+        "document_number": None,
         "last_entry_date": days_ago(10).isoformat(),
         "document_expires_on": "2031-05-01",
     }
@@ -213,13 +217,15 @@ def test_detail_shows_status_traveler_lines_amounts_and_history(demo, api):
     assert entry["at"]
 
 
-def test_officer_and_agent_read_any_form_clerk2_gets_404(demo, api):
+def test_form_read_by_scope_others_get_the_404_of_a_missing_form(demo, api):
     form = make_form(demo.store_sh, demo.clerk)
     url = f"{FORMS}{form.number}/"
 
-    assert api(demo.officer).get(url).status_code == 200
+    # The serving agency and the authority read it; a port it was never presented at does not.
     assert api(demo.agent).get(url).status_code == 200
-    assert_error(api(demo.clerk2).get(url), 404, "not_found")
+    assert api(demo.analyst).get(url).status_code == 200
+    for outsider in (demo.officer, demo.officer2, demo.agent2, demo.clerk2):
+        assert_error(api(outsider).get(url), 404, "not_found")
     assert_error(api(demo.admin).get(url), 403, "permission_denied")
     assert_error(api().get(url), 401, "not_authenticated")
     assert_error(api(demo.officer).get(f"{FORMS}3126000000000000/"), 404, "not_found")
@@ -292,10 +298,35 @@ def test_list_filters(demo, api):
         c.number,
     }
     assert numbers(client.get(FORMS, {"issued_on": days_ago(1).isoformat()})) == set()
+
+
+def test_search_by_document_number_in_the_body(demo, api):
+    a, b, c, _ = make_forms_for_listing(demo)
+    client = api(demo.clerk)
+
+    def search(body):
+        response = client.post(f"{FORMS}search/", body, format="json")
+        assert response.status_code == 200, response.content
+        assert response["Cache-Control"] == "no-store"
+        return {row["number"] for row in response.json()}
+
     # the document number is matched by keyed hash, however it is typed
-    assert numbers(client.get(FORMS, {"document_number": "m1234 5678"})) == {b.number}
-    assert numbers(client.get(FORMS, {"document_number": "18AB12345"})) == {a.number, c.number}
-    assert numbers(client.get(FORMS, {"document_number": "NOPE00000"})) == set()
+    assert search({"document_number": "m1234 5678"}) == {b.number}
+    assert search({"document_number": "18AB12345"}) == {a.number, c.number}
+    assert search({"document_number": "18AB12345", "status": "voided"}) == {a.number}
+    assert search({"document_number": "NOPE00000"}) == set()
+    # never in a URL: the old query parameter is refused, not silently ignored
+    refused = client.get(FORMS, {"document_number": "18AB12345"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid"
+    assert "18AB12345" not in refused.content.decode()
+    assert client.post(f"{FORMS}search/", {}, format="json").status_code == 400
+    assert (
+        api(demo.officer)
+        .post(f"{FORMS}search/", {"document_number": "X"}, format="json")
+        .status_code
+        == 403
+    )
 
 
 def test_list_rejects_bad_filters(demo, api):

@@ -14,8 +14,10 @@ from tests.stores.helpers import FORMS, form_body
 pytestmark = pytest.mark.django_db
 
 # Measured on SQLite and PostgreSQL alike, request included (token auth, membership,
-# savepoints, the service, rendering). It must not grow with the lines.
-FORM_ISSUE_MAX_QUERIES = 24
+# savepoints, the service, rendering). It must not grow with the lines. 25 since the store
+# filing check (issue 13) joined the document-expiry rule (issue 10): one statement each way;
+# the statement budget of the speed issue (12 per money flow) is still to come.
+FORM_ISSUE_MAX_QUERIES = 25
 INVOICE_ISSUE_MAX_QUERIES = 18
 
 

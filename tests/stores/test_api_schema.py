@@ -39,7 +39,12 @@ def test_schema_describes_store_endpoints_without_warnings():
         assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
     assert set(paths["/api/v1/forms/"]["get"]["responses"]) >= {"200", "401", "403"}
     filters = {p["name"] for p in paths["/api/v1/forms/"]["get"]["parameters"]}
-    assert {"status", "purchase_date", "issued_on", "document_number", "limit"} <= filters
+    assert {"status", "purchase_date", "issued_on", "limit"} <= filters
+    # never a document number in a URL: it is searched by POST /forms/search/
+    assert "document_number" not in filters
+    search = paths["/api/v1/forms/search/"]["post"]["requestBody"]["content"]["application/json"]
+    assert search["schema"]["$ref"].endswith("FormSearchRequest")
+    assert "document_number" in schema["components"]["schemas"]["FormSearchRequest"]["properties"]
     assert "404" in paths["/api/v1/forms/{number}/"]["get"]["responses"]
     assert "409" in paths["/api/v1/forms/{number}/void/"]["post"]["responses"]
     issued = schema["components"]["schemas"]["FormIssued"]["properties"]

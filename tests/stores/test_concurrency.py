@@ -52,6 +52,7 @@ def run_together(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
     return results
 
 
+@pytest.mark.postgres
 def test_concurrent_invoices_get_distinct_consecutive_numbers(pg, demo):
     per_thread = 5
 
@@ -70,6 +71,7 @@ def test_concurrent_invoices_get_distinct_consecutive_numbers(pg, demo):
     assert sequences == list(range(sequences[0], sequences[0] + len(numbers)))
 
 
+@pytest.mark.postgres
 def test_concurrent_forms_get_distinct_numbers(pg, demo):
     invoices = [
         make_invoice(demo.store_sh, demo.clerk, line(unit_price="500.00")) for _ in range(THREADS)
@@ -91,6 +93,7 @@ def test_concurrent_forms_get_distinct_numbers(pg, demo):
     assert RefundForm.objects.count() == THREADS
 
 
+@pytest.mark.postgres
 def test_same_traveler_concurrent_forms_share_one_traveler_row(pg, demo):
     invoices = [
         make_invoice(demo.store_sh, demo.clerk, line(unit_price="500.00")) for _ in range(THREADS)
@@ -111,6 +114,7 @@ def test_same_traveler_concurrent_forms_share_one_traveler_row(pg, demo):
     assert RefundForm.objects.values("traveler").distinct().count() == 1
 
 
+@pytest.mark.postgres
 def test_one_invoice_never_goes_on_two_forms(pg, demo):
     invoice = make_invoice(demo.store_sh, demo.clerk, line(unit_price="500.00"))
 
@@ -133,6 +137,7 @@ def test_one_invoice_never_goes_on_two_forms(pg, demo):
     assert RefundForm.objects.get(invoices=invoice).number == won[0]
 
 
+@pytest.mark.postgres
 def test_concurrent_api_retries_with_one_idempotency_key_make_one_form(pg, demo, api):
     invoice = make_invoice(demo.store_sh, demo.clerk, line(unit_price="500.00"))
     body = form_body([invoice.number])
@@ -150,6 +155,7 @@ def test_concurrent_api_retries_with_one_idempotency_key_make_one_form(pg, demo,
     assert RefundForm.objects.count() == 1
 
 
+@pytest.mark.postgres
 def test_two_concurrent_voids_reverse_once(pg, demo):
     from stores.models import VatInvoice
     from stores.services import refund_form_void
@@ -171,6 +177,7 @@ def test_two_concurrent_voids_reverse_once(pg, demo):
     assert VatInvoice.objects.filter(kind="red").count() == 1
 
 
+@pytest.mark.postgres
 def test_void_racing_customs_verification_one_wins(pg, demo):
     # the form row lock orders them: voided then not verifiable, or verified then not voidable
     from customs.services import verification_create

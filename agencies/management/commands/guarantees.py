@@ -32,3 +32,11 @@ class Command(BaseCommand):
         today = _iso_date(options["today"]) if options.get("today") else None
         report = guarantees_sweep_task(today=today)
         self.stdout.write(json.dumps(report, sort_keys=True))
+        deferred = list(report.get("retry_deferred") or [])  # type: ignore[call-overload]
+        if deferred:
+            # The broker could not take the retries: not a failure of the sweep.
+            self.stderr.write(
+                f"The message broker is unreachable: {len(deferred)} unanswered card"
+                " operation(s) stay pending under their keys and will be retried by the"
+                " next sweep."
+            )

@@ -1,0 +1,99 @@
+"""Abuse guards of the anonymous traveler endpoints: a shared rate and a per-form lock.
+
+Both count in Django's cache (a database table by default, Redis through ``CACHE_URL``),
+so every web process of every host sees the same numbers. The client is identified by
+``core.net.client_ip`` (X-Forwarded-For only behind ``TRUSTED_PROXIES``).
+
+The per-form lock stops the walk through a masked document number: after
+``KIOSK_FORM_LOCK_FAILURES`` wrong document numbers for one form within
+``KIOSK_FORM_LOCK_SECONDS``, that form answers 429 ``form_locked`` to every kiosk lookup
+(the right document included) until the lock expires. Unknown form numbers count and lock
+the same way, so the lock says nothing about whether a form exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.exceptions import ApplicationError
+from core.net import client_ip
+
+T = TypeVar("T")
+
+
+class FormLocked(ApplicationError):
+    """Too many wrong document numbers for this form: kiosk lookups wait (429)."""
+
+    status_code = 429
+    default_code = "form_locked"
+
+
+class KioskRateThrottle(SimpleRateThrottle):
+    """The kiosk rate (``KIOSK_THROTTLE_RATE``) per client address, in the shared cache."""
+
+    scope = "kiosk"
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+
+def _fail_key(number: str) -> str:
+    return f"kiosk:form-fail:{number}"
+
+
+def _lock_key(number: str) -> str:
+    return f"kiosk:form-lock:{number}"
+
+
+def form_lock_check(*, number: str | None) -> None:
+    """Raise ``FormLocked`` while the form is locked for kiosk lookups."""
+    if number is not None and cache.get(_lock_key(number)):
+        raise FormLocked(
+            "Too many wrong document numbers for this form: try again in 15 minutes.",
+            extra={"retry_after": settings.KIOSK_FORM_LOCK_SECONDS},
+        )
+
+
+def form_lock_failure(*, number: str | None) -> None:
+    """Count one wrong document number for the form; the last allowed one locks it."""
+    if number is None:
+        return
+    seconds = settings.KIOSK_FORM_LOCK_SECONDS
+    key = _fail_key(number)
+    cache.add(key, 0, timeout=seconds)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        failures = 1
+    if failures >= settings.KIOSK_FORM_LOCK_FAILURES:
+        cache.set(_lock_key(number), 1, timeout=seconds)
+        cache.delete(key)
+
+
+def form_lock_success(*, number: str) -> None:
+    """The right document number: the traveler's earlier typos no longer count."""
+    cache.delete(_fail_key(number))
+
+
+def form_guarded(*, number: str | None, attempt: Callable[[], T], miss: type[Exception]) -> T:
+    """Run one lookup of a form by its document number under the form's lock.
+
+    ``attempt`` raises ``miss`` for a wrong document (or unknown form); that is counted
+    and re-raised. Raises ``FormLocked`` while the form is locked. Used by the kiosk lookup
+    and by every other anonymous endpoint that proves possession with the document number.
+    """
+    form_lock_check(number=number)
+    try:
+        result = attempt()
+    except miss:
+        form_lock_failure(number=number)
+        raise
+    if number is not None:
+        form_lock_success(number=number)
+    return result
