@@ -120,7 +120,9 @@ class Refund(models.Model):
                 fields=["form"],
                 condition=Q(status__in=["pending", "awaiting_handover", "paid", "failed"]),
                 name="refund_one_live_per_form",
-                violation_error_message="This form already has a refund (pending, awaiting handover, paid or failed).",
+                violation_error_message=(
+                    "This form already has a refund (pending, awaiting handover, paid or failed)."
+                ),
             ),
             # SQLite evaluates column arithmetic in floating point (135.80 - 24.69
             # != 111.11 there), so the equality is held to within a tenth of a cent;
