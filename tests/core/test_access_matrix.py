@@ -31,7 +31,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agencies.models import Prepayment, Refund, RefundAttempt
-from agencies.services import refund_pay
+from agencies.services import refund_handover, refund_pay
 from core.models import LedgerEntry
 from core.numbering import form_number
 from customs.models import MailboxBatch, MailboxBatchItem, Verification, VerificationAttempt
@@ -140,6 +140,13 @@ class World:
             agency=d.agency,
         )
         return paid.pk
+
+    @cached_property
+    def paid_refund(self) -> int:
+        """A cash refund whose handover the agent confirmed: the one a receipt is printed for."""
+        d = self.demo
+        refund_handover(refund_id=self.refund, agent=d.agent, agency=d.agency)
+        return self.refund
 
     @cached_property
     def batch(self) -> int:
@@ -373,7 +380,7 @@ PAGES = [
     R("POST", "/agency/refunds/{pk}/resend/",                403, 403, 403, 403, 302, 404, 403, 403, 403, 302, args={"pk": "refund"}, body=_empty),
     R("POST", "/agency/refunds/{pk}/handover/",              403, 403, 403, 403, 302, 404, 403, 403, 403, 302, args={"pk": "refund"}, body=_empty),
     R("POST", "/store/forms/{number}/prepayment/handover/",  302, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "buy_and_refund"}, body=_empty),
-    R("GET", "/agency/refunds/{pk}/receipt.pdf",             403, 403, 403, 403, 200, 404, 403, 403, 403, 302, args={"pk": "refund"}),
+    R("GET", "/agency/refunds/{pk}/receipt.pdf",             403, 403, 403, 403, 200, 404, 403, 403, 403, 302, args={"pk": "paid_refund"}),
     R("GET", "/agency/settlement/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/agency/settlement/{period}.csv",              403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
     R("GET", "/agency/settlement/{period}.xlsx",             403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
