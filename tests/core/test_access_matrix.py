@@ -218,6 +218,10 @@ def _present_walk(world: World, role: str) -> Any:
     return {"form": world.walk, "document_number": DOCUMENT}
 
 
+def _search_body(world: World, role: str) -> Any:
+    return {"document_number": DOCUMENT}
+
+
 def _refund_body(world: World, role: str) -> Any:
     form = world.sh_form
     return {
@@ -294,6 +298,7 @@ API = [
     R("GET", "/api/v1/invoices/{number}/",                   200, 404, 403, 403, 403, 403, 200, 403, 403, 401, args={"number": "invoice"}),
     R("GET", "/api/v1/forms/",                               200, 200, 200, 200, 200, 200, 200, 403, 403, 401),
     R("POST", "/api/v1/forms/",                              201, 201, 403, 403, 403, 403, 403, 403, 403, 401, body=_form_body),
+    R("POST", "/api/v1/forms/search/",                       200, 200, 403, 403, 403, 403, 403, 403, 403, 401, body=_search_body),
     # a DEMO-SH-001 form verified at PVG: PEK's officer and DEMO-AGENCY-2's agent get the 404
     R("GET", "/api/v1/forms/{number}/",                      200, 404, 200, 404, 200, 404, 200, 403, 403, 401, args={"number": "sh"}),
     # and the other way round for a DEMO-BJ-001 form verified at PEK
