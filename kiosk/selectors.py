@@ -265,7 +265,12 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
     verification = verification_for(record)
     prepayment = (
         Prepayment.objects.select_related("guarantee")
-        .filter(form=record, status=PrepaymentStatus.PAID)
+        # Cash the clerk has not confirmed yet was still given out at the store: the
+        # traveler holds a prepaid form either way (the counter refuses it too).
+        .filter(
+            form=record,
+            status__in=[PrepaymentStatus.PAID, PrepaymentStatus.AWAITING_HANDOVER],
+        )
         .first()
         if record.buy_and_refund
         else None

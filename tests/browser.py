@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+# A clean clone has no test-artifacts/ (it is ignored by git): every writer finds it here.
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -162,9 +162,9 @@ def test_receipt_lists_verified_lines_and_explains_a_lower_net_refund(demo, tmp_
     # rendered as a person sees it
     from tests.browser import ARTIFACTS
 
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     source = ARTIFACTS / "receipt-partial.pdf"
     source.write_bytes(pdf)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603 - fixed poppler command
         [shutil.which("pdftoppm") or "pdftoppm", "-png", "-r", "90", str(source),
          str(ARTIFACTS / "receipt-partial")],

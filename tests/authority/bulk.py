@@ -2,8 +2,9 @@
 """Fill the form tables with many rows by set-based SQL (seconds, not minutes).
 
 One INSERT ... SELECT per table over a recursive counting CTE, which SQLite and
-PostgreSQL both run; rows inserted by one statement get consecutive ids, which
-the next statement relies on (and checks).
+PostgreSQL both run. Rows get explicit ids after the largest in the table (a
+PostgreSQL sequence may be ahead of it after rolled-back tests), so lines can
+point at their forms; the sequences are then moved past them.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def bulk_forms(demo: Any, *, count: int) -> None:
         )
         for k in range((count + PER_INVOICE - 1) // PER_INVOICE)
     )
-    invoice_base = min(i.pk for i in invoices)
+    invoice_of = "(CASE n / {per} {whens} END)".format(
+        per=PER_INVOICE,
+        whens=" ".join(f"WHEN {k} THEN {invoice.pk}" for k, invoice in enumerate(invoices)),
+    )
     traveler_base = min(t.pk for t in travelers)
     seq = (
         f"WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < {count - 1})"
@@ -84,21 +88,21 @@ def bulk_forms(demo: Any, *, count: int) -> None:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {line_table}")
         line_base = cursor.fetchone()[0] + 1
         cursor.execute(
-            f"INSERT INTO {line_table} (invoice_id, position, item, spec, unit, quantity,"
+            f"INSERT INTO {line_table} (id, invoice_id, position, item, spec, unit, quantity,"
             " unit_price, amount, vat_rate, vat_amount, total, category) "
-            f"{seq} SELECT {invoice_base} + n / {PER_INVOICE}, n % {PER_INVOICE} + 1,"
+            f"{seq} SELECT {line_base} + n, {invoice_of}, n % {PER_INVOICE} + 1,"
             f" 'bulk', '', '', 1, {amount}, {amount}, 0.13, 0, {amount},"
             f" {_case('n', CATEGORIES)} FROM seq ORDER BY n"
         )
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {form_table}")
         form_base = cursor.fetchone()[0] + 1
         form_sql = (
-            f"INSERT INTO {form_table} (number, store_id, traveler_id, status, traveler_name,"
+            f"INSERT INTO {form_table} (id, number, store_id, traveler_id, status, traveler_name,"
             " document_type, document_number_encrypted, document_hash, document_masked,"
             " nationality, last_entry_date, purchase_date, buy_and_refund, policy_id, fee_rate,"
             " total, refundable_vat, fee, net_refund, content_digest, qr_payload, issued_by_id,"
             " issued_at, void_reason) "
-            f"{seq} SELECT CAST(1000000000000000 + n AS TEXT),"
+            f"{seq} SELECT {form_base} + n, CAST(1000000000000000 + n AS TEXT),"
             f" (CASE n % 2 WHEN 0 THEN {demo.store_sh.pk} ELSE {demo.store_bj.pk} END),"
             f" {traveler_base} + n % 10, 'issued', 'Bulk Traveler', 'passport', 'x',"
             " 'bulk-hash-' || CAST(n % 10 AS TEXT), 'BU****',"
@@ -118,6 +122,14 @@ def bulk_forms(demo: Any, *, count: int) -> None:
             f"{seq} SELECT {form_base} + n, {line_base} + n, 1, 'bulk', '', '', 1, {amount},"
             f" 0.13, 0.11, {amount}, {_case('n', CATEGORIES)} FROM seq ORDER BY n"
         )
+        if connection.vendor == "postgresql":
+            for table in (VatInvoiceLine._meta.db_table, RefundForm._meta.db_table):
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) FROM {table}"
+                )
+            for table in (line_table, form_table, RefundFormLine._meta.db_table):
+                # as autovacuum would: the planner needs the row counts
+                cursor.execute(f"ANALYZE {table}")
     assert RefundForm.objects.filter(pk__gte=form_base).count() == count
     assert (
         RefundFormLine.objects.filter(

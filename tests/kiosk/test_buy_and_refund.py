@@ -41,6 +41,27 @@ def test_prepaid_form_shows_the_deadline_and_no_payout_choice(
     assert body["payout_options"] == []
 
 
+def test_cash_prepayment_awaiting_handover_is_prepaid_at_the_kiosk(
+    issued: Any, lookup: Any, demo: Any
+) -> None:
+    # given cash given out at the store that the clerk has not confirmed yet
+    form = issued(line(unit_price="3600.00"), buy_and_refund=True)
+    prepayment = prepayment_pay(
+        form_number=form.number,
+        clerk=demo.clerk,
+        store=demo.store_sh,
+        card_token="tok_visa",
+        card_holder_name="Marie Dupont",
+        payout_method="cash",
+    )
+    assert prepayment.status == "awaiting_handover"
+    # then the kiosk shows a prepaid form: the deadline, no counter payout
+    body = lookup(form.number).json()
+    assert body["next_step"]["code"] == "prepaid"
+    assert body["net_refund"] == "324.00"
+    assert body["payout_options"] == []
+
+
 def test_prepaid_verified_then_released_is_refunded(issued: Any, lookup: Any, demo: Any) -> None:
     form = prepaid(issued, demo)
     verify(form, demo)

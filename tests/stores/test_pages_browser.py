@@ -64,6 +64,8 @@ def test_clerk_issues_prints_and_voids_a_form(demo, page):
     # Fix the price, add a second line with the keyboard, and a third one to remove.
     page.fill("input[name=lines-0-unit_price]", "1800")
     page.locator("select[name=lines-0-vat_rate]").focus()
+    page.keyboard.press("Enter")  # Enter moves along the line: to its goods category
+    expect(page.locator("select[name=lines-0-category]")).to_be_focused()
     page.keyboard.press("Enter")  # Enter on a line's last field adds the next line
     expect(page.locator("input[name=lines-1-item]")).to_be_focused()
     page.keyboard.type("羊绒围巾 Cashmere wrap")

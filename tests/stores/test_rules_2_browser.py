@@ -92,7 +92,9 @@ def test_card_holder_name_in_another_order_and_a_named_mismatch(demo: Any, page:
 
     page.fill("#id_card_holder_name", "SMITH JOHN")
     page.click("#pay-prepayment")
-    expect(page.locator(".messages")).to_contain_text("Prepayment paid and guarantee authorized")
+    # cash: the guarantee is in place and the clerk is told to hand the cash over (issue 9)
+    expect(page.locator(".messages")).to_contain_text("Guarantee authorized")
+    expect(page.locator(".messages")).to_contain_text("Hand over RMB 324.00 in cash now")
 
 
 @pytest.mark.browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import LedgerEntry, StaffMembership
+from customs.models import InspectionPolicy
 from customs.services import verification_create
 from stores.models import FormPresentation, PersonalDataRead
 from stores.scopes import forms_in_scope, nationality_label
@@ -260,6 +262,8 @@ def test_page_reads_are_recorded_too(demo):
 
 
 def test_a_green_lane_verification_is_in_scope_but_not_presented_to_officers(demo, api):
+    # no random sample at the port: the green lane is for forms not selected for inspection
+    InspectionPolicy.objects.update_or_create(port=demo.port, defaults={"sample_rate": Decimal(0)})
     form = make_form(demo.store_sh, demo.clerk, line())
     verification_create(
         port=demo.port,
