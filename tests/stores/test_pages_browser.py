@@ -221,6 +221,7 @@ def test_clerk_finds_prints_and_issues_from_several_invoices(demo, page):
     page.fill("input[name=document_number]", "18AB12345")
     page.select_option("select[name=nationality]", "FR")
     page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=3)).isoformat())
+    page.fill("input[name=document_expires_on]", "2031-05-01")  # typed from the photo page
     page.locator("details.imported summary").click()
     page.get_by_label(first.number, exact=False).check()
     expect(page.locator("#checks")).to_contain_text("Below the RMB 200 minimum")
