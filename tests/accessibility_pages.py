@@ -61,17 +61,69 @@ class Scenario:
             buy_and_refund=True,
         )
 
-    @cached_property
-    def verified_form(self) -> RefundForm:
+    def _verified(self, name: str, document: str, nationality: str) -> RefundForm:
         from tests.agencies.conftest import verify
 
         form = make_form(
             self.demo.store_sh,
             self.demo.clerk,
             line(unit_price="880.00"),
-            who=traveler(name="Kim Minji", document_number="M12345678", nationality="KR"),
+            who=traveler(name=name, document_number=document, nationality=nationality),
         )
         return verify(form, self.demo)
+
+    @cached_property
+    def verified_form(self) -> RefundForm:
+        return self._verified("Kim Minji", "M12345678", "KR")
+
+    @cached_property
+    def cash_refund(self) -> Any:
+        """A cash refund the agent has not yet confirmed handing over."""
+        from agencies.services import refund_pay
+
+        form = self._verified("Ana Souza", "FA123456", "BR")
+        return refund_pay(
+            form_number=form.number,
+            qr=form.qr_payload,
+            document_number="FA123456",
+            payout_method="cash",
+            agent=self.demo.agent,
+            agency=self.demo.agency,
+            port=self.demo.port,
+        )
+
+    @cached_property
+    def cash_prepayment(self) -> Any:
+        """The Buy & Refund form's cash prepayment, awaiting the clerk's handover confirmation."""
+        from agencies.guarantees import prepayment_pay
+
+        return prepayment_pay(
+            form_number=self.bnr,
+            clerk=self.demo.clerk,
+            store=self.demo.store_sh,
+            card_token="tok_visa",
+            card_holder_name="John Smith",
+            payout_method="cash",
+        )
+
+    @cached_property
+    def handed_over_prepayment(self) -> Any:
+        """The cash prepayment once the clerk confirmed handing it over (guarantee held)."""
+        from agencies.guarantees import prepayment_handover
+
+        self.cash_prepayment  # noqa: B018 - paid first
+        return prepayment_handover(
+            form_number=self.bnr, clerk=self.demo.clerk, store=self.demo.store_sh
+        )
+
+    @cached_property
+    def officer_device(self) -> Any:
+        """A confirmed authenticator: the officer's log-in asks for its code."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        return TOTPDevice.objects.create(
+            user=self.demo.officer, name="authenticator", confirmed=True
+        )
 
     @cached_property
     def refund(self) -> Any:
@@ -122,6 +174,14 @@ class Scenario:
         return int(self.refund.pk)
 
     @property
+    def refunded(self) -> str:
+        return str(self.refund.form.number)
+
+    @property
+    def cash_refund_id(self) -> int:
+        return int(self.cash_refund.pk)
+
+    @property
     def batch_id(self) -> int:
         return int(self.batch.pk)
 
@@ -148,6 +208,31 @@ def _kiosk_lookup(page: Any, scenario: Scenario) -> None:
     page.fill("#kiosk-document", "M12345678")
     page.click("#kiosk-submit")
     page.wait_for_selector("#kiosk-result:not([hidden])")
+
+
+def _submit(
+    fields: dict[str, str], button: str = "main button[type=submit]"
+) -> Callable[[Any, Scenario], None]:
+    """Fill a form's fields and submit it: the page as it answers a mistake."""
+
+    def steps(page: Any, scenario: Scenario) -> None:
+        for selector, value in fields.items():
+            page.fill(selector, value)
+        page.click(button)
+        page.wait_for_load_state("networkidle")
+
+    return steps
+
+
+def _wrong_otp_code(page: Any, scenario: Scenario) -> None:
+    """Type a code the officer's authenticator does not show now (never the right one)."""
+    from django_otp.oath import TOTP
+
+    device = scenario.officer_device
+    right = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+    wrong = f"{(int(right) + 1) % 10**device.digits:0{device.digits}d}"
+    _submit({"input[name=code]": wrong})(page, scenario)
+    page.wait_for_selector("main [role=alert]")  # "That code is not right", not the log-in
 
 
 def _store_filter(page: Any, scenario: Scenario) -> None:
@@ -194,13 +279,49 @@ PAGES: list[PageSpec] = [
     # Anyone
     PageSpec("home", "/"),
     PageSpec("login", "/accounts/login/"),
+    PageSpec(
+        "login-refused",
+        "/accounts/login/",
+        reach=_submit({"input[name=username]": "clerk", "input[name=password]": "wrong-password"}),
+    ),
     PageSpec("not-found", "/no-such-page/", status=404),
+    PageSpec("forbidden", "/customs/", "clerk", status=403),
+    # Second factor (django-otp): enroll an authenticator, then the code step of a log-in
+    PageSpec("otp-enroll", "/accounts/otp/", "agent"),
+    PageSpec("otp-verify", "/accounts/otp/verify/", "officer", needs=("officer_device",)),
+    PageSpec(
+        "otp-verify-wrong-code",
+        "/accounts/otp/verify/",
+        "officer",
+        needs=("officer_device",),
+        reach=_wrong_otp_code,
+    ),
     # Store clerk
     PageSpec("store-today", "/store/", "clerk", needs=("issued_form",)),
     PageSpec("store-issue", "/store/forms/new/", "clerk", needs=("unused_invoice",)),
     PageSpec("store-form", "/store/forms/{issued}/", "clerk"),
     PageSpec("store-void", "/store/forms/{issued}/void/", "clerk"),
+    PageSpec("store-form-refunded", "/store/forms/{refunded}/", "clerk"),
     PageSpec("store-prepayment", "/store/forms/{bnr}/prepayment/", "clerk"),
+    # The cash handover: confirm the cash left the drawer, then the held guarantee
+    PageSpec(
+        "store-prepayment-handover",
+        "/store/forms/{bnr}/prepayment/",
+        "clerk",
+        needs=("cash_prepayment",),
+    ),
+    PageSpec(
+        "store-prepayment-paid",
+        "/store/forms/{bnr}/prepayment/",
+        "clerk",
+        needs=("handed_over_prepayment",),
+    ),
+    PageSpec(
+        "store-prepayment-return",
+        "/store/forms/{bnr}/prepayment/return/",
+        "clerk",
+        needs=("handed_over_prepayment",),
+    ),
     PageSpec("store-invoices", "/store/invoices/", "clerk", needs=("issued_form",)),
     PageSpec("store-invoices-search", "/store/invoices/", "clerk", reach=_store_filter),
     PageSpec("store-invoice", "/store/invoices/{invoice}/", "clerk"),
@@ -226,7 +347,11 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("agency-refunds", "/agency/refunds/", "agent", needs=("refund",)),
     PageSpec("agency-refund", "/agency/refunds/{refund_id}/", "agent"),
+    PageSpec("agency-refund-handover", "/agency/refunds/{cash_refund_id}/", "agent"),
     PageSpec("agency-settlement", "/agency/settlement/?month={month}", "agent", needs=("refund",)),
+    PageSpec(
+        "agency-settlement-bad-month", "/agency/settlement/?month=2026-13", "agent", status=400
+    ),
     PageSpec("agency-guarantees", "/agency/guarantees/", "agent"),
     # Tax authority analyst (read-only)
     PageSpec("authority-statistics", "/authority/statistics/", "analyst", needs=("refund",)),
