@@ -335,6 +335,7 @@ class FormPresentation(models.Model):
             models.CheckConstraint(
                 condition=Q(port__isnull=False) | Q(agency__isnull=False),
                 name="presentation_has_place",
+                violation_error_message="A presentation happens at a port or at an agency.",
             ),
         ]
         indexes = [
