@@ -371,6 +371,8 @@ PAGES: list[PageSpec] = [
         axe=False,
     ),
     PageSpec("kiosk-result", "/kiosk/", languages=("en", "ar"), reach=_kiosk_lookup),
+    # An administrator pastes a kiosk machine's device key here, once per machine
+    PageSpec("kiosk-device", "/kiosk/device/"),
     PageSpec(
         "kiosk-result-phone",
         "/kiosk/",

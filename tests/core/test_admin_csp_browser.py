@@ -34,4 +34,14 @@ def test_admin_pages_raise_no_csp_violation(demo, page):
     page.wait_for_load_state("networkidle")
     assert "The fee rate must be at least 0% and below 11%." in page.content()
     screenshot(page, "admin-fee-rate-refused")
+    # A kiosk device's one-time key page: its style comes from a file, not a style= attribute.
+    page.goto(page.base_url + "/admin/kiosk/device/add/")
+    page.fill("input[name=name]", "KIOSK-PVG-9")
+    page.select_option("select[name=port]", label=str(demo.port))
+    page.click("input[name=_save]")
+    key = page.locator("#device-key")
+    key.wait_for(state="visible")
+    assert len(key.inner_text()) > 20
+    assert key.evaluate("el => getComputedStyle(el).userSelect") == "all"
+    screenshot(page, "admin-kiosk-device-key")
     # The page fixture fails this test on any CSP violation the browser reported.
