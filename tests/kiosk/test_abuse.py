@@ -148,7 +148,8 @@ def _database_url() -> str:
     name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
     if connection.vendor == "sqlite":
         return f"sqlite:///{name}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+    # On PostgreSQL the connection already points at the test database ("test_" added once).
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
