@@ -24,7 +24,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from core.money import amount_in_words, money_str
+from core.money import amount_in_words, money_display
 from core.pdf import cjk_font
 from stores.pdf import PHONE_QR_SIZE, PhoneQr
 from stores.selectors import traveler_page_path
@@ -116,9 +116,9 @@ def lower_than_estimate_reasons(data: ReceiptData) -> list[str]:
             for line in short
         )
         reasons.append(
-            f"海关仅核验了部分货物（核验 {money_str(data.verified_total)} /"
-            f" 申请 {money_str(data.form_total)}）。Customs verified only part of the goods:"
-            f" RMB {money_str(data.verified_total)} of RMB {money_str(data.form_total)}"
+            f"海关仅核验了部分货物（核验 {money_display(data.verified_total)} /"
+            f" 申请 {money_display(data.form_total)}）。Customs verified only part of the goods:"
+            f" RMB {money_display(data.verified_total)} of RMB {money_display(data.form_total)}"
             + (f" ({items})." if items else ".")
         )
     if data.estimated_fee_rate is not None and data.fee_rate > data.estimated_fee_rate:
@@ -286,10 +286,10 @@ def _phone(url: str, st: dict[str, ParagraphStyle], width: float) -> list[Flowab
 def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
     fee_pct = f"{(data.fee_rate * 100).normalize():f}%"
     rows = [
-        ["核验含税金额 Verified amount incl. VAT", money_str(data.verified_total)],
-        ["应退增值税 Refundable VAT", money_str(data.refundable_vat)],
-        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_str(data.fee)],
-        ["实退金额 Net refund paid", money_str(data.net_refund)],
+        ["核验含税金额 Verified amount incl. VAT", money_display(data.verified_total)],
+        ["应退增值税 Refundable VAT", money_display(data.refundable_vat)],
+        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_display(data.fee)],
+        ["实退金额 Net refund paid", money_display(data.net_refund)],
     ]
     cells = [
         [
@@ -349,7 +349,7 @@ def _goods(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Ta
                     st["money"],
                 ),
                 Paragraph(_pct(line.vat_rate), st["money"]),
-                Paragraph(money_str(line.verified_total), st["money"]),
+                Paragraph(money_display(line.verified_total), st["money"]),
             ]
         )
     table = Table(
@@ -378,9 +378,10 @@ def _difference(data: ReceiptData, st: dict[str, ParagraphStyle]) -> list[Flowab
     reasons = lower_than_estimate_reasons(data)
     if not reasons or data.estimated_net is None:
         return []
+    estimate = money_display(data.estimated_net)
     text = (
-        f"实退金额低于申请单预计金额 RMB {money_str(data.estimated_net)}。"
-        f"The net refund is lower than the form's estimate of RMB {money_str(data.estimated_net)}:"
+        f"实退金额低于申请单预计金额 RMB {estimate}。"
+        f"The net refund is lower than the form's estimate of RMB {estimate}:"
     )
     return [
         Spacer(1, 1.5 * mm),

@@ -29,7 +29,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies.charts import daily_totals_svg
-from agencies.forms import ACCOUNT_FIELDS, DocumentForm, PayoutForm, ScanForm, parse_month
+from agencies.forms import (
+    ACCOUNT_FIELDS,
+    DocumentForm,
+    PayoutForm,
+    ScanForm,
+    month_or_error,
+)
 from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from agencies.pdf import receipt_data_for, receipt_pdf, receipt_reference
 from agencies.selectors import (
@@ -521,10 +527,12 @@ def _month_range(month: date) -> tuple[date, date]:
 def refunds(request: HttpRequest, agency: Agency) -> HttpResponse:
     """The agency's own refunds, newest first; optionally one month and one status."""
     queryset = refunds_for_agency(agency_id=agency.pk)
-    month_param = request.GET.get("month", "")
+    month_param = request.GET.get("month") or None
     month: date | None = None
     if month_param:
-        month = parse_month(month_param, timezone.localdate())
+        month, error = month_or_error(month_param, timezone.localdate())
+        if error:
+            return _bad_month(request, agency, error, "agencies:refunds")
         start, end = _month_range(month)
         queryset = queryset.filter(refund_date__gte=start, refund_date__lt=end)
     status = request.GET.get("status", "")
@@ -637,6 +645,16 @@ def receipt(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
 # --- Settlement ---------------------------------------------------------------------------
 
 
+def _bad_month(request: HttpRequest, agency: Agency, error: str, back: str) -> HttpResponse:
+    """A malformed or out-of-range ``?month=``: a 400 that says so, never another month."""
+    return render(
+        request,
+        "agencies/bad_month.html",
+        {"nav": back.split(":")[1], "agency": agency, "error": error, "back": reverse(back)},
+        status=400,
+    )
+
+
 def _shift_month(month: date, delta: int) -> date:
     index = month.year * 12 + month.month - 1 + delta
     return date(index // 12, index % 12 + 1, 1)
@@ -647,9 +665,9 @@ def _shift_month(month: date, delta: int) -> date:
 def settlement(request: HttpRequest, agency: Agency) -> HttpResponse:
     """The month's settlement: totals, breakdowns, the daily chart, CSV and XLSX links."""
     today = timezone.localdate()
-    month = parse_month(request.GET.get("month"), today)
-    if month < date(2015, 1, 1) or month > today.replace(day=1):
-        month = today.replace(day=1)
+    month, error = month_or_error(request.GET.get("month"), today)
+    if error:
+        return _bad_month(request, agency, error, "agencies:settlement")
     result = settlement_for(agency=agency, year=month.year, month=month.month)
     chart = daily_totals_svg(
         [(date.fromisoformat(row.key), row.net_refund, row.count) for row in result.daily],

@@ -22,6 +22,7 @@ import segno
 from django.conf import settings
 from django.utils import timezone
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -149,6 +150,8 @@ class _Styles:
     def __init__(self, font: str) -> None:
         base = ParagraphStyle("base", fontName=font, fontSize=8.5, leading=11, textColor=INK)
         self.cell = ParagraphStyle("cell", parent=base, wordWrap="CJK")
+        # Quantities with CJK units (2 千克, 3 双) wrap inside their column, never past it.
+        self.qty = ParagraphStyle("qty", parent=self.cell, alignment=TA_RIGHT)
         self.label = ParagraphStyle("label", parent=base, fontSize=7, leading=9, textColor=MUTED)
         self.value = ParagraphStyle("value", parent=base, fontSize=9.5, leading=12.5)
         self.section = ParagraphStyle(
@@ -551,14 +554,14 @@ def _goods_table(lines: Sequence[PrintedLine], styles: _Styles) -> Table:
                 str(line.position),
                 Paragraph(_esc(line.item), styles.cell),
                 Paragraph(_esc(line.spec or "—"), styles.cell),
-                f"{_qty(line.quantity)} {line.unit}".strip(),
+                Paragraph(_esc(f"{_qty(line.quantity)} {line.unit}".strip()), styles.qty),
                 _money(line.total),
                 _pct(line.vat_rate),
                 _pct(line.refund_rate),
             ]
         )
         style.append(("LINEBELOW", (0, row), (-1, row), 0.25, RULE))
-    widths = [12 * mm, 62 * mm, 34 * mm, 18 * mm, 28 * mm, 13 * mm, 13 * mm]
+    widths = [12 * mm, 58 * mm, 32 * mm, 24 * mm, 28 * mm, 13 * mm, 13 * mm]
     scale = CONTENT_WIDTH / sum(widths)
     table = Table(data, colWidths=[w * scale for w in widths], repeatRows=1)
     table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT_NAME), *style]))

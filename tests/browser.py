@@ -45,6 +45,18 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+def csp_violations(tab: Any) -> list[str]:
+    """Collect the Content-Security-Policy violations the tab reports (the list fills up)."""
+    found: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    tab.on("console", on_console)
+    return found
+
+
 _WARM: set[str] = set()
 
 
@@ -61,8 +73,12 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.base_url = live_server.url
+    # Every browser test doubles as a CSP test: an inline script or handler the site's
+    # policy refuses fails the test that met it.
+    violations = csp_violations(tab)
     yield tab
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def login(page: Any, username: str, password: str = "refund-demo-2026") -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("REFUND_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "core",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,6 +85,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every page formats money and ledger words the same way: {{ x|rmb }}.
+            "builtins": ["core.templatetags.money"],
         },
     },
 ]
@@ -191,6 +196,26 @@ SPECTACULAR_SETTINGS = {
         "core.api.schema.document_common_errors",
         "stores.api.serializers.optional_form_sections",
     ],
+}
+
+# --- Content-Security-Policy (django-csp) -------------------------------------
+# Every page: scripts and styles only from our own static files; no inline <script>,
+# no on*= handlers, no style= attributes. Pages hand data to their scripts through
+# data- attributes or json_script (a non-executable application/json block).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "media-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
 }
 
 # --- Keys ------------------------------------------------------------------
@@ -369,7 +394,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # One line per event: Django's own console handler (DEBUG only) would print every
+        # record a second time through the root handler.
+        "django": {"handlers": [], "propagate": True},
+        # A 4xx is in the access line already (runserver, gunicorn): only 5xx, with traceback.
+        "django.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="ERROR")},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

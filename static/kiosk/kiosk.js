@@ -281,6 +281,8 @@
     resultEl.hidden = false;
     stopCamera();
     window.scrollTo(0, 0);
+    // Keyboard and screen-reader users land on the result, not on <body>.
+    status.focus();
   }
 
   function lookup() {

@@ -258,6 +258,14 @@ def _prepayment_body(world: World, role: str) -> Any:
     return {"card_token": "tok_visa", "card_holder_name": "Marie Dupont", "payout_method": "cash"}
 
 
+def _wrong_password(world: World, role: str) -> Any:
+    return {"username": "clerk", "password": "not-the-password"}
+
+
+def _wrong_code(world: World, role: str) -> Any:
+    return {"code": "12345x"}
+
+
 def _kiosk_body(world: World, role: str) -> Any:
     return {"form": world.sh, "document_number": DOCUMENT}
 
@@ -401,9 +409,22 @@ API = [
 #                                                       clerk clerk2 off off2 agent agent2 analyst admin norole anon
 PAGES = [
     R("GET", "/",                                            302, 302, 302, 302, 302, 302, 302, 200, 200, 200, note="staff go to their portal"),
+    R("GET", "/favicon.ico",                                 301, 301, 301, 301, 301, 301, 301, 301, 301, 301),
+    R("GET", "/api/docs/",                                   200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/api/schema/",                                 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # log-in, log-out and the second factor (django-otp; optional in the demo, required in production)
+    R("GET", "/accounts/login/",                             200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("POST", "/accounts/login/",                            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_wrong_password, note="a wrong password: the form again"),
+    R("POST", "/accounts/logout/",                           302, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    R("GET", "/accounts/otp/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 302, note="a new, unconfirmed authenticator to scan"),
+    R("POST", "/accounts/otp/",                              400, 400, 400, 400, 400, 400, 400, 400, 400, 302, body=_wrong_code),
+    R("GET", "/accounts/otp/verify/",                        302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="no authenticator: nothing to verify"),
+    R("POST", "/accounts/otp/verify/",                       302, 302, 302, 302, 302, 302, 302, 302, 302, 302, body=_wrong_code),
     R("GET", "/store/",                                      200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
     R("GET", "/store/find/",                                 302, 302, 403, 403, 403, 403, 403, 403, 403, 302, query="q={sh}"),
     R("GET", "/store/forms/new/",                            200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
+    R("GET", "/store/invoices/",                             200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
+    R("GET", "/store/invoices/{number}/",                    200, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "invoice"}),
     R("POST", "/store/forms/estimate/",                      200, 200, 403, 403, 403, 403, 403, 403, 403, 302, body=_empty),
     R("POST", "/store/mrz/",                                 200, 200, 403, 403, 403, 403, 403, 403, 403, 302, body=_empty),
     R("GET", "/store/forms/{number}/",                       200, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "sh"}),
@@ -576,13 +597,16 @@ def _page_routes() -> set[str]:
     return {
         r
         for r in routes
-        if r == "/"
-        or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/", "/authority/", "/t/"))
+        if r in ("/", "/favicon.ico", "/api/docs/", "/api/schema/")
+        or r.startswith(
+            ("/accounts/", "/store/", "/customs/", "/agency/", "/kiosk/", "/authority/", "/t/")
+        )
     }
 
 
 def test_every_route_has_a_row(demo: Any) -> None:
-    """The table covers every operation of the OpenAPI schema and every staff/kiosk page."""
+    """The table covers every operation of the OpenAPI schema and every page (log-in,
+    second factor, staff portals, kiosk, API docs); Django's admin has its own permissions."""
     operations = _schema_operations(APIClient())
     covered = {(row.method, row.template) for row in API}
     assert operations - covered == set(), "API operations without a row in the access table"

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import screenshot
 from tests.factories import line, make_form, traveler
@@ -72,6 +73,8 @@ def test_japanese_traveler_types_form_and_passport(page: Any, form: Any) -> None
     look_up(page, form.number, DOCUMENT)
     page.locator("#kiosk-result").wait_for(state="visible")
     assert page.locator("#kiosk-status").inner_text() == "発行済み（税関の確認前）"  # noqa: RUF001
+    # Keyboard and screen-reader users land on the result's heading, not on <body>.
+    expect(page.locator("#kiosk-status")).to_be_focused()
     assert page.locator("#kiosk-net").inner_text() == "18.00 人民元"
     assert page.locator("#kiosk-total").inner_text() == "200.00 人民元"
     assert "税関に提示してください" in page.locator("#kiosk-next-step").inner_text()
@@ -128,6 +131,7 @@ def test_arabic_is_right_to_left_and_wrong_document_is_not_found(page: Any, form
     page.locator("#kiosk-result").wait_for(state="visible")
     assert page.locator("#kiosk-net").inner_text() == "18.00 يوان"
     assert page.locator("#kiosk-status").inner_text() == "صادرة – لم تتحقق منها الجمارك بعد"  # noqa: RUF001
+    expect(page.locator("#kiosk-status")).to_be_focused()
     screenshot(page, "kiosk-result-ar")
 
 
