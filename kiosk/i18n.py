@@ -181,11 +181,24 @@ MESSAGES: Final[dict[str, Promise]] = {
     ),
     "err_method_empty": _("Please choose how you want to be paid."),
     "err_account_empty": _("Please enter the card number or account to be paid to."),
-    "err_account_malformed": _(
-        "This account does not look right: a card number has 12 to 19 digits; an Alipay or WeChat account is a phone number or an email address."
+    "err_card_invalid": _(
+        "This card number is not valid: a bank card has 12 to 19 digits. Please check them."
+    ),
+    "err_alipay_account": _(
+        "This is not an Alipay account: enter a mobile number, an email address or a 2088 user ID."
+    ),
+    "err_wechat_account": _(
+        "This is not a WeChat Pay account: enter a WeChat ID or a mobile number."
     ),
     "err_email_malformed": _("This email address does not look right. Please check it."),
     "already_refunded": _("This refund has already been paid."),
+    "choice_saved": _("Saved."),
+    "choice_failed": _(
+        "The transfer by %(method)s to %(account)s could not be made. Choose again, or go to the refund counter."
+    ),
+    "choice_not_payable": _(
+        "No refund can be paid on this form. Please ask the staff at the counter."
+    ),
     "saving": _("Saving…"),
 }
 

@@ -73,6 +73,16 @@ class Scenario:
         return verify(form, self.demo)
 
     @cached_property
+    def choice_form(self) -> RefundForm:
+        """An issued form whose traveler chooses a transfer at the kiosk."""
+        return make_form(
+            self.demo.store_sh,
+            self.demo.clerk,
+            line(unit_price="640.00"),
+            who=traveler(name="Chen Wei", document_number="C7654321", nationality="SG"),
+        )
+
+    @cached_property
     def verified_form(self) -> RefundForm:
         return self._verified("Kim Minji", "M12345678", "KR")
 
@@ -208,6 +218,32 @@ def _kiosk_lookup(page: Any, scenario: Scenario) -> None:
     page.fill("#kiosk-document", "M12345678")
     page.click("#kiosk-submit")
     page.wait_for_selector("#kiosk-result:not([hidden])")
+
+
+def _kiosk_choice_refused(page: Any, scenario: Scenario) -> None:
+    """At the kiosk's pre-choice, an account the travelers API refuses: the field's message."""
+    page.fill("#kiosk-form-number", scenario.issued_form.number)
+    page.fill("#kiosk-document", "18AB12345")
+    page.click("#kiosk-submit")
+    page.wait_for_selector("#kiosk-choice-form:not([hidden])")
+    page.check('input[name=payout_method][value="alipay"]')
+    page.fill("#kiosk-account", "ABC")
+    page.click("#kiosk-choice-submit")
+    page.wait_for_selector("#kiosk-account-error:not([hidden])")
+
+
+def _kiosk_choice_saved(page: Any, scenario: Scenario) -> None:
+    """The kiosk's pre-choice saved (Alipay, masked account); looked up again on later runs."""
+    page.fill("#kiosk-form-number", scenario.choice_form.number)
+    page.fill("#kiosk-document", "C7654321")
+    page.click("#kiosk-submit")
+    page.wait_for_selector("#kiosk-choice:not([hidden])")
+    if page.is_visible("#kiosk-choice-form"):
+        page.check('input[name=payout_method][value="alipay"]')
+        page.fill("#kiosk-account", "13800138000")
+        page.fill("#kiosk-email", "traveler@example.com")
+        page.click("#kiosk-choice-submit")
+    page.wait_for_selector("#kiosk-choice-current:not([hidden])")
 
 
 def _submit(
@@ -371,6 +407,11 @@ PAGES: list[PageSpec] = [
         axe=False,
     ),
     PageSpec("kiosk-result", "/kiosk/", languages=("en", "ar"), reach=_kiosk_lookup),
+    # The transfer chosen ahead at the kiosk: an account refused, then a choice saved
+    PageSpec(
+        "kiosk-choice-refused", "/kiosk/", languages=("en", "ar"), reach=_kiosk_choice_refused
+    ),
+    PageSpec("kiosk-choice-saved", "/kiosk/", languages=("en", "ar"), reach=_kiosk_choice_saved),
     # An administrator pastes a kiosk machine's device key here, once per machine
     PageSpec("kiosk-device", "/kiosk/device/"),
     PageSpec(

@@ -213,21 +213,34 @@
       msg.hidden = false;
     }
   }
+  // The pre-choice: what is chosen (masked), or the form to choose; a failed transfer
+  // says so and may be chosen again; a paid one is told by the paid screen.
+  function showChoice(choice, saved) {
+    var current = $("kiosk-choice-current");
+    current.hidden = !choice;
+    current.className = "kiosk-step step-" + (choice && choice.status === "failed" ? "red_lane" : "counter");
+    if (!choice) return;
+    // The masked account reads left to right inside any sentence (138****8000 in Arabic too):
+    // a left-to-right isolate around it.
+    var values = { method: t["pay_" + choice.payout_method] || choice.payout_method,
+                   account: "\u2066" + choice.payout_account + "\u2069" };
+    current.textContent = choice.status === "failed" ? fill(t.choice_failed, values)
+      : (saved ? t.choice_saved + " " : "") + fill(t.choice_current, values);
+  }
   function renderChoice(data) {
     var box = $("kiosk-choice");
     var open = ["issued", "verified", "partially_verified"].indexOf(data.status) !== -1 &&
       data.payout_options.some(function (o) { return o.method !== "cash" && o.allowed; });
     var choice = data.payout_choice;
-    box.hidden = !open && !choice;
-    var current = $("kiosk-choice-current");
-    current.hidden = !choice;
-    if (choice) {
-      current.textContent = fill(t.choice_current, {
-        method: t["pay_" + choice.payout_method] || choice.payout_method,
-        account: choice.payout_account,
-      });
-    }
-    $("kiosk-choice-form").hidden = !!choice || !open;
+    if (choice && (choice.status === "paid" || choice.status === "lapsed")) choice = null;
+    var again = !choice || choice.status === "failed";
+    box.hidden = !choice && !open;
+    showChoice(choice, false);
+    $("kiosk-choice-form").hidden = !(open && again);
+    $("kiosk-choice-error").hidden = true;
+    ["kiosk-choice-method-error", "kiosk-account-error", "kiosk-email-error"].forEach(function (id) {
+      $(id).hidden = true;
+    });
   }
 
   function render(data) {
@@ -382,36 +395,54 @@
   });
 
   // Pre-chosen transfer (and the email for notices), posted with the same proof of possession.
+  // The page checks what it can (a choice, something typed, a card's digits); the server
+  // decides the rest and its codes come back as the traveler's words.
+  var EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
   function accountProblem(method, value) {
-    var v = value.replace(/[\s-]+/g, "");
+    var digits = value.replace(/[\s-]+/g, "");
     if (!method) return ["method", t.err_method_empty];
-    if (!v) return ["account", t.err_account_empty];
-    var card = /^\d{12,19}$/.test(v);
-    var phone = /^\+?\d{6,15}$/.test(v);
-    var email = /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value.trim());
-    if (method === "bank_card" ? !card : !(phone || email)) return ["account", t.err_account_malformed];
+    if (!digits) return ["account", t.err_account_empty];
+    if (method === "bank_card" && !(/^\d{12,19}$/.test(digits) && luhnOk(digits))) {
+      return ["account", t.err_card_invalid];
+    }
     return null;
   }
+  function accountRejected(method, code) {
+    if (code === "invalid_card_number" || method === "bank_card") return t.err_card_invalid;
+    return method === "wechat" ? t.err_wechat_account : t.err_alipay_account;
+  }
+  var accountEl = $("kiosk-account");
+  var emailEl = $("kiosk-email");
+  accountEl.addEventListener("input", function () { fieldError(accountEl, $("kiosk-account-error"), ""); });
+  emailEl.addEventListener("input", function () { fieldError(emailEl, $("kiosk-email-error"), ""); });
+  Array.prototype.forEach.call(document.querySelectorAll("input[name=payout_method]"), function (radio) {
+    radio.addEventListener("change", function () {
+      $("kiosk-choice-method-error").hidden = true;
+      fieldError(accountEl, $("kiosk-account-error"), "");
+    });
+  });
   $("kiosk-choice-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var method = (document.querySelector("input[name=payout_method]:checked") || {}).value || "";
-    var account = $("kiosk-account").value.trim();
-    var email = $("kiosk-email").value.trim();
+    var account = accountEl.value.trim();
+    var email = emailEl.value.trim();
     var errs = { method: "", account: "", email: "" };
     var problem = accountProblem(method, account);
     if (problem) errs[problem[0]] = problem[1];
-    if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) errs.email = t.err_email_malformed;
-    fieldError($("kiosk-account"), $("kiosk-choice-method-error"), errs.method);
-    fieldError($("kiosk-account"), $("kiosk-account-error"), errs.account);
-    fieldError($("kiosk-email"), $("kiosk-email-error"), errs.email);
+    if (email && !EMAIL.test(email)) errs.email = t.err_email_malformed;
+    var methodError = $("kiosk-choice-method-error");
+    methodError.textContent = errs.method;
+    methodError.hidden = !errs.method;
+    fieldError(accountEl, $("kiosk-account-error"), errs.account);
+    fieldError(emailEl, $("kiosk-email-error"), errs.email);
     if (errs.method || errs.account || errs.email) return;
     var submit = $("kiosk-choice-submit");
     var errorBox = $("kiosk-choice-error");
     errorBox.hidden = true;
     submit.disabled = true;
     submit.textContent = t.saving;
-    var body = { form: lookedUp.qr.length === 16 ? lookedUp.qr : lookedUp.qr.slice(3, 19),
-                 document_number: lookedUp.document, payout_method: method, payout_account: account };
+    var body = { form: lookedUp.qr, document_number: lookedUp.document,
+                 payout_method: method, payout_account: account, lang: lang };
     if (email) body.email = email;
     fetch(root.dataset.choiceUrl, {
       method: "POST",
@@ -420,15 +451,29 @@
       credentials: "omit",
     }).then(function (response) {
       return response.json().then(function (reply) {
-        if (response.status === 201 || response.status === 200) {
-          return lookup().then(function (r) { return r.ok ? r.json().then(render) : null; });
+        if (response.status === 201) {
+          // The confirmation is the server's own reply: the method and the masked account.
+          showChoice({ payout_method: reply.payout_method, payout_account: reply.payout_account,
+                       status: reply.status }, true);
+          $("kiosk-choice-form").hidden = true;
+          accountEl.value = "";
+          emailEl.value = "";
+          $("kiosk-choice-current").focus();
+          return;
         }
         var f = (reply.extra && reply.extra.fields) || {};
-        if (f.payout_account) fieldError($("kiosk-account"), $("kiosk-account-error"), t.err_account_malformed);
-        if (f.email) fieldError($("kiosk-email"), $("kiosk-email-error"), t.err_email_malformed);
-        if (!f.payout_account && !f.email) {
+        if (f.payout_account) fieldError(accountEl, $("kiosk-account-error"), accountRejected(method, reply.code));
+        if (f.email) fieldError(emailEl, $("kiosk-email-error"), t.err_email_malformed);
+        if (f.payout_method) {
+          methodError.textContent = t.err_method_empty;
+          methodError.hidden = false;
+        }
+        if (!f.payout_account && !f.email && !f.payout_method) {
           errorBox.textContent = reply.code === "already_refunded" ? t.already_refunded
-            : response.status === 429 ? t.throttled : t.network_error;
+            : reply.code === "form_not_payable" ? t.choice_not_payable
+            : reply.code === "form_locked" ? t.form_locked
+            : response.status === 429 ? t.throttled
+            : response.status === 404 ? t.not_found : t.network_error;
           errorBox.hidden = false;
         }
       });
