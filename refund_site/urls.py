@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("stores.api.urls")),
     path("", include("customs.api.urls")),
     path("", include("agencies.api.urls")),
+    path("", include("buyrefund.api.urls")),
     path("", include("kiosk.api.urls")),
     path("", include("authority.api.urls")),
 ]
@@ -27,7 +28,7 @@ urlpatterns = [
     path("accounts/otp/verify/", otp_verify, name="otp-verify"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("store/", include("stores.urls")),
-    path("store/", include("agencies.store_urls")),
+    path("store/", include("buyrefund.urls")),
     path("customs/", include("customs.urls")),
     path("agency/", include("agencies.urls")),
     path("kiosk/", include("kiosk.urls")),

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "stores",
     "customs",
     "agencies",
+    "buyrefund",
     "kiosk",
     "authority",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agencies.tasks import guarantees_sweep_task
+from buyrefund.tasks import guarantees_sweep_task
 
 
 def _iso_date(value: str) -> str:
