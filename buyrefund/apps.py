@@ -17,3 +17,13 @@ class BuyRefundConfig(AppConfig):
         from buyrefund.api.views import register
 
         register()
+        # Customs verified (or refused) a form: the next sweep looks at its guarantee.
+        from django.db.models.signals import post_save
+
+        from buyrefund.services import verification_saved
+
+        post_save.connect(
+            verification_saved,
+            sender="customs.Verification",
+            dispatch_uid="buyrefund.verification_saved",
+        )
