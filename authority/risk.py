@@ -11,7 +11,7 @@ evidence of at most ``MAX_CASES`` cases.
 | just_under_threshold | one traveler's forms just under the threshold (3) | margin, % (10) |
 | store_void_rate | voided share of a store's forms, % (20) | minimum forms issued (10) |
 | far_port_fast | hours from issue to verification at a port in another city (6) | — |
-| kiosk_form_locks | kiosk form locks of one form (2) | — (pending: see ``_kiosk_form_locks``) |
+| kiosk_form_locks | kiosk locks of one form number (2) | — |
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Min, Q
+from django.utils import timezone
 
 from authority.models import RiskSignalRule, SignalCode
 from core.money import money_str
 from customs.models import InspectionPolicy, Verification
+from kiosk.models import KioskFormLock
 from stores.models import FormStatus, RefundForm
 
 MAX_CASES = 200
@@ -50,7 +52,7 @@ SIGNAL_HELP: dict[str, str] = {
         "threshold: hours between issue and verification at a port in another city"
     ),
     SignalCode.KIOSK_FORM_LOCKS: (
-        "threshold: kiosk locks of one form (pending the kiosk lock record: lists nothing yet)"
+        "threshold: kiosk locks of one form number (five wrong document numbers each)"
     ),
 }
 
@@ -283,12 +285,62 @@ def _far_port_fast(rule: RiskSignalRule, start: date, end: date) -> list[Case]:
 
 
 def _kiosk_form_locks(rule: RiskSignalRule, start: date, end: date) -> list[Case]:
-    """Pending: the kiosk's form lock (5 wrong document numbers, SPEC §4) keeps no record yet.
+    """Form numbers the kiosk locked again and again (5 wrong document numbers each time).
 
-    Once the kiosk records its locks, this counts them per form over the period
-    (threshold: locks of one form) like the rules above.
+    Counts the kiosk's lock records per form number over the period (threshold: locks of
+    one number); ``client`` tells how many places the guesses came from. Unknown numbers
+    are listed too: someone walking numbers locks forms that do not exist.
     """
-    return []
+    found = (
+        KioskFormLock.objects.filter(locked_at__date__gte=start, locked_at__date__lte=end)
+        .order_by()
+        .values("number")
+        .annotate(
+            locks=Count("id"),
+            places=Count("client", distinct=True),
+            first=Min("locked_at"),
+            last=Max("locked_at"),
+        )
+        .filter(locks__gte=max(int(rule.threshold), 1))
+        .order_by("-locks", "number")[:MAX_CASES]
+    )
+    rows = list(found)
+    forms = {
+        form.number: form
+        for form in _forms_with_evidence().filter(number__in=[row["number"] for row in rows])
+    }
+    cases = []
+    for row in rows:
+        form = forms.get(row["number"])
+        first, last = (timezone.localtime(row[k]) for k in ("first", "last"))
+        places = "one place" if row["places"] == 1 else f"{row['places']} places"
+        detail = (
+            f"form {row['number']} locked {row['locks']} times from {places},"
+            f" {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+        )
+        if form is None:
+            cases.append(
+                Case(
+                    code=SignalCode.KIOSK_FORM_LOCKS,
+                    day=last.date(),
+                    subject=f"no such form ({row['number']})",
+                    detail=detail,
+                )
+            )
+            continue
+        numbers, stores, ports = _evidence([form])
+        cases.append(
+            Case(
+                code=SignalCode.KIOSK_FORM_LOCKS,
+                day=last.date(),
+                subject=_traveler(form),
+                detail=detail,
+                forms=numbers,
+                stores=stores,
+                ports=ports,
+            )
+        )
+    return cases
 
 
 SIGNALS: dict[str, Callable[[RiskSignalRule, date, date], list[Case]]] = {
@@ -298,7 +350,7 @@ SIGNALS: dict[str, Callable[[RiskSignalRule, date, date], list[Case]]] = {
     SignalCode.FAR_PORT_FAST: _far_port_fast,
     SignalCode.KIOSK_FORM_LOCKS: _kiosk_form_locks,
 }
-PENDING = {SignalCode.KIOSK_FORM_LOCKS}
+PENDING: set[str] = set()
 
 
 def risk_signals(*, start: date, end: date, port_code: str | None = None) -> list[SignalResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from core.models import Agency, AgencyFeeRate, BuyAndRefundWindow, Port, StaffMembership, Store
+
+# Later apps add their demo records here at start-up (core imports none of them):
+# each hook runs inside ``demo_seed``'s transaction and returns counts for its summary.
+DEMO_HOOKS: list[Callable[[], dict[str, int]]] = []
+
+
+def demo_hook_register(hook: Callable[[], dict[str, int]]) -> None:
+    """Add a later app's demo seeding to ``seed_demo`` (once, whatever the calls)."""
+    if hook not in DEMO_HOOKS:
+        DEMO_HOOKS.append(hook)
 
 
 @transaction.atomic
@@ -108,12 +119,15 @@ def demo_seed() -> dict[str, int]:
         defaults = {"store": None, "port": None, "agency": None, **place}
         StaffMembership.objects.update_or_create(user=user, defaults=defaults)
     _demo_user("admin", password, superuser=True)
-    return {
+    counts = {
         "agencies": Agency.objects.filter(code__in=["DEMO-AGENCY", "DEMO-AGENCY-2"]).count(),
         "ports": Port.objects.filter(code__in=["PVG", "PEK"]).count(),
         "stores": Store.objects.filter(code__in=["DEMO-SH-001", "DEMO-BJ-001"]).count(),
         "users": User.objects.filter(username__in=[*DEMO_USERNAMES]).count(),
     }
+    for hook in DEMO_HOOKS:
+        counts.update(hook())
+    return counts
 
 
 DEMO_USERNAMES = (

@@ -306,6 +306,7 @@ def verification_create(
     traveler_matches: bool = True,
     channel: str = VerificationChannel.COUNTER,
     today: date | None = None,
+    signer_label: str = "",
 ) -> Verification:
     """Verify a form for the quantities presented and stamp it; refusals are recorded.
 
@@ -313,7 +314,8 @@ def verification_create(
     as fully presented, None means everything was presented. The kiosk channel
     (green lane) only verifies forms not selected for inspection. A ``qr``, or a typed
     ``document_number`` (the damaged-QR path: it must match, else the 404 of a missing
-    form), is recorded as the form's presentation at the port.
+    form), is recorded as the form's presentation at the port. Without an officer (the
+    kiosk green lane) the stamp names ``signer_label`` (``device:KIOSK-PVG-1``) instead.
     """
     day = today or timezone.localdate()
     try:
@@ -333,6 +335,7 @@ def verification_create(
             traveler_matches=traveler_matches,
             channel=channel,
             today=day,
+            signer_label=signer_label,
         )
     except RECORDED_REFUSALS as error:
         verification_attempt_record(
@@ -383,6 +386,7 @@ def _verify(
     channel: str,
     today: date,
     document_number: str | None = None,
+    signer_label: str = "",
 ) -> Verification:
     form = form_lock(number=form_number)
     if qr:
@@ -458,7 +462,7 @@ def _verify(
     FORM_TRANSITIONS.check(form.status, result)
 
     verified_at = timezone.now().replace(microsecond=0)
-    officer_label = officer.get_username() if officer is not None else ""
+    officer_label = officer.get_username() if officer is not None else signer_label[:150]
     flight_code = flight.strip().upper()[:16]
     port_key_id = key_id(port.code)
     message = stamp_message(

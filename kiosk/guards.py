@@ -13,15 +13,21 @@ the same way, so the lock says nothing about whether a form exists.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from core.exceptions import ApplicationError
+from core.keys import document_hash_key
 from core.net import client_ip
+from stores.models import RefundForm
 
 T = TypeVar("T")
 
@@ -59,7 +65,27 @@ def form_lock_check(*, number: str | None) -> None:
         )
 
 
-def form_lock_failure(*, number: str | None) -> None:
+def _client_tag(client: str) -> str:
+    """A keyed hash of the client address: comparable between locks, not reversible."""
+    tag = f"kiosk-client:{client}".encode()
+    return hmac.new(document_hash_key(), tag, hashlib.sha256).hexdigest()[:16]
+
+
+def _record_lock(*, number: str, client: str, seconds: int) -> None:
+    """Keep the evidence of a lock for the authority's risk signal (kiosk_form_locks)."""
+    from kiosk.models import KioskFormLock
+
+    now = timezone.now()
+    KioskFormLock.objects.create(
+        number=number,
+        form=RefundForm.objects.filter(number=number).first(),
+        locked_at=now,
+        locked_until=now + timedelta(seconds=seconds),
+        client=_client_tag(client),
+    )
+
+
+def form_lock_failure(*, number: str | None, client: str = "unknown") -> None:
     """Count one wrong document number for the form; the last allowed one locks it."""
     if number is None:
         return
@@ -74,6 +100,7 @@ def form_lock_failure(*, number: str | None) -> None:
     if failures >= settings.KIOSK_FORM_LOCK_FAILURES:
         cache.set(_lock_key(number), 1, timeout=seconds)
         cache.delete(key)
+        _record_lock(number=number, client=client, seconds=seconds)
 
 
 def form_lock_success(*, number: str) -> None:
@@ -81,18 +108,25 @@ def form_lock_success(*, number: str) -> None:
     cache.delete(_fail_key(number))
 
 
-def form_guarded(*, number: str | None, attempt: Callable[[], T], miss: type[Exception]) -> T:
+def form_guarded(
+    *,
+    number: str | None,
+    attempt: Callable[[], T],
+    miss: type[Exception],
+    client: str = "unknown",
+) -> T:
     """Run one lookup of a form by its document number under the form's lock.
 
     ``attempt`` raises ``miss`` for a wrong document (or unknown form); that is counted
     and re-raised. Raises ``FormLocked`` while the form is locked. Used by the kiosk lookup
     and by every other anonymous endpoint that proves possession with the document number.
+    ``client`` (``core.net.client_ip``) goes, hashed, into the lock record.
     """
     form_lock_check(number=number)
     try:
         result = attempt()
     except miss:
-        form_lock_failure(number=number)
+        form_lock_failure(number=number, client=client)
         raise
     if number is not None:
         form_lock_success(number=number)

@@ -9,8 +9,10 @@ two cases also take about the same time.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,18 +23,24 @@ from django.utils import timezone
 from agencies.guarantee_models import Prepayment, PrepaymentStatus
 from agencies.models import PayoutMethod, Refund, RefundStatus
 from core import rules
-from core.crypto import document_hash
+from core.crypto import document_hash, normalize_document_number
 from core.ledger import record_history
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from core.selectors import fee_rate_on, policies_all
-from core.signing import QR_LENGTH, QR_PREFIX, MalformedQr, parse_form_qr
+from core.signing import FORM_NUMBER_LENGTH, QR_LENGTH, QR_PREFIX, MalformedQr, parse_form_qr
 from customs.models import Verification, VerificationChannel, VerificationLine
 from customs.selectors import inspection_for, verification_for
 from kiosk.i18n import language_of, money, text
+from kiosk.models import Device
 from stores.models import FormStatus, RefundForm
 
 MAX_INPUT_LENGTH = 200
+# A trip's other forms shown with one lookup (a traveler with more is shown the latest).
+MAX_TRIP_FORMS = 50
+# Document numbers as the stores take them (stores.api.serializers): normalized, 5-20 A-Z 0-9.
+DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{5,20}$")
+QR_BODY = re.compile(r"^[A-Z2-7]+$")
 VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
 # Ledger actions on a form with their own words; anything else reads "Status updated".
 TIMELINE_ACTIONS = frozenset(
@@ -68,9 +76,41 @@ class KioskNotFound(LookupError):
     """No form matches the form number/QR and document number given (or the input is bad)."""
 
 
+def lookup_field_errors(*, form: Any, document_number: Any) -> dict[str, str]:
+    """What is wrong with the fields as typed, before any lookup: field -> message key.
+
+    Only what the characters themselves say (empty, wrong length, letters in a form number,
+    a typo the check digit catches, a QR read halfway): nothing here depends on what is
+    stored, so these messages tell a prober nothing. A well-formed but unknown or forged
+    input is the lookup's uniform 404.
+    """
+    errors: dict[str, str] = {}
+    typed = "".join(form.split()).upper() if isinstance(form, str) else ""
+    if not typed:
+        errors["form"] = "err_form_empty"
+    elif len(typed) > MAX_INPUT_LENGTH:
+        errors["form"] = "err_form_malformed"
+    elif typed.startswith(QR_PREFIX):
+        body = typed[len(QR_PREFIX) + FORM_NUMBER_LENGTH :]
+        if len(typed) != QR_LENGTH or not QR_BODY.match(body):
+            errors["form"] = "err_qr_incomplete"
+    elif not typed.isdigit() or len(typed) != FORM_NUMBER_LENGTH:
+        errors["form"] = "err_form_malformed"
+    elif not is_valid_form_number(typed):
+        errors["form"] = "err_form_check"
+    document = (
+        normalize_document_number(document_number) if isinstance(document_number, str) else ""
+    )
+    if not document:
+        errors["document_number"] = "err_document_empty"
+    elif not DOCUMENT_NUMBER.match(document):
+        errors["document_number"] = "err_document_malformed"
+    return errors
+
+
 @dataclass(frozen=True)
 class KioskResult:
-    """The traveler's view of one form, in one language."""
+    """The traveler's view of one form, in one language (``trip``: their other forms)."""
 
     number: str
     lang: str
@@ -81,6 +121,10 @@ class KioskResult:
     next_step: dict[str, str]
     timeline: list[dict[str, Any]] = field(default_factory=list)
     payout_options: list[dict[str, Any]] = field(default_factory=list)
+    estimate: Decimal = ZERO
+    payment: dict[str, Any] | None = None
+    green_lane: bool = False
+    trip: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,8 +135,12 @@ class KioskResult:
             "timeline": self.timeline,
             "total": money_str(self.total),
             "net_refund": money_str(self.net_refund),
+            "estimate": money_str(self.estimate),
             "next_step": self.next_step,
             "payout_options": self.payout_options,
+            "payment": self.payment,
+            "green_lane": self.green_lane,
+            "trip": self.trip,
         }
 
 
@@ -224,6 +272,55 @@ def _payout_options(
     return options
 
 
+def _payment(
+    form: RefundForm, verification: Verification | None, net: Decimal, lang: str
+) -> dict[str, Any] | None:
+    """How a paid refund was paid: method, masked account, amount, and why it differs.
+
+    The estimate is the net refund printed on the form; a partial verification is the usual
+    reason the traveler got less (verified goods against the printed total).
+    """
+    if form.status != FormStatus.REFUNDED:
+        return None
+    refund = Refund.objects.filter(form=form, status=RefundStatus.PAID).first()
+    if refund is not None:
+        method, account, paid_at = (
+            refund.payout_method,
+            refund.payout_account_masked,
+            refund.paid_at,
+        )
+    else:  # Buy & Refund: paid at the store, settled by the guarantee
+        prepayment = Prepayment.objects.filter(form=form).order_by("-created_at").first()
+        if prepayment is None:
+            return None
+        method, account, paid_at = prepayment.payout_method, "", prepayment.paid_at
+    verified = verification.verified_total if verification is not None else form.total
+    why = {"code": "", "text": ""}
+    if verified < form.total and net < form.net_refund:
+        why = {
+            "code": "partially_verified",
+            "text": text(
+                lang,
+                "why_less_partial",
+                verified=money(lang, money_str(verified)),
+                printed=money(lang, money_str(form.total)),
+            ),
+        }
+    elif net != form.net_refund:
+        why = {"code": "rates", "text": text(lang, "why_less_other")}
+    return {
+        "method": method,
+        "method_text": text(lang, f"pay_{method}") if method in PayoutMethod.values else method,
+        "account": account,
+        "amount": money_str(net),
+        "estimate": money_str(form.net_refund),
+        "printed_total": money_str(form.total),
+        "verified_total": money_str(verified),
+        "paid_at": timezone.localtime(paid_at).isoformat() if paid_at else None,
+        "difference": why,
+    }
+
+
 def _timeline(form: RefundForm, lang: str) -> list[dict[str, Any]]:
     events = []
     for entry in record_history(form):
@@ -241,7 +338,8 @@ def _timeline(form: RefundForm, lang: str) -> list[dict[str, Any]]:
 
 
 def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskResult:
-    """The form's status, amounts, next step, payout options and history for its traveler.
+    """The form's status, amounts, next step, payout options and history for its traveler,
+    with the traveler's other forms of the same trip (same document, same last entry).
 
     Raises ``KioskNotFound`` for any mismatch or bad input, all alike.
     """
@@ -261,7 +359,22 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         or not hmac.compare_digest(presented_hash, record.document_hash)
     ):
         raise KioskNotFound("no form matches")
+    today = timezone.localdate()
+    others = list(
+        RefundForm.objects.select_related("store")
+        .filter(document_hash=record.document_hash, last_entry_date=record.last_entry_date)
+        .exclude(pk=record.pk)
+        .order_by("-issued_at", "-number")[:MAX_TRIP_FORMS]
+    )
+    trip = [
+        form_view(record=other, lang=language, today=today).as_dict() for other in reversed(others)
+    ]
+    return replace(form_view(record=record, lang=language, today=today), trip=trip)
 
+
+def form_view(*, record: RefundForm, lang: str, today: Any) -> KioskResult:
+    """What the kiosk shows of one form (its trip left empty)."""
+    language = lang
     verification = verification_for(record)
     prepayment = (
         Prepayment.objects.select_related("guarantee")
@@ -275,7 +388,6 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         if record.buy_and_refund
         else None
     )
-    today = timezone.localdate()
     if record.status == FormStatus.REFUNDED:
         net = _refunded_net(record)
     elif prepayment is not None and record.status == FormStatus.ISSUED:
@@ -296,4 +408,26 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         next_step=_next_step(record, verification, prepayment, net, language),
         timeline=_timeline(record, language),
         payout_options=_payout_options(record, net, verification, prepayment, language),
+        estimate=record.net_refund,
+        payment=_payment(record, verification, net, language),
+        green_lane=_green_lane_possible(record),
+    )
+
+
+def _green_lane_possible(form: RefundForm) -> bool:
+    """Issued, and not selected for inspection (undecided: the green lane decides it first)."""
+    if form.status != FormStatus.ISSUED:
+        return False
+    decision = inspection_for(form)
+    return decision is None or not decision.selected
+
+
+def device_for_key(*, key: str) -> Device | None:
+    """The active device holding ``key``, or None (unknown or revoked)."""
+    if not key or len(key) > MAX_INPUT_LENGTH:
+        return None
+    return (
+        Device.objects.select_related("port")
+        .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True)
+        .first()
     )

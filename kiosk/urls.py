@@ -6,4 +6,5 @@ app_name = "kiosk"
 
 urlpatterns = [
     path("", views.kiosk_home, name="home"),
+    path("device/", views.kiosk_device, name="device"),
 ]

@@ -1,269 +1,18 @@
-"""ISO 3166-1 countries: alpha-3 (as in passport MRZs) to alpha-2, with names.
+"""ISO 3166-1 countries from ``pycountry`` (the iso-codes data), names in the traveler's language.
 
-Generated once from Debian's iso-codes 4.15 (``/usr/share/iso-codes/json/iso_3166-1.json``
-and its zh_CN translation), plus the ICAO-only codes Doc 9303 part 3 uses in MRZs
-(``D`` for Germany, the British nationality variants, Kosovo). Shipped as data so
-the app needs no extra package; no library installed here maps alpha-3 to alpha-2.
+Names are translated through iso-codes' own gettext domain ``iso3166-1`` shipped inside
+pycountry, so a Japanese traveler reads 日本 and a French one Japon. Two small tables stay
+here because no ISO list holds them: the ICAO Doc 9303 part 3 codes that MRZs use and ISO
+does not (``D`` for Germany, the British nationality variants, Kosovo ``RKS`` → ``XK``), and
+the Chinese names of Hong Kong, Macao and Taiwan as Chinese official usage writes them.
 """
 
 from __future__ import annotations
 
-# alpha-3 -> (alpha-2, English name, Chinese name)
-COUNTRIES: dict[str, tuple[str, str, str]] = {
-    "ABW": ("AW", "Aruba", "阿鲁巴"),
-    "AFG": ("AF", "Afghanistan", "阿富汗"),
-    "AGO": ("AO", "Angola", "安哥拉"),
-    "AIA": ("AI", "Anguilla", "安圭拉"),
-    "ALA": ("AX", "Åland Islands", "奥兰群岛"),
-    "ALB": ("AL", "Albania", "阿尔巴尼亚"),
-    "AND": ("AD", "Andorra", "安道尔"),
-    "ARE": ("AE", "United Arab Emirates", "阿联酋"),
-    "ARG": ("AR", "Argentina", "阿根廷"),
-    "ARM": ("AM", "Armenia", "亚美尼亚"),
-    "ASM": ("AS", "American Samoa", "美属萨摩亚"),
-    "ATA": ("AQ", "Antarctica", "南极洲"),
-    "ATF": ("TF", "French Southern Territories", "法属南半球领地"),
-    "ATG": ("AG", "Antigua and Barbuda", "安提瓜和巴布达"),
-    "AUS": ("AU", "Australia", "澳大利亚"),
-    "AUT": ("AT", "Austria", "奥地利"),
-    "AZE": ("AZ", "Azerbaijan", "阿塞拜疆"),
-    "BDI": ("BI", "Burundi", "布隆迪"),
-    "BEL": ("BE", "Belgium", "比利时"),
-    "BEN": ("BJ", "Benin", "贝宁"),
-    "BES": ("BQ", "Bonaire, Sint Eustatius and Saba", "博奈尔、圣尤斯特歇斯岛和萨巴"),
-    "BFA": ("BF", "Burkina Faso", "布基纳法索"),
-    "BGD": ("BD", "Bangladesh", "孟加拉"),
-    "BGR": ("BG", "Bulgaria", "保加利亚"),
-    "BHR": ("BH", "Bahrain", "巴林"),
-    "BHS": ("BS", "Bahamas", "巴哈马"),
-    "BIH": ("BA", "Bosnia and Herzegovina", "波斯尼亚和黑塞哥维那"),
-    "BLM": ("BL", "Saint Barthélemy", "圣巴泰勒米岛"),
-    "BLR": ("BY", "Belarus", "白俄罗斯"),
-    "BLZ": ("BZ", "Belize", "伯利兹"),
-    "BMU": ("BM", "Bermuda", "百慕大"),
-    "BOL": ("BO", "Bolivia", "玻利维亚共和国"),
-    "BRA": ("BR", "Brazil", "巴西"),
-    "BRB": ("BB", "Barbados", "巴巴多斯"),
-    "BRN": ("BN", "Brunei Darussalam", "文莱"),
-    "BTN": ("BT", "Bhutan", "不丹"),
-    "BVT": ("BV", "Bouvet Island", "布维群岛"),
-    "BWA": ("BW", "Botswana", "博兹瓦那"),
-    "CAF": ("CF", "Central African Republic", "中非"),
-    "CAN": ("CA", "Canada", "加拿大"),
-    "CCK": ("CC", "Cocos (Keeling) Islands", "科科斯群岛"),
-    "CHE": ("CH", "Switzerland", "瑞士"),
-    "CHL": ("CL", "Chile", "智利"),
-    "CHN": ("CN", "China", "中国"),
-    "CIV": ("CI", "Côte d'Ivoire", "科特迪瓦"),
-    "CMR": ("CM", "Cameroon", "喀麦隆"),
-    "COD": ("CD", "Congo (DR)", "刚果民主共和国"),
-    "COG": ("CG", "Congo", "刚果"),
-    "COK": ("CK", "Cook Islands", "库克群岛"),
-    "COL": ("CO", "Colombia", "哥伦比亚"),
-    "COM": ("KM", "Comoros", "科摩罗"),
-    "CPV": ("CV", "Cabo Verde", "佛得角"),
-    "CRI": ("CR", "Costa Rica", "哥斯达黎加"),
-    "CUB": ("CU", "Cuba", "古巴"),
-    "CUW": ("CW", "Curaçao", "库拉索"),
-    "CXR": ("CX", "Christmas Island", "圣诞岛"),
-    "CYM": ("KY", "Cayman Islands", "开曼群岛"),
-    "CYP": ("CY", "Cyprus", "塞浦路斯"),
-    "CZE": ("CZ", "Czechia", "捷克"),
-    "DEU": ("DE", "Germany", "德国"),
-    "DJI": ("DJ", "Djibouti", "吉布提"),
-    "DMA": ("DM", "Dominica", "多米尼克"),
-    "DNK": ("DK", "Denmark", "丹麦"),
-    "DOM": ("DO", "Dominican Republic", "多米尼加共和国"),
-    "DZA": ("DZ", "Algeria", "阿尔及利亚"),
-    "ECU": ("EC", "Ecuador", "厄瓜多尔"),
-    "EGY": ("EG", "Egypt", "埃及"),
-    "ERI": ("ER", "Eritrea", "厄立特里亚"),
-    "ESH": ("EH", "Western Sahara", "西撒哈拉"),
-    "ESP": ("ES", "Spain", "西班牙"),
-    "EST": ("EE", "Estonia", "爱沙尼亚"),
-    "ETH": ("ET", "Ethiopia", "埃塞俄比亚"),
-    "FIN": ("FI", "Finland", "芬兰"),
-    "FJI": ("FJ", "Fiji", "斐济"),
-    "FLK": ("FK", "Falkland Islands (Malvinas)", "福克兰群岛(马尔维纳斯)"),
-    "FRA": ("FR", "France", "法国"),
-    "FRO": ("FO", "Faroe Islands", "法罗群岛"),
-    "FSM": ("FM", "Micronesia", "密克罗尼西亚"),
-    "GAB": ("GA", "Gabon", "加蓬"),
-    "GBR": ("GB", "United Kingdom", "英国"),
-    "GEO": ("GE", "Georgia", "格鲁吉亚"),
-    "GGY": ("GG", "Guernsey", "根西岛"),
-    "GHA": ("GH", "Ghana", "加纳"),
-    "GIB": ("GI", "Gibraltar", "直布罗陀"),
-    "GIN": ("GN", "Guinea", "几内亚"),
-    "GLP": ("GP", "Guadeloupe", "瓜德罗普"),
-    "GMB": ("GM", "Gambia", "冈比亚"),
-    "GNB": ("GW", "Guinea-Bissau", "几内亚比绍"),
-    "GNQ": ("GQ", "Equatorial Guinea", "赤道几内亚"),
-    "GRC": ("GR", "Greece", "希腊"),
-    "GRD": ("GD", "Grenada", "格林纳达"),
-    "GRL": ("GL", "Greenland", "格陵兰"),
-    "GTM": ("GT", "Guatemala", "瓜地马拉"),
-    "GUF": ("GF", "French Guiana", "法属圭亚那"),
-    "GUM": ("GU", "Guam", "关岛"),
-    "GUY": ("GY", "Guyana", "圭亚那"),
-    "HKG": ("HK", "Hong Kong", "中国香港"),
-    "HMD": ("HM", "Heard Island and McDonald Islands", "赫德岛与麦克唐纳群岛"),
-    "HND": ("HN", "Honduras", "洪都拉斯"),
-    "HRV": ("HR", "Croatia", "克罗地亚"),
-    "HTI": ("HT", "Haiti", "海地"),
-    "HUN": ("HU", "Hungary", "匈牙利"),
-    "IDN": ("ID", "Indonesia", "印度尼西亚"),
-    "IMN": ("IM", "Isle of Man", "曼岛"),
-    "IND": ("IN", "India", "印度"),
-    "IOT": ("IO", "British Indian Ocean Territory", "英属印度洋领地"),
-    "IRL": ("IE", "Ireland", "爱尔兰"),
-    "IRN": ("IR", "Iran", "伊朗伊斯兰共和国"),
-    "IRQ": ("IQ", "Iraq", "伊拉克"),
-    "ISL": ("IS", "Iceland", "冰岛"),
-    "ISR": ("IL", "Israel", "以色列"),
-    "ITA": ("IT", "Italy", "意大利"),
-    "JAM": ("JM", "Jamaica", "牙买加"),
-    "JEY": ("JE", "Jersey", "泽西岛"),
-    "JOR": ("JO", "Jordan", "约旦"),
-    "JPN": ("JP", "Japan", "日本"),
-    "KAZ": ("KZ", "Kazakhstan", "哈萨克斯坦"),
-    "KEN": ("KE", "Kenya", "肯尼亚"),
-    "KGZ": ("KG", "Kyrgyzstan", "吉尔吉斯坦"),
-    "KHM": ("KH", "Cambodia", "柬埔塞"),
-    "KIR": ("KI", "Kiribati", "基里巴斯"),
-    "KNA": ("KN", "Saint Kitts and Nevis", "圣基茨和尼维斯"),
-    "KOR": ("KR", "Korea, Republic of", "大韩民国"),
-    "KWT": ("KW", "Kuwait", "科威特"),
-    "LAO": ("LA", "Laos", "老挝人民民主共和国"),
-    "LBN": ("LB", "Lebanon", "黎巴嫩"),
-    "LBR": ("LR", "Liberia", "利比里亚"),
-    "LBY": ("LY", "Libya", "利比亚"),
-    "LCA": ("LC", "Saint Lucia", "圣路西亚"),
-    "LIE": ("LI", "Liechtenstein", "列支敦士登"),
-    "LKA": ("LK", "Sri Lanka", "斯里兰卡"),
-    "LSO": ("LS", "Lesotho", "莱索托"),
-    "LTU": ("LT", "Lithuania", "立陶宛"),
-    "LUX": ("LU", "Luxembourg", "卢森堡"),
-    "LVA": ("LV", "Latvia", "拉脱维亚"),
-    "MAC": ("MO", "Macao", "中国澳门"),
-    "MAF": ("MF", "Saint Martin (French part)", "法属圣马丁"),
-    "MAR": ("MA", "Morocco", "摩洛哥"),
-    "MCO": ("MC", "Monaco", "摩纳哥"),
-    "MDA": ("MD", "Moldova", "摩尔多瓦共和国"),
-    "MDG": ("MG", "Madagascar", "马达加斯加"),
-    "MDV": ("MV", "Maldives", "马尔代夫"),
-    "MEX": ("MX", "Mexico", "墨西哥"),
-    "MHL": ("MH", "Marshall Islands", "马绍尔群岛"),
-    "MKD": ("MK", "North Macedonia", "北马其顿"),
-    "MLI": ("ML", "Mali", "马里"),
-    "MLT": ("MT", "Malta", "马尔他"),
-    "MMR": ("MM", "Myanmar", "缅甸"),
-    "MNE": ("ME", "Montenegro", "黑山"),
-    "MNG": ("MN", "Mongolia", "蒙古"),
-    "MNP": ("MP", "Northern Mariana Islands", "北马里亚纳群岛"),
-    "MOZ": ("MZ", "Mozambique", "莫桑比克"),
-    "MRT": ("MR", "Mauritania", "毛里塔尼亚"),
-    "MSR": ("MS", "Montserrat", "蒙塞拉特岛"),
-    "MTQ": ("MQ", "Martinique", "马提尼克"),
-    "MUS": ("MU", "Mauritius", "毛里求斯"),
-    "MWI": ("MW", "Malawi", "马拉维"),
-    "MYS": ("MY", "Malaysia", "马来西亚"),
-    "MYT": ("YT", "Mayotte", "马约特"),
-    "NAM": ("NA", "Namibia", "纳米比亚"),
-    "NCL": ("NC", "New Caledonia", "新喀里多尼亚"),
-    "NER": ("NE", "Niger", "尼日尔"),
-    "NFK": ("NF", "Norfolk Island", "诺福克岛"),
-    "NGA": ("NG", "Nigeria", "尼日利亚"),
-    "NIC": ("NI", "Nicaragua", "尼加拉瓜"),
-    "NIU": ("NU", "Niue", "纽埃"),
-    "NLD": ("NL", "Netherlands", "荷兰"),
-    "NOR": ("NO", "Norway", "挪威"),
-    "NPL": ("NP", "Nepal", "尼泊尔"),
-    "NRU": ("NR", "Nauru", "瑙鲁"),
-    "NZL": ("NZ", "New Zealand", "新西兰"),
-    "OMN": ("OM", "Oman", "阿曼"),
-    "PAK": ("PK", "Pakistan", "巴基斯坦"),
-    "PAN": ("PA", "Panama", "巴拿马"),
-    "PCN": ("PN", "Pitcairn", "皮特克恩"),
-    "PER": ("PE", "Peru", "秘鲁"),
-    "PHL": ("PH", "Philippines", "菲律宾"),
-    "PLW": ("PW", "Palau", "帕劳"),
-    "PNG": ("PG", "Papua New Guinea", "巴布亚新几内亚"),
-    "POL": ("PL", "Poland", "波兰"),
-    "PRI": ("PR", "Puerto Rico", "波多黎各"),
-    "PRK": ("KP", "Korea, DPR", "朝鲜民主主义人民共和国"),
-    "PRT": ("PT", "Portugal", "葡萄牙"),
-    "PRY": ("PY", "Paraguay", "巴拉圭"),
-    "PSE": ("PS", "Palestine", "巴勒斯坦"),
-    "PYF": ("PF", "French Polynesia", "法属玻利尼西亚"),
-    "QAT": ("QA", "Qatar", "卡塔尔"),
-    "REU": ("RE", "Réunion", "留尼汪"),
-    "ROU": ("RO", "Romania", "罗马尼亚"),
-    "RUS": ("RU", "Russia", "俄罗斯"),
-    "RWA": ("RW", "Rwanda", "卢旺达"),
-    "SAU": ("SA", "Saudi Arabia", "沙特阿拉伯"),
-    "SDN": ("SD", "Sudan", "苏丹"),
-    "SEN": ("SN", "Senegal", "塞内加尔"),
-    "SGP": ("SG", "Singapore", "新加坡"),
-    "SGS": ("GS", "South Georgia and the South Sandwich Islands", "南乔治亚岛和南桑德韦奇岛"),
-    "SHN": (
-        "SH",
-        "Saint Helena, Ascension and Tristan da Cunha",
-        "圣赫勒拿-阿森松-特里斯坦达库尼亚",
-    ),
-    "SJM": ("SJ", "Svalbard and Jan Mayen", "斯瓦尔巴特和扬马延岛"),
-    "SLB": ("SB", "Solomon Islands", "所罗门群岛"),
-    "SLE": ("SL", "Sierra Leone", "塞拉利昂"),
-    "SLV": ("SV", "El Salvador", "萨尔瓦多"),
-    "SMR": ("SM", "San Marino", "圣马力诺市"),
-    "SOM": ("SO", "Somalia", "索马里"),
-    "SPM": ("PM", "Saint Pierre and Miquelon", "圣皮埃尔和密克隆"),
-    "SRB": ("RS", "Serbia", "塞尔维亚"),
-    "SSD": ("SS", "South Sudan", "南苏丹"),
-    "STP": ("ST", "Sao Tome and Principe", "圣多美和普林西比"),
-    "SUR": ("SR", "Suriname", "苏里南"),
-    "SVK": ("SK", "Slovakia", "斯洛伐克"),
-    "SVN": ("SI", "Slovenia", "斯洛文尼亚"),
-    "SWE": ("SE", "Sweden", "瑞典"),
-    "SWZ": ("SZ", "Eswatini", "斯威士兰"),
-    "SXM": ("SX", "Sint Maarten (Dutch part)", "荷属圣马丁"),
-    "SYC": ("SC", "Seychelles", "塞舌尔"),
-    "SYR": ("SY", "Syria", "阿拉伯叙利亚共和国"),
-    "TCA": ("TC", "Turks and Caicos Islands", "特克斯和凯科斯群岛"),
-    "TCD": ("TD", "Chad", "乍得"),
-    "TGO": ("TG", "Togo", "多哥"),
-    "THA": ("TH", "Thailand", "泰国"),
-    "TJK": ("TJ", "Tajikistan", "塔吉克斯坦"),
-    "TKL": ("TK", "Tokelau", "托克劳"),
-    "TKM": ("TM", "Turkmenistan", "土库曼斯坦"),
-    "TLS": ("TL", "Timor-Leste", "东帝汶"),
-    "TON": ("TO", "Tonga", "汤加"),
-    "TTO": ("TT", "Trinidad and Tobago", "特里尼达和多巴哥"),
-    "TUN": ("TN", "Tunisia", "突尼斯"),
-    "TUR": ("TR", "Türkiye", "土耳其"),
-    "TUV": ("TV", "Tuvalu", "图瓦卢"),
-    "TWN": ("TW", "Taiwan", "中国台湾"),
-    "TZA": ("TZ", "Tanzania", "坦桑尼亚"),
-    "UGA": ("UG", "Uganda", "乌干达"),
-    "UKR": ("UA", "Ukraine", "乌克兰"),
-    "UMI": ("UM", "United States Minor Outlying Islands", "美国本土外小岛屿"),
-    "URY": ("UY", "Uruguay", "乌拉圭"),
-    "USA": ("US", "United States", "美国"),
-    "UZB": ("UZ", "Uzbekistan", "乌兹别克斯坦"),
-    "VAT": ("VA", "Holy See (Vatican City State)", "梵地冈"),
-    "VCT": ("VC", "Saint Vincent and the Grenadines", "圣文森特和格林纳丁斯"),
-    "VEN": ("VE", "Venezuela", "委内瑞拉玻利瓦尔共和国"),
-    "VGB": ("VG", "Virgin Islands, British", "英属维尔京群岛"),
-    "VIR": ("VI", "Virgin Islands, U.S.", "美属维尔京群岛"),
-    "VNM": ("VN", "Viet Nam", "越南"),
-    "VUT": ("VU", "Vanuatu", "瓦努阿图"),
-    "WLF": ("WF", "Wallis and Futuna", "瓦利斯和富图纳"),
-    "WSM": ("WS", "Samoa", "萨摩亚"),
-    "YEM": ("YE", "Yemen", "也门"),
-    "ZAF": ("ZA", "South Africa", "南非"),
-    "ZMB": ("ZM", "Zambia", "赞比亚"),
-    "ZWE": ("ZW", "Zimbabwe", "津巴布韦"),
-}
+import gettext
+from functools import cache
+
+import pycountry
 
 # ICAO Doc 9303 codes that are not ISO alpha-3, mapped to the ISO alpha-2 they stand for.
 ICAO_ONLY: dict[str, str] = {
@@ -275,9 +24,37 @@ ICAO_ONLY: dict[str, str] = {
     "GBS": "GB",
     "RKS": "XK",
 }
+# Not in ISO 3166 (a user-assigned code used by the EU and ICAO): English and Chinese.
+EXTRA_COUNTRIES: dict[str, tuple[str, str]] = {"XK": ("Kosovo", "科索沃")}
+# iso-codes' locale per platform language (Django code).
+ISO_LOCALES: dict[str, str] = {
+    "zh-hans": "zh_CN",
+    "zh-hant": "zh_TW",
+    "ja": "ja",
+    "ko": "ko",
+    "ru": "ru",
+    "fr": "fr",
+    "de": "de",
+    "es": "es",
+    "ar": "ar",
+}
+# Chinese official usage for the three regions (iso-codes writes them otherwise).
+REGION_NAMES: dict[str, dict[str, str]] = {
+    "zh-hans": {"HK": "中国香港", "MO": "中国澳门", "TW": "中国台湾"},
+    "zh-hant": {"HK": "中國香港", "MO": "中國澳門", "TW": "中國台灣"},
+}
 
-_BY_ALPHA2 = {a2: (en, zh) for a2, en, zh in COUNTRIES.values()}
-_BY_ALPHA2["XK"] = ("Kosovo", "科索沃")
+
+@cache
+def _translation(lang: str) -> gettext.NullTranslations:
+    locale = ISO_LOCALES.get(lang)
+    if locale is None:
+        return gettext.NullTranslations()
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, [locale], fallback=True)
+
+
+def _english(country: object) -> str:
+    return str(getattr(country, "common_name", None) or country.name)  # type: ignore[attr-defined]
 
 
 def alpha2_from_mrz(code: str) -> str | None:
@@ -289,18 +66,52 @@ def alpha2_from_mrz(code: str) -> str | None:
     key = code.replace("<", "").strip().upper()
     if key in ICAO_ONLY:
         return ICAO_ONLY[key]
-    row = COUNTRIES.get(key)
-    return row[0] if row else None
+    if len(key) != 3:
+        return None
+    country = pycountry.countries.get(alpha_3=key)
+    return str(country.alpha_2) if country is not None else None
+
+
+@cache
+def country_name(alpha2: str, lang: str = "en") -> str | None:
+    """The country's name in ``lang`` (a platform language code), or None if unknown."""
+    code = (alpha2 or "").strip().upper()
+    if code in EXTRA_COUNTRIES:
+        english, chinese = EXTRA_COUNTRIES[code]
+        return chinese if lang in ("zh-hans", "zh-hant") else english
+    if len(code) != 2 or not code.isalpha():
+        return None
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return None
+    if code in REGION_NAMES.get(lang, {}):
+        return REGION_NAMES[lang][code]
+    english = _english(country)
+    translated = _translation(lang).gettext(english)
+    if translated == english and english != country.name:
+        translated = _translation(lang).gettext(country.name)
+    return translated if lang != "en" else english
 
 
 def country_names(alpha2: str) -> tuple[str, str] | None:
     """(English, Chinese) names of an alpha-2 code, or None if unknown."""
-    return _BY_ALPHA2.get(alpha2.upper())
+    english = country_name(alpha2, "en")
+    if english is None:
+        return None
+    return english, country_name(alpha2, "zh-hans") or english
+
+
+@cache
+def _choices() -> tuple[tuple[str, str], ...]:
+    codes = [str(c.alpha_2) for c in pycountry.countries] + list(EXTRA_COUNTRIES)
+    rows = []
+    for code in codes:
+        names = country_names(code)
+        assert names is not None
+        rows.append((code, f"{code} · {names[0]} {names[1]}", names[0]))
+    return tuple((code, label) for code, label, _english in sorted(rows, key=lambda r: r[2]))
 
 
 def country_choices() -> list[tuple[str, str]]:
     """(alpha-2, "FR · France 法国") sorted by English name, for a select box."""
-    return sorted(
-        ((a2, f"{a2} · {en} {zh}") for a2, (en, zh) in _BY_ALPHA2.items()),
-        key=lambda item: item[1][5:],
-    )
+    return list(_choices())

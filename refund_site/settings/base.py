@@ -310,6 +310,8 @@ OTP_TOTP_ISSUER = "VAT refund"
 
 # --- Business ---------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="refund-demo-2026")
+# The demo kiosk device KIOSK-PVG-1's key (seed_demo; production keys are generated).
+DEMO_KIOSK_KEY = env.str("DEMO_KIOSK_KEY", default="kiosk-demo-2026")
 # A retry of a request still running waits this long at most, then gets 409
 # idempotency_in_progress with Retry-After (never a wait near a server timeout).
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=1.0)

@@ -6,8 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
+from stdnum import luhn
 
 from authority.models import AuthorityRead, RiskSignalRule
+from kiosk.models import KioskFormLock
 from tests.authority.helpers import goods, issue, traveler, verify
 from tests.factories import StoreFactory, staff_user
 
@@ -78,7 +81,7 @@ def test_the_analyst_sees_every_planted_case_with_its_evidence(demo, api, plante
     assert [(c["forms"], c["ports"]) for c in far] == [([planted["far"]["number"]], ["PEK"])]
     assert "verified at PEK (Beijing)" in far[0]["detail"]
 
-    assert got["kiosk_form_locks"]["pending"] is True and got["kiosk_form_locks"]["cases"] == []
+    assert got["kiosk_form_locks"]["pending"] is False and got["kiosk_form_locks"]["cases"] == []
     assert AuthorityRead.objects.filter(what="risk", channel="api").count() == 1
 
 
@@ -129,3 +132,62 @@ def test_the_page_lists_cases_and_exports_them(demo, planted, client):
     }
     xlsx = client.get("/authority/risk/", {"format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def _lock_through_the_kiosk(api, number: str, address: str) -> None:
+    """Five wrong document numbers from one address: the kiosk locks the form number."""
+    kiosk = api(None)
+    for n in range(5):
+        wrong = kiosk.post(
+            "/api/v1/kiosk/lookup/",
+            {"form": number, "document_number": f"Z{n}9999999"},
+            format="json",
+            REMOTE_ADDR=address,
+        )
+        assert wrong.status_code == 404
+    locked = kiosk.post(
+        "/api/v1/kiosk/lookup/",
+        {"form": number, "document_number": "Z09999999"},
+        format="json",
+        REMOTE_ADDR=address,
+    )
+    assert locked.json()["code"] == "form_locked"
+    cache.delete(f"kiosk:form-lock:{number}")  # the 15 minutes pass
+
+
+def test_repeated_kiosk_locks_are_a_signal_with_their_evidence(demo, api, settings):
+    settings.KIOSK_THROTTLE_RATE = "1000/min"
+    form = issue(api(demo.clerk), QUIET, goods("Tea", "1", "300.00", "0.09", "tea_food"))
+    verify(api(demo.officer2), form)
+    once = issue(api(demo.clerk), SPLITTER, goods("Tea", "1", "300.00", "0.09", None))
+    unknown = "1131" + "0" * 10 + "4"
+    unknown += luhn.calc_check_digit(unknown)
+    for address in ("198.51.100.7", "198.51.100.8"):
+        _lock_through_the_kiosk(api, form["number"], address)
+        _lock_through_the_kiosk(api, unknown, address)
+    _lock_through_the_kiosk(api, once["number"], "198.51.100.7")  # once: under the threshold
+    # the record keeps the evidence, never the address
+    assert KioskFormLock.objects.count() == 5
+    assert not KioskFormLock.objects.filter(client__contains="198.51").exists()
+    assert KioskFormLock.objects.filter(number=form["number"], form__isnull=False).count() == 2
+
+    got = signals(api(demo.analyst).get(RISK))["kiosk_form_locks"]
+    cases = {case["detail"].split()[1]: case for case in got["cases"]}
+    assert set(cases) == {form["number"], unknown}
+    mine = cases[form["number"]]
+    assert mine["subject"].startswith("Anna Schmidt (DE, ")
+    assert "C01X00T47" not in str(got)  # the document number only ever masked
+    assert mine["forms"] == [form["number"]]
+    assert mine["stores"] == ["DEMO-SH-001"] and mine["ports"] == ["PEK"]
+    assert "locked 2 times from 2 places" in mine["detail"]
+    assert cases[unknown]["subject"] == f"no such form ({unknown})"
+    assert cases[unknown]["forms"] == []
+
+    # a higher threshold in the admin: nothing is listed
+    RiskSignalRule.objects.filter(code="kiosk_form_locks").update(threshold=Decimal("3"))
+    assert signals(api(demo.analyst).get(RISK))["kiosk_form_locks"]["cases"] == []
+    RiskSignalRule.objects.filter(code="kiosk_form_locks").update(threshold=Decimal("2"))
+    # customs of the port that verified it sees the case; the other port does not
+    port_view = signals(api(demo.officer2).get(RISK))["kiosk_form_locks"]["cases"]
+    assert [case["forms"] for case in port_view] == [[form["number"]]]
+    assert signals(api(demo.officer).get(RISK))["kiosk_form_locks"]["cases"] == []

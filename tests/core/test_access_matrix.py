@@ -253,6 +253,16 @@ def _kiosk_body(world: World, role: str) -> Any:
     return {"form": world.sh, "document_number": DOCUMENT}
 
 
+def _green_lane_body(world: World, role: str) -> Any:
+    form = RefundForm.objects.get(number=world.issued)
+    return {
+        "form": form.number,
+        "qr": form.qr_payload,
+        "document_number": DOCUMENT,
+        "departure_date": timezone.localdate().isoformat(),
+    }
+
+
 def _token_body(world: World, role: str) -> Any:
     return {"username": "clerk", "password": "refund-demo-2026"}
 
@@ -340,6 +350,9 @@ API = [
     R("POST", "/api/v1/forms/{number}/prepayment/handover/", 409, 404, 403, 403, 403, 403, 403, 403, 403, 401, args={"number": "buy_and_refund"}),
     R("GET", "/api/v1/settlements/{period}/",                403, 403, 403, 403, 200, 200, 403, 403, 403, 401, args={"period": "period"}),
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
+    # A kiosk device's routes: only Authorization: Device <key> (tests/kiosk/test_green_lane.py).
+    R("POST", "/api/v1/kiosk/green-lane/",                   401, 401, 401, 401, 401, 401, 401, 401, 401, 401, body=_green_lane_body),
+    R("GET", "/api/v1/kiosk/device/",                        401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
     # the tax authority (issue 13): statistics for the analyst; risk also for officers
     R("GET", "/api/v1/authority/statistics/",                403, 403, 403, 403, 403, 403, 200, 403, 403, 401, query="by=nationality"),
     R("GET", "/api/v1/authority/risk/",                      403, 403, 200, 200, 403, 403, 200, 403, 403, 401),
@@ -391,6 +404,7 @@ PAGES = [
     R("GET", "/agency/settlement/{period}.xlsx",             403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
     R("GET", "/agency/guarantees/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/kiosk/",                                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/kiosk/device/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     R("GET", "/authority/",                                  302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="redirects to statistics"),
     R("GET", "/authority/statistics/",                       403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
     R("GET", "/authority/registry/",                         403, 403, 403, 403, 403, 403, 200, 403, 403, 302),

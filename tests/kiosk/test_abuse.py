@@ -125,10 +125,12 @@ def test_kiosk_page_posts_and_answers_without_script(issued: Any, client: Any) -
     assert "18,00" in html  # the net refund, written the French way
     assert DOCUMENT not in html
     assert found["Cache-Control"].startswith("max-age=0") or "no-store" in found["Cache-Control"]
-    missing = client.post("/kiosk/", {"form": form.number, "document_number": "Z9", "lang": "fr"})
+    missing = client.post(
+        "/kiosk/", {"form": form.number, "document_number": "Z9999999", "lang": "fr"}
+    )
     assert missing.status_code == 404
     for _ in range(4):
-        client.post("/kiosk/", {"form": form.number, "document_number": "Z9", "lang": "fr"})
+        client.post("/kiosk/", {"form": form.number, "document_number": "Z9999999", "lang": "fr"})
     locked = client.post("/kiosk/", {"form": form.number, "document_number": DOCUMENT})
     assert locked.status_code == 429
     assert "15 minutes" in locked.content.decode()
@@ -198,7 +200,7 @@ def two_servers(tmp_path: Path, transactional_db: None) -> Iterator[list[str]]:
 def _post(url: str) -> int:
     request = urllib.request.Request(  # noqa: S310
         f"{url}{URL}",
-        data=b'{"form": "0000000000000000", "document_number": "X1"}',
+        data=b'{"form": "0000000000000000", "document_number": "X1234567"}',
         headers={"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.77"},
         method="POST",
     )
