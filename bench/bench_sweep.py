@@ -179,33 +179,45 @@ def main(args: argparse.Namespace) -> None:
     figures: dict[str, Any] = {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     try:
         print(f"PostgreSQL on port {pg.port}; {args.guarantees:,} guarantees, {args.due:,} due")
-        small_url = pg.create("sweep_small")
-        phase(small_url, base, "build", total=args.due, due=args.due)
-        figures["small"] = phase(small_url, base, "sweep", due=args.due)
-        big_url = pg.create("sweep_big")
-        figures["big_build"] = phase(big_url, base, "build", total=args.guarantees, due=args.due)
-        figures["big"] = phase(big_url, base, "sweep", due=args.due)
-
-        tenth_url = pg.create("ledger_tenth")
-        phase(tenth_url, base, "ledger-build", entries=args.entries // 10)
-        phase(tenth_url, base, "ledger-seal")
-        figures["verify_tenth"] = phase(tenth_url, base, "ledger-verify")
-        ledger_url = pg.create("ledger")
-        figures["ledger_build"] = phase(ledger_url, base, "ledger-build", entries=args.entries)
-        figures["seal"] = phase(ledger_url, base, "ledger-seal")
-        figures["verify"] = phase(ledger_url, base, "ledger-verify")
+        if "sweep" in args.parts:
+            small_url = pg.create("sweep_small")
+            phase(small_url, base, "build", total=args.due, due=args.due)
+            figures["small"] = phase(small_url, base, "sweep", due=args.due)
+            big_url = pg.create("sweep_big")
+            figures["big_build"] = phase(
+                big_url, base, "build", total=args.guarantees, due=args.due
+            )
+            figures["big"] = phase(big_url, base, "sweep", due=args.due)
+        if "ledger" in args.parts:
+            tenth_url = pg.create("ledger_tenth")
+            phase(tenth_url, base, "ledger-build", entries=args.entries // 10)
+            phase(tenth_url, base, "ledger-seal")
+            figures["verify_tenth"] = phase(tenth_url, base, "ledger-verify")
+            ledger_url = pg.create("ledger")
+            figures["ledger_build"] = phase(ledger_url, base, "ledger-build", entries=args.entries)
+            figures["seal"] = phase(ledger_url, base, "ledger-seal")
+            figures["verify"] = phase(ledger_url, base, "ledger-verify")
     finally:
         pg.stop()
         shutil.rmtree(base, ignore_errors=True)
     figures["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     figures["machine"] = machine()
-    text = report(figures, args)
+    figures["args"] = {"due": args.due, "guarantees": args.guarantees, "entries": args.entries}
+    if args.figures:
+        Path(args.figures).write_text(json.dumps(figures))
+    if {"small", "seal"} <= figures.keys():
+        finish(figures, args.write)
+
+
+def finish(figures: dict[str, Any], write: bool) -> None:
+    text = report(figures)
     print(text)
-    if args.write:
+    if write:
         write_section(text)
 
 
-def report(f: dict[str, Any], args: argparse.Namespace) -> str:
+def report(f: dict[str, Any]) -> str:
+    args = argparse.Namespace(**f["args"])
     small, big = f["small"], f["big"]
     ratio = big["sweep_s"] / small["sweep_s"]
     seal, verify, tenth = f["seal"], f["verify"], f["verify_tenth"]
@@ -568,10 +580,26 @@ if __name__ == "__main__":
     parser.add_argument("--due", type=int, default=1_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--parts", default="sweep,ledger", help="sweep, ledger or both (comma-separated)"
+    )
+    parser.add_argument("--figures", help="also save the figures (JSON) to this file")
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        metavar="FIGURES",
+        help="no run: merge saved figure files (one per part run apart) into the report",
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.phase:
         run_phase(parsed)
+    elif parsed.report:
+        merged: dict[str, Any] = {}
+        for name in parsed.report:
+            part = json.loads(Path(name).read_text())
+            merged = {**part, **merged} if merged else part
+        finish(merged, parsed.write)
     else:
         main(parsed)
