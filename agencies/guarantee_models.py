@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.models import Agency, Store
+from core.models import Agency, LedgerHead, Store
 from core.state import TransitionMap
 from stores.models import RefundForm
 
@@ -84,7 +84,7 @@ GUARANTEE_TRANSITIONS = TransitionMap(
 )
 
 
-class Prepayment(models.Model):
+class Prepayment(LedgerHead):
     """The Buy & Refund prepayment (= the form's net refund) paid at the store, once per form."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -138,7 +138,7 @@ class Prepayment(models.Model):
         return f"prepayment {self.pk} of {self.form_id} ({self.status})"
 
 
-class Guarantee(models.Model):
+class Guarantee(LedgerHead):
     """The card pre-authorization guaranteeing a prepayment until customs verifies.
 
     ``deadline`` is the purchase date plus the regional window; after

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.models import Agency, Port, RefundPolicy
+from core.models import Agency, LedgerHead, Port, RefundPolicy
 from core.state import TransitionMap
 from stores.models import RefundForm
 
@@ -55,7 +55,7 @@ LIVE_REFUND_STATUSES = (
 )
 
 
-class Refund(models.Model):
+class Refund(LedgerHead):
     """One refund of one form, paid by an agency; the amounts are on the verified goods.
 
     A transfer is created ``pending`` in one transaction, sent to the payout

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 
 from agencies.models import (
     LIVE_REFUND_STATUSES,
@@ -23,7 +23,7 @@ from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
 from core.selectors import fee_rate_on, policies_all
 from core.signing import ParsedQr
-from customs.models import Verification, VerificationChannel, VerificationLine
+from customs.models import Verification, VerificationChannel
 from customs.selectors import stamp_is_valid, verification_for
 from stores.models import FormStatus, RefundForm
 from stores.selectors import form_current_digest
@@ -130,16 +130,16 @@ def _missing_fields(form: RefundForm, line_count: int) -> list[str]:
 
 
 def _verified_lines(verification: Verification | None) -> list[rules.LineFacts]:
-    """Per VAT rate, the VAT-inclusive total of the quantities customs verified (one query)."""
+    """Per VAT rate, the VAT-inclusive total of the quantities customs verified (from the
+    verification's lines, loaded with their form lines by ``verification_for``)."""
     if verification is None or verification.result not in VERIFIED_STATUSES:
         return []
-    rows = (
-        VerificationLine.objects.filter(verification=verification, verified_total__gt=0)
-        .values("form_line__vat_rate")
-        .annotate(total=Sum("verified_total"))
-        .order_by("form_line__vat_rate")
-    )
-    return [rules.LineFacts(vat_rate=r["form_line__vat_rate"], total=r["total"]) for r in rows]
+    totals: dict[Decimal, Decimal] = {}
+    for line in verification.lines.all():
+        if line.verified_total > 0:
+            rate = line.form_line.vat_rate
+            totals[rate] = totals.get(rate, ZERO) + line.verified_total
+    return [rules.LineFacts(vat_rate=rate, total=totals[rate]) for rate in sorted(totals)]
 
 
 def refund_assess(
@@ -151,14 +151,17 @@ def refund_assess(
     agency_id: int,
     refund_date: date,
     existing: Refund | None = None,
+    verification: Verification | Literal["read"] | None = "read",
 ) -> RefundAssessment:
     """Run checks A-F (FAQ Q37(3)) and compute the amounts on the verified goods.
 
     ``qr`` None is the damaged-QR path (number and document typed): check F then
     compares the record alone (its content digest, not voided, not refunded).
-    A fixed number of queries whatever the number of lines.
+    ``verification``: the form's, already read with its lines (written once, never
+    changed), else it is read here. A fixed number of queries whatever the lines.
     """
-    verification = verification_for(form)
+    if verification == "read":
+        verification = verification_for(form)
     line_count = len(verification.lines.all()) if verification else form.lines.count()
     record_digest = form_current_digest(form)
     customs_verified = (

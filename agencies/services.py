@@ -68,11 +68,13 @@ from core.api.idempotency import idempotency_bind
 from core.crypto import document_hash
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
-from core.ledger import ledger_append
-from core.models import Agency, Port
+from core.ledger import ledger_append, ledger_batch, ledger_entries_save, ledger_head_annotate
+from core.models import LEDGER_HEAD_FIELDS, Agency, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
+from core.transitions import transition, transition_prepare
 from customs.models import Verification
+from customs.selectors import verification_for
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
 from stores.scopes import PresentationHow, form_matching_document, presentation_record
@@ -234,6 +236,9 @@ class CounterPresentation:
 
     form: RefundForm
     qr: ParsedQr | None
+    # The form's verification (None: not verified), with its lines: a verification is
+    # written once and never changed, so the counter's transaction reads it from here.
+    verification: Verification | None = None
 
     @property
     def how(self) -> str:
@@ -273,14 +278,10 @@ def counter_form_present(
         form = form_matching_document(number=number, document_number=document_number)
     if form is None:
         raise FormNotFound(f"No refund form {number}.")
-    verified_by = (
-        Verification.objects.filter(form_id=form.pk)
-        .values_list("port__agency_id", flat=True)
-        .first()
-    )
-    if Verification.objects.filter(form_id=form.pk).exists() and verified_by != agency.pk:
+    verification = verification_for(form)
+    if verification is not None and verification.port.agency_id != agency.pk:
         raise FormNotFound(f"No refund form {number}.")
-    presented = CounterPresentation(form=form, qr=parsed)
+    presented = CounterPresentation(form=form, qr=parsed, verification=verification)
     if record:
         presentation_record(form=form, user=agent, how=presented.how, agency=agency)
     return presented
@@ -314,6 +315,7 @@ def refund_check(
     existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
     return refund_assess(
         form=form,
+        verification=presented.verification,
         qr=presented.qr,
         document_number=document_number,
         document_type=doc_type,
@@ -362,6 +364,7 @@ def refund_attempt_record(
         )
         ledger_append(
             record=attempt,
+            created=True,
             action="refund_refused",
             actor=agent,
             payload={
@@ -417,6 +420,7 @@ def refund_pay(
     try:
         refund = _refund_open(
             form_number=presented.form.number,
+            verification=presented.verification,
             parsed=presented.qr,
             document_number=document_number,
             document_type=doc_type,
@@ -437,7 +441,17 @@ def refund_pay(
         )
         raise
     if refund.status == RefundStatus.PENDING:
+        sent = refund
         refund = _refund_send(refund, actor=agent)
+        # The people and places it names are the ones it was opened with: the reply
+        # reads them from here.
+        for relation in ("agent", "agency", "port"):
+            if getattr(Refund, relation).is_cached(sent) and getattr(
+                refund, f"{relation}_id"
+            ) == getattr(sent, f"{relation}_id"):
+                setattr(refund, relation, getattr(sent, relation))
+        if refund.form_id == sent.form_id and RefundForm.store.is_cached(sent.form):
+            refund.form.store = sent.form.store
     return refund
 
 
@@ -456,9 +470,11 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 
 
 @transaction.atomic
+@ledger_batch()  # the refund's creation and (cash) its handover wait: one INSERT
 def _refund_open(
     *,
     form_number: str,
+    verification: Verification | None,
     parsed: ParsedQr | None,
     document_number: str,
     document_type: str | None,
@@ -498,8 +514,11 @@ def _refund_open(
             f"Form {form.number} has a failed refund at another agency; it must be re-sent there.",
             extra={"refund": existing.pk, "status": existing.status},
         )
+    if verification is not None and verification.form_id != form.pk:
+        verification = None  # not this form's (cannot happen: read by this form's id)
     assessment = refund_assess(
         form=form,
+        verification=verification,
         qr=parsed,
         document_number=document_number,
         document_type=document_type,
@@ -552,6 +571,7 @@ def _refund_open(
     idempotency_bind(refund)
     ledger_append(
         record=refund,
+        created=True,
         action="refund_created",
         actor=agent,
         to_status=RefundStatus.PENDING,
@@ -602,18 +622,18 @@ def _refund_reopen(
         locked.payout_account_hash = choice.account_hash
         locked.payout_key = f"refund-{locked.uid}-{locked.payout_attempt}"
         payload.update({"payout_method": choice.method, "payout_account": choice.masked})
-    locked.status = RefundStatus.PENDING
     locked.agent_id = agent.pk
-    locked.save()
-    idempotency_bind(locked)
-    ledger_append(
-        record=locked,
-        action="refund_resent",
+    entry = transition_prepare(
+        locked,
+        to=RefundStatus.PENDING,
         actor=agent,
+        action="refund_resent",
         from_status=RefundStatus.FAILED,
-        to_status=RefundStatus.PENDING,
         payload={**payload, "payout_key": locked.payout_key},
     )
+    locked.save()
+    ledger_entries_save([entry])
+    idempotency_bind(locked)
     if locked.payout_method == PayoutMethod.CASH:
         _mark_awaiting_handover(locked, actor=agent)
     return locked
@@ -621,15 +641,14 @@ def _refund_reopen(
 
 def _mark_awaiting_handover(refund: Refund, *, actor: object) -> None:
     """Cash: pending -> awaiting_handover until the agent confirms it (caller's txn)."""
-    REFUND_TRANSITIONS.check(refund.status, RefundStatus.AWAITING_HANDOVER)
-    refund.status = RefundStatus.AWAITING_HANDOVER
-    refund.save(update_fields=["status", "updated_at"])
-    ledger_append(
-        record=refund,
-        action="refund_awaiting_handover",
+    transition(
+        refund,
+        to=RefundStatus.AWAITING_HANDOVER,
+        transitions=REFUND_TRANSITIONS,
+        fields=["updated_at"],
         actor=actor,
+        action="refund_awaiting_handover",
         from_status=RefundStatus.PENDING,
-        to_status=RefundStatus.AWAITING_HANDOVER,
         payload={"form": refund.form.number, "net_refund": refund.net_refund},
     )
 
@@ -674,24 +693,11 @@ def _mark_paid(
     """Refund -> paid and form -> refunded, with both ledger entries (caller's txn)."""
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.PAID)
     FORM_TRANSITIONS.check(form.status, FormStatus.REFUNDED)
-    previous_status = refund.status
-    refund.status = RefundStatus.PAID
     refund.paid_at = (refund.handed_over_at if handed_over_by else None) or timezone.now()
     refund.payout_reference = reference
     refund.failure_code = ""
     refund.failure_message = ""
     refund.failure_definite = False
-    refund.save(
-        update_fields=[
-            "status",
-            "paid_at",
-            "payout_reference",
-            "failure_code",
-            "failure_message",
-            "failure_definite",
-            "updated_at",
-        ]
-    )
     payload: dict[str, Any] = {
         "form": form.number,
         "payout_method": refund.payout_method,
@@ -703,23 +709,33 @@ def _mark_paid(
     if handed_over_by is not None:
         payload["handed_over_by"] = handed_over_by.get_username()
         payload["handed_over_at"] = refund.handed_over_at
-    ledger_append(
-        record=refund,
-        action="refund_handed_over" if handed_over_by is not None else "refund_paid",
+    # Both rows' heads move with their status; both entries go in one INSERT.
+    refund_entry = transition_prepare(
+        refund,
+        to=RefundStatus.PAID,
         actor=actor,
-        from_status=previous_status,
-        to_status=RefundStatus.PAID,
+        action="refund_handed_over" if handed_over_by is not None else "refund_paid",
+        from_status=refund.status,
         payload=payload,
     )
-    previous = form.status
-    form.status = FormStatus.REFUNDED
-    form.save(update_fields=["status"])
-    ledger_append(
-        record=form,
-        action="form_refunded",
+    refund.save(
+        update_fields=[
+            "status",
+            "paid_at",
+            "payout_reference",
+            "failure_code",
+            "failure_message",
+            "failure_definite",
+            "updated_at",
+            *LEDGER_HEAD_FIELDS,
+        ]
+    )
+    form_entry = transition_prepare(
+        form,
+        to=FormStatus.REFUNDED,
         actor=actor,
-        from_status=previous,
-        to_status=FormStatus.REFUNDED,
+        action="form_refunded",
+        from_status=form.status,
         payload={
             "refund": refund.pk,
             "agency": refund.agency_id,
@@ -729,6 +745,8 @@ def _mark_paid(
             "payout_method": refund.payout_method,
         },
     )
+    form.save(update_fields=["status", *LEDGER_HEAD_FIELDS])
+    ledger_entries_save([refund_entry, form_entry])
 
 
 def _refund_send(refund: Refund, *, actor: object) -> Refund:
@@ -811,32 +829,27 @@ def _refund_settle(
 ) -> Refund:
     """Transaction 2: lock form then refund; pending -> paid (form refunded) or failed."""
     form = RefundForm.objects.select_for_update().get(pk=form_id)
-    refund = Refund.objects.select_for_update(of=("self",)).select_related("form").get(pk=refund_id)
+    refund = (
+        ledger_head_annotate(Refund.objects.select_for_update(of=("self",)))
+        .select_related("form")
+        .get(pk=refund_id)
+    )
     if refund.status != RefundStatus.PENDING:
         return refund  # settled meanwhile by a concurrent re-send: nothing to do
     if paid:
         _mark_paid(refund, form=form, actor=actor, reference=reference)
         return refund
-    REFUND_TRANSITIONS.check(refund.status, RefundStatus.FAILED)
-    refund.status = RefundStatus.FAILED
     refund.failure_code = code[:64]
     refund.failure_message = message[:300]
     refund.failure_definite = definite
-    refund.save(
-        update_fields=[
-            "status",
-            "failure_code",
-            "failure_message",
-            "failure_definite",
-            "updated_at",
-        ]
-    )
-    ledger_append(
-        record=refund,
-        action="refund_failed",
+    transition(
+        refund,
+        to=RefundStatus.FAILED,
+        transitions=REFUND_TRANSITIONS,
+        fields=["failure_code", "failure_message", "failure_definite", "updated_at"],
         actor=actor,
+        action="refund_failed",
         from_status=RefundStatus.PENDING,
-        to_status=RefundStatus.FAILED,
         payload={
             "payout_key": refund.payout_key,
             "code": code,
@@ -866,18 +879,17 @@ def _refund_resend_open(
             f"Refund {refund.pk} is {refund.status}; only a failed refund can be re-sent.",
             extra={"status": refund.status},
         )
-    REFUND_TRANSITIONS.check(refund.status, RefundStatus.PENDING)
-    refund.status = RefundStatus.PENDING
-    refund.save(update_fields=["status", "updated_at"])
-    idempotency_bind(refund)  # an agent's re-send request whose process dies is settled too
-    ledger_append(
-        record=refund,
-        action="refund_resent",
+    transition(
+        refund,
+        to=RefundStatus.PENDING,
+        transitions=REFUND_TRANSITIONS,
+        fields=["updated_at"],
         actor=actor,
+        action="refund_resent",
         from_status=RefundStatus.FAILED,
-        to_status=RefundStatus.PENDING,
         payload={"payout_key": refund.payout_key, "payout_key_reused": True},
     )
+    idempotency_bind(refund)  # an agent's re-send request whose process dies is settled too
     return refund
 
 

@@ -510,6 +510,52 @@ def measure(port: int, tokens: dict[str, str], args: argparse.Namespace, warmup:
     return results
 
 
+# The run before the speed work (issue 12), 2026-11-30 10:20 UTC on this machine, load
+# average 3.75 at its end: requests/s, p50 ms, p99 ms, statements/request, ratio.
+BEFORE: dict[str, tuple[float, float, float, int, float]] = {
+    "baseline (before)": (288, 24.8, 107.9, 2, 1.40),
+    "invoice": (48, 130.7, 408.3, 16, 0.24),
+    "form": (24, 353.3, 451.9, 26, 0.12),
+    "verification": (42, 180.0, 310.3, 18, 0.20),
+    "refund, cash": (49, 156.4, 191.3, 22, 0.24),
+    "refund, bank card": (39, 170.0, 364.0, 29, 0.19),
+    "kiosk lookup": (86, 88.0, 211.5, 5, 0.42),
+    "baseline (after)": (123, 69.5, 115.3, 2, 0.60),
+}
+BEFORE_BASELINE = 205
+# Issue 12's targets, as ratios to the one-row insert.
+TARGETS = {
+    "invoice": 0.4,
+    "form": 0.25,
+    "verification": 0.25,
+    "refund, cash": 0.25,
+    "refund, bank card": 0.25,
+    "kiosk lookup": 0.5,
+}
+
+
+def comparison(results: list[Flow], baseline: float) -> list[str]:
+    """Before and after side by side: ratio to the baseline, statements, target."""
+    rows = [
+        "| flow | ratio before | ratio now | target | statements before | statements now "
+        "| p50 before | p50 now |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for flow in results:
+        before = BEFORE.get(flow.name)
+        target = TARGETS.get(flow.name)
+        ratio = flow.rps / baseline if baseline else 0.0
+        verdict = ""
+        if target is not None:
+            verdict = f"≥ {target:.2f}x " + ("met" if ratio >= target else "**not met**")
+        rows.append(
+            f"| {flow.name} | {f'{before[4]:.2f}x' if before else ''} | {ratio:.2f}x "
+            f"| {verdict} | {before[3] if before else ''} | {flow.median_statements:.0f} "
+            f"| {f'{before[1]:.1f} ms' if before else ''} | {flow.percentile(50):.1f} ms |"
+        )
+    return rows
+
+
 def write_results(results: list[Flow], rss: list[float], args: argparse.Namespace) -> None:
     baseline = statistics.mean([results[0].rps, results[-1].rps])
     load = os.getloadavg()
@@ -537,6 +583,14 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             f"({baseline:,.0f} requests/s). Failed requests: {failures}.",
             "",
             *rows,
+            "",
+            "## Before and after",
+            "",
+            "Before: the run of 2026-11-30 10:20 UTC on this machine (load average 3.75 at "
+            f"its end, baseline {BEFORE_BASELINE} requests/s), before the speed work of "
+            "issue 12. Ratios are each run's own: flow requests/s over that run's baseline.",
+            "",
+            *comparison(results, baseline),
             "",
             "Resident size of each gunicorn worker after the run: "
             + ", ".join(f"{size:.0f} MiB" for size in rss)

@@ -52,6 +52,7 @@ from core.ledger import ledger_append
 from core.models import Store
 from core.money import quantize_money
 from core.selectors import buy_and_refund_days, policies_all, working_days_add
+from core.transitions import transition
 from customs.models import VerificationLine, VerificationResult
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
@@ -365,6 +366,7 @@ def _prepayment_open(
     )
     ledger_append(
         record=prepayment,
+        created=True,
         action="prepayment_created",
         actor=clerk,
         to_status=PrepaymentStatus.PENDING,
@@ -372,6 +374,7 @@ def _prepayment_open(
     )
     ledger_append(
         record=guarantee,
+        created=True,
         action="guarantee_created",
         actor=clerk,
         to_status=GuaranteeStatus.PENDING,
@@ -521,16 +524,13 @@ def _operation_settle(
 def _guarantee_move(
     guarantee: Guarantee, target: str, *, actor: Any, action: str, payload: dict[str, Any]
 ) -> None:
-    GUARANTEE_TRANSITIONS.check(guarantee.status, target)
-    previous = guarantee.status
-    guarantee.status = target
-    guarantee.save()
-    ledger_append(
-        record=guarantee,
-        action=action,
+    transition(
+        guarantee,
+        to=target,
+        transitions=GUARANTEE_TRANSITIONS,
+        fields=None,
         actor=actor,
-        from_status=previous,
-        to_status=target,
+        action=action,
         payload=payload,
     )
 
@@ -539,20 +539,19 @@ def _prepayment_move(
     prepayment: Prepayment, target: str, *, actor: Any, action: str, payload: dict[str, Any]
 ) -> None:
     PREPAYMENT_TRANSITIONS.check(prepayment.status, target)
-    previous = prepayment.status
-    prepayment.status = target
     now = timezone.now()
     if target == PrepaymentStatus.PAID:
         prepayment.paid_at = prepayment.handed_over_at or now
     if target == PrepaymentStatus.RETURNED:
         prepayment.returned_at = now
-    prepayment.save()
-    ledger_append(
-        record=prepayment,
-        action=action,
+    transition(
+        prepayment,
+        to=target,
+        transitions=PREPAYMENT_TRANSITIONS,
+        check=False,
+        fields=None,
         actor=actor,
-        from_status=previous,
-        to_status=target,
+        action=action,
         payload=payload,
     )
 
@@ -763,15 +762,13 @@ def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
         return  # returned (goods returned): the form stays as it is, to be voided
     if not FORM_TRANSITIONS.can(form.status, FormStatus.REFUNDED):
         return
-    previous = form.status
-    form.status = FormStatus.REFUNDED
-    form.save(update_fields=["status"])
-    ledger_append(
-        record=form,
-        action="form_refunded",
+    transition(
+        form,
+        to=FormStatus.REFUNDED,
+        transitions=FORM_TRANSITIONS,
+        check=False,
         actor=actor,
-        from_status=previous,
-        to_status=FormStatus.REFUNDED,
+        action="form_refunded",
         payload={
             "buy_and_refund": True,
             "prepayment": guarantee.prepayment.amount,

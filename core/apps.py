@@ -40,3 +40,14 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(restore_seeded_policies, sender=self)
+        from core import models
+        from core.refcache import reference_changed, reference_models
+
+        post_migrate.connect(reference_changed, dispatch_uid="refcache-migrate")
+        reference_models(
+            models.RefundPolicy,
+            models.RefundRate,
+            models.AgencyFeeRate,
+            models.BuyAndRefundWindow,
+            models.WorkingDayOverride,
+        )

@@ -15,16 +15,19 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import merkle
-from core.models import LedgerEntry, LedgerSeal, LedgerSealItem, NumberSequence
+from core.models import LedgerEntry, LedgerHead, LedgerSeal, LedgerSealItem, NumberSequence
 from core.signing import canonical_json, sha256_hex, sign, verify
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,206 @@ def entry_hash_of(entry: LedgerEntry) -> str:
     return sha256_hex(b"ledger-entry-v1\n" + canonical_json(body))
 
 
+@dataclass
+class LedgerItem:
+    """One entry to append: what ``ledger_append`` takes, for ``ledger_append_many``."""
+
+    record: models.Model
+    action: str
+    actor: Any = None
+    from_status: str = ""
+    to_status: str = ""
+    payload: dict[str, Any] | None = None
+    created: bool = False
+
+
+def _key(record: models.Model) -> tuple[str, str]:
+    return record._meta.label_lower, str(record.pk)
+
+
+def _chain_heads(records: Sequence[models.Model]) -> dict[tuple[str, str], tuple[int, str]]:
+    """The last (seq, hash) of each record's chain, read from the ledger in one statement."""
+    condition = models.Q()
+    by_type: dict[str, list[str]] = {}
+    for record in records:
+        record_type, record_id = _key(record)
+        by_type.setdefault(record_type, []).append(record_id)
+    for record_type, ids in by_type.items():
+        condition |= models.Q(record_type=record_type, record_id__in=ids)
+    heads: dict[tuple[str, str], tuple[int, str]] = {}
+    rows = LedgerEntry.objects.filter(condition).values_list(
+        "record_type", "record_id", "seq", "entry_hash"
+    )
+    for record_type, record_id, seq, entry_hash in rows:
+        if seq > heads.get((record_type, record_id), (0, ""))[0]:
+            heads[(record_type, record_id)] = (seq, entry_hash)
+    return heads
+
+
+def ledger_entries_build(items: Sequence[LedgerItem]) -> list[LedgerEntry]:
+    """The entries for ``items`` (in order), chained to each record's head; nothing saved.
+
+    A record carrying its head (``LedgerHead`` with ``ledger_seq`` > 0) gives it from its
+    row; one created in this transaction (``created``) starts its chain; any other record's
+    head is read from the ledger, all of them in one statement. Each record's in-memory
+    head moves to its new entry: the caller saves it with the record (``transition`` does),
+    or ``ledger_append_many`` writes it.
+    """
+    heads: dict[tuple[str, str], tuple[int, str]] = {}
+    unknown = []
+    for item in items:
+        record: Any = item.record
+        if getattr(record, "ledger_seq", 0):
+            heads[_key(record)] = (record.ledger_seq, record.ledger_hash)
+        elif hasattr(record, "ledger_chain_seq"):  # read with the row: ledger_head_annotate
+            heads[_key(record)] = (record.ledger_chain_seq or 0, record.ledger_chain_hash or "")
+        elif not item.created:
+            unknown.append(record)
+    if unknown:
+        heads = {**_chain_heads(unknown), **heads}
+    now = timezone.now()
+    entries = []
+    for item in items:
+        record_type, record_id = _key(item.record)
+        previous_seq, previous_hash = heads.get((record_type, record_id), (0, ""))
+        clean_payload = _normalize_payload(item.payload or {})
+        actor = item.actor
+        actor_id = getattr(actor, "pk", None)
+        entry = LedgerEntry(
+            record_type=record_type,
+            record_id=record_id,
+            seq=previous_seq + 1,
+            action=item.action,
+            from_status=item.from_status,
+            to_status=item.to_status,
+            actor_id=actor_id,
+            actor_label=(actor.get_username() if actor_id else str(actor or "system"))[:150],
+            payload=clean_payload,
+            payload_digest=sha256_hex(canonical_json(clean_payload)),
+            prev_hash=previous_hash,
+            created_at=now,
+        )
+        entry.entry_hash = entry_hash_of(entry)
+        heads[(record_type, record_id)] = (entry.seq, entry.entry_hash)
+        if isinstance(item.record, LedgerHead):
+            item.record.ledger_seq, item.record.ledger_hash = entry.seq, entry.entry_hash
+        entries.append(entry)
+    return entries
+
+
+class _Batch(threading.local):
+    pending: list[LedgerEntry] | None = None
+
+
+_batch = _Batch()
+
+
+@contextmanager
+def ledger_batch() -> Iterator[None]:
+    """Within the block, entries are collected and inserted at its end in one statement.
+
+    Use it inside the transaction (the block must end before it commits): a request's
+    entries (a decision and a status change, a refund's creation and its payment) then
+    cost one multi-row INSERT. Nested blocks join the outermost one; an exception
+    drops the collected entries with the transaction.
+    """
+    if _batch.pending is not None:
+        yield
+        return
+    _batch.pending = []
+    try:
+        yield
+        pending = _batch.pending
+    finally:
+        _batch.pending = None
+    _insert(pending)
+
+
+def _insert(entries: Sequence[LedgerEntry]) -> None:
+    if len(entries) == 1:
+        entries[0].save()
+    elif entries:
+        LedgerEntry.objects.bulk_create(entries)
+
+
+def ledger_entries_save(entries: Sequence[LedgerEntry]) -> None:
+    """Insert built entries: one statement, however many (at the end of a ``ledger_batch``)."""
+    if _batch.pending is not None:
+        _batch.pending.extend(entries)
+    else:
+        _insert(entries)
+
+
+def ledger_head_annotate(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """Read each row's ledger chain head along with the row (for rows without one on it).
+
+    The locked read of a record that carries no head yet (``ledger_seq`` 0) brings the
+    last entry's seq and hash in the same statement, so its next append needs no read.
+    """
+    model = queryset.model
+    last = LedgerEntry.objects.filter(
+        record_type=model._meta.label_lower,
+        record_id=Cast(models.OuterRef("pk"), output_field=models.CharField()),
+    ).order_by("-seq")
+    return queryset.annotate(
+        ledger_chain_seq=models.Subquery(last.values("seq")[:1]),
+        ledger_chain_hash=models.Subquery(last.values("entry_hash")[:1]),
+    )
+
+
+def ledger_append_many(
+    items: Sequence[LedgerItem], *, save_heads: bool = True
+) -> list[LedgerEntry]:
+    """Append entries for several records (or several for one) in one INSERT.
+
+    Call inside the transaction that changed the records, holding their row locks (or
+    having created them there): the lock orders each chain; the unique (record, seq)
+    constraint makes a race that slips past it fail loudly instead of forking the chain.
+    A record whose row carried a head gets its new head written (one UPDATE each;
+    ``transition`` saves it with the status instead, for free); a row without one keeps
+    0 (its chain is read at its next append). ``save_heads=False``: the caller writes
+    the heads itself (``ledger_heads_update``, with a change of its own).
+    """
+    carried = {
+        _key(item.record): item.record
+        for item in items
+        if isinstance(item.record, LedgerHead) and item.record.ledger_seq
+    }
+    entries = ledger_entries_build(items)
+    ledger_entries_save(entries)
+    if not save_heads:
+        return entries
+    for record in carried.values():
+        assert isinstance(record, LedgerHead)
+        type(record)._default_manager.filter(pk=record.pk).update(
+            ledger_seq=record.ledger_seq, ledger_hash=record.ledger_hash
+        )
+    return entries
+
+
+def ledger_heads_update(records: Sequence[LedgerHead], **values: Any) -> int:
+    """One UPDATE of several rows of one model: each row's in-memory ledger head, and
+    ``values`` (the same for every row, e.g. ``status``); returns the rows changed."""
+    if not records:
+        return 0
+    model = type(records[0])
+    if len(records) == 1:
+        seq: Any = records[0].ledger_seq
+        head: Any = records[0].ledger_hash
+    else:
+        seq = models.Case(
+            *(models.When(pk=r.pk, then=models.Value(r.ledger_seq)) for r in records),
+            output_field=models.PositiveIntegerField(),
+        )
+        head = models.Case(
+            *(models.When(pk=r.pk, then=models.Value(r.ledger_hash)) for r in records),
+            output_field=models.CharField(),
+        )
+    return model._default_manager.filter(pk__in=[r.pk for r in records]).update(
+        ledger_seq=seq, ledger_hash=head, **values
+    )
+
+
 def ledger_append(
     *,
     record: models.Model,
@@ -65,40 +268,25 @@ def ledger_append(
     from_status: str = "",
     to_status: str = "",
     payload: dict[str, Any] | None = None,
+    created: bool = False,
 ) -> LedgerEntry:
     """Append one entry for ``record``; call inside the transaction that changed it.
 
-    The caller holds the record's row lock (or created the record in this
-    transaction), which orders the chain; the unique (record, seq) constraint
-    makes a race that slips past it fail loudly instead of forking the chain.
+    The caller holds the record's row lock (or created the record in this transaction:
+    say so with ``created``, and no read is needed), which orders the chain; the unique
+    (record, seq) constraint makes a race that slips past it fail loudly instead of
+    forking the chain.
     """
-    record_type = record._meta.label_lower
-    record_id = str(record.pk)
-    previous = (
-        LedgerEntry.objects.filter(record_type=record_type, record_id=record_id)
-        .order_by("-seq")
-        .only("seq", "entry_hash")
-        .first()
-    )
-    clean_payload = _normalize_payload(payload or {})
-    actor_id = getattr(actor, "pk", None)
-    entry = LedgerEntry(
-        record_type=record_type,
-        record_id=record_id,
-        seq=(previous.seq + 1) if previous else 1,
+    item = LedgerItem(
+        record=record,
         action=action,
+        actor=actor,
         from_status=from_status,
         to_status=to_status,
-        actor_id=actor_id,
-        actor_label=(actor.get_username() if actor_id else str(actor or "system"))[:150],
-        payload=clean_payload,
-        payload_digest=sha256_hex(canonical_json(clean_payload)),
-        prev_hash=previous.entry_hash if previous else "",
-        created_at=timezone.now(),
+        payload=payload,
+        created=created,
     )
-    entry.entry_hash = entry_hash_of(entry)
-    entry.save()
-    return entry
+    return ledger_append_many([item])[0]
 
 
 def record_history(record: models.Model) -> list[LedgerEntry]:

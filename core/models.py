@@ -322,6 +322,29 @@ class AppendOnlyModel(models.Model):
         raise AppendOnlyError(f"{self._meta.verbose_name_plural} cannot be deleted")
 
 
+LEDGER_HEAD_FIELDS = ("ledger_seq", "ledger_hash")
+
+
+class LedgerHead(models.Model):
+    """The head of a record's ledger chain, kept on the record's own row.
+
+    The service that changes a record already holds its row lock, so the head read with
+    the row orders the chain and an append is one INSERT (the head is written with the
+    status, in the same UPDATE). ``ledger_seq`` 0 means the row does not carry the head
+    (a row written before heads were kept, or created with its first entry in the same
+    transaction): the next append reads the chain instead. A non-zero head is exact.
+    """
+
+    # db_default too: set-based SQL inserts (bulk fills, the benchmark) leave them out.
+    ledger_seq = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    ledger_hash = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+
 class LedgerEntry(AppendOnlyModel):
     """One state change of one record, hash-chained to that record's previous entry."""
 

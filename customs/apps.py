@@ -13,3 +13,8 @@ class CustomsConfig(AppConfig):
 
         register()
         register_public_keys("ports", port_stamp_keys)
+
+        from core.refcache import reference_models
+        from customs.models import InspectionPolicy, RiskRule
+
+        reference_models(InspectionPolicy, RiskRule)

@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from core.models import Port
+from core.models import LedgerHead, Port
 from core.state import TransitionMap
 from stores.models import RefundForm, RefundFormLine
 
@@ -306,7 +306,7 @@ class BatchStatus(models.TextChoices):
 BATCH_TRANSITIONS = TransitionMap("mailbox batch", {BatchStatus.OPEN: {BatchStatus.CLOSED}})
 
 
-class MailboxBatch(models.Model):
+class MailboxBatch(LedgerHead):
     """Forms travelers dropped in a port mailbox, processed together by an officer."""
 
     number = models.CharField(max_length=32, unique=True)

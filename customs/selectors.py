@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from core.models import Port
 from core.money import ZERO, money_str
+from core.refcache import reference_cached
 from customs.models import (
     InspectionDecision,
     MailboxBatch,
@@ -18,6 +19,7 @@ from customs.models import (
     RiskRule,
     RiskRuleKind,
     Verification,
+    VerificationLine,
 )
 from customs.rules import RiskFacts, RiskRuleSpec
 from customs.stamps import stamp_message, stamp_verify
@@ -88,7 +90,9 @@ def verification_for(form: RefundForm) -> Verification | None:
     """The form's verification with port, officer and lines loaded, or None."""
     return (
         Verification.objects.select_related("port", "officer", "form")
-        .prefetch_related("lines")
+        .prefetch_related(
+            Prefetch("lines", queryset=VerificationLine.objects.select_related("form_line"))
+        )
         .filter(form=form)
         .first()
     )
@@ -140,12 +144,19 @@ def inspection_queue(*, port: Port) -> QuerySet[InspectionDecision]:
 
 def risk_rules_for(*, port: Port) -> list[RiskRuleSpec]:
     """The active risk rules of this port and of every port, in order."""
-    return [
-        RiskRuleSpec(
-            id=rule.pk, name=rule.name, kind=rule.kind, amount=rule.amount, values=rule.value_list()
-        )
-        for rule in RiskRule.objects.filter(Q(port=port) | Q(port__isnull=True), active=True)
-    ]
+    return reference_cached(
+        ("risk-rules", port.pk),
+        lambda: [
+            RiskRuleSpec(
+                id=rule.pk,
+                name=rule.name,
+                kind=rule.kind,
+                amount=rule.amount,
+                values=rule.value_list(),
+            )
+            for rule in RiskRule.objects.filter(Q(port=port) | Q(port__isnull=True), active=True)
+        ],
+    )
 
 
 def risk_facts(
@@ -211,6 +222,22 @@ def mailbox_items(*, batch: MailboxBatch) -> QuerySet[MailboxBatchItem]:
         .select_related("verification", "verification__form", "scanned_by")
         .order_by("-position")
     )
+
+
+def verification_reply(verification: Verification) -> Verification:
+    """What the reply to a verification shows: the service's own objects when they hold it
+    all (no query), else ``verification_detail``."""
+    form = verification.form if Verification.form.is_cached(verification) else None
+    decision = getattr(form, "inspection_decision", None) if form is not None else None
+    ready = (
+        form is not None
+        and Verification.port.is_cached(verification)
+        and "lines" in getattr(verification, "_prefetched_objects_cache", {})
+        and decision is not None
+        and InspectionDecision.port.is_cached(decision)
+        and (decision.rule_id is None or InspectionDecision.rule.is_cached(decision))
+    )
+    return verification if ready else verification_detail(pk=verification.pk)
 
 
 def verification_detail(*, pk: int) -> Verification:

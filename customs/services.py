@@ -18,12 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, BadRequest
-from core.ledger import ledger_append
+from core.ledger import ledger_append, ledger_batch
 from core.models import Port, StaffMembership, StaffRole
 from core.money import CENT, ZERO, quantize_money
 from core.numbering import is_valid_form_number
+from core.refcache import reference_cache_forget, reference_cached
+from core.selectors import prefetched_set
 from core.sequences import sequence_next
 from core.signing import FORM_NUMBER_LENGTH, MalformedQr, parse_form_qr
+from core.transitions import transition
 from customs.exceptions import (
     AlreadyVerified,
     BatchClosed,
@@ -100,6 +103,7 @@ def verification_attempt_record(
         )
         ledger_append(
             record=attempt,
+            created=True,
             action="verification_refused",
             actor=officer,
             payload={
@@ -213,11 +217,15 @@ def customs_form_scan(
 
 
 def _policy_for(port: Port) -> InspectionPolicy:
-    policy = InspectionPolicy.objects.filter(port=port).first()
+    # Reference data: cached per process, emptied on save (core.refcache).
+    policy = reference_cached(
+        ("inspection-policy", port.pk), lambda: InspectionPolicy.objects.filter(port=port).first()
+    )
     if policy is None:
         # Conflict-safe: two first decisions at one port create one policy row.
         InspectionPolicy.objects.bulk_create([InspectionPolicy(port=port)], ignore_conflicts=True)
         policy = InspectionPolicy.objects.get(port=port)
+        reference_cache_forget(("inspection-policy", port.pk))  # read it once committed
     return policy
 
 
@@ -249,6 +257,7 @@ def _decide_locked(
     )
     ledger_append(
         record=decision,
+        created=True,
         action="inspection_decided",
         to_status=decision.lane,
         payload={
@@ -373,6 +382,7 @@ def _presented(
 
 
 @transaction.atomic
+@ledger_batch()  # the decision's and the form's entries: one INSERT
 def _verify(
     *,
     port: Port,
@@ -501,24 +511,27 @@ def _verify(
         stamp_signature=stamp_sign(port.code, message),
         stamp_key_id=port_key_id,
     )
-    VerificationLine.objects.bulk_create(
-        VerificationLine(
-            verification=verification,
-            form_line=line,
-            quantity_presented=final[line.pk],
-            verified_total=line_totals[line.pk],
-        )
-        for line in lines
+    prefetched_set(
+        verification,
+        "lines",
+        VerificationLine.objects.bulk_create(
+            VerificationLine(
+                verification=verification,
+                form_line=line,
+                quantity_presented=final[line.pk],
+                verified_total=line_totals[line.pk],
+            )
+            for line in lines
+        ),
     )
-    previous = form.status
-    form.status = result
-    form.save(update_fields=["status"])
-    ledger_append(
-        record=form,
-        action="form_" + result,
+    form.inspection_decision = decision  # the reply reads it from here
+    transition(
+        form,
+        to=result,
+        transitions=FORM_TRANSITIONS,
+        check=False,
         actor=officer,
-        from_status=previous,
-        to_status=result,
+        action="form_" + result,
         payload={
             "verification": verification.pk,
             "port": port.code,
@@ -567,6 +580,7 @@ def mailbox_batch_open(
     )
     ledger_append(
         record=batch,
+        created=True,
         action="mailbox_batch_opened",
         actor=officer,
         to_status=batch.status,
@@ -689,17 +703,16 @@ def mailbox_batch_close(*, batch: MailboxBatch, officer: User) -> MailboxBatch:
     locked = MailboxBatch.objects.select_for_update().get(pk=batch.pk)
     BATCH_TRANSITIONS.check(locked.status, BatchStatus.CLOSED, code="batch_closed")
     results = list(locked.items.values_list("result", flat=True))
-    previous = locked.status
-    locked.status = BatchStatus.CLOSED
     locked.closed_by = officer
     locked.closed_at = timezone.now()
-    locked.save(update_fields=["status", "closed_by", "closed_at"])
-    ledger_append(
-        record=locked,
-        action="mailbox_batch_closed",
+    transition(
+        locked,
+        to=BatchStatus.CLOSED,
+        transitions=BATCH_TRANSITIONS,
+        check=False,
+        fields=["closed_by", "closed_at"],
         actor=officer,
-        from_status=previous,
-        to_status=locked.status,
+        action="mailbox_batch_closed",
         payload={
             "number": locked.number,
             "scanned": len(results),

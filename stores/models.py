@@ -9,7 +9,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from core.models import RefundPolicy, Store
+from core.models import LedgerHead, RefundPolicy, Store
 from core.state import TransitionMap
 
 
@@ -67,7 +67,7 @@ class InvoiceKind(models.TextChoices):
     RED = "red", "Red-ink (reversal)"
 
 
-class VatInvoice(models.Model):
+class VatInvoice(LedgerHead):
     """An ordinary VAT invoice (数电票) of a store; red-ink ones reverse an original."""
 
     class Status(models.TextChoices):
@@ -172,7 +172,7 @@ FORM_TRANSITIONS = TransitionMap(
 )
 
 
-class RefundForm(models.Model):
+class RefundForm(LedgerHead):
     """The Refund Application Form: one record per refund that each party advances.
 
     The traveler's name, document and last entry date are snapshotted as

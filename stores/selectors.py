@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet, Sum
 
+from core.ledger import ledger_head_annotate
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
 from stores.exceptions import FormNotFound
@@ -174,7 +175,7 @@ def form_lock(*, number: str) -> RefundForm:
     change of one form is ordered by this one row lock.
     """
     form = (
-        RefundForm.objects.select_for_update(of=("self",))
+        ledger_head_annotate(RefundForm.objects.select_for_update(of=("self",)))
         .select_related("store")
         .filter(number=number)
         .first()

@@ -18,13 +18,20 @@ from django.utils import timezone
 from core import rules
 from core.crypto import document_hash, encrypt_document, mask_document
 from core.exceptions import BadRequest
-from core.ledger import ledger_append
-from core.models import RefundPolicy, Store
+from core.ledger import (
+    LedgerItem,
+    ledger_append,
+    ledger_append_many,
+    ledger_head_annotate,
+    ledger_heads_update,
+)
+from core.models import Store
 from core.money import ZERO, quantize_money
 from core.numbering import form_number, invoice_number
-from core.selectors import fee_rate_on, policy_on
+from core.selectors import fee_rate_on, policy_id_of, policy_on, prefetched_set
 from core.sequences import sequence_next
 from core.signing import make_form_qr
+from core.transitions import transition
 from stores.exceptions import FormNotVoidable, FormRuleViolation, InvoiceNotFound
 from stores.models import (
     FORM_TRANSITIONS,
@@ -167,9 +174,15 @@ def invoice_issue(
         total=sum((c[3] for c in computed), ZERO),
         created_by=clerk,
     )
-    invoice.full_clean(exclude=["form", "original", "created_by", "store"])
+    # The number comes from the sequence: its uniqueness and format are the database's to
+    # guard (constraints), not a statement each before the INSERT.
+    invoice.full_clean(
+        exclude=["form", "original", "created_by", "store"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     invoice.save()
-    VatInvoiceLine.objects.bulk_create(
+    invoice_lines = VatInvoiceLine.objects.bulk_create(
         VatInvoiceLine(
             invoice=invoice,
             position=index,
@@ -186,8 +199,10 @@ def invoice_issue(
         )
         for index, (line, amount, vat, total) in enumerate(computed, start=1)
     )
+    prefetched_set(invoice, "lines", invoice_lines)
     ledger_append(
         record=invoice,
+        created=True,
         action="invoice_issued",
         actor=clerk,
         to_status=invoice.status,
@@ -311,7 +326,7 @@ def refund_form_issue(
     for guard in _issue_guards:
         guard(store, business_today())
     invoices = list(
-        VatInvoice.objects.select_for_update()
+        ledger_head_annotate(VatInvoice.objects.select_for_update())
         .filter(number__in=numbers, store=store, kind="blue")
         .order_by("pk")
     )
@@ -426,7 +441,7 @@ def refund_form_issue(
         document_expires_on=expires_on,
         purchase_date=purchase_date,
         buy_and_refund=is_buy_and_refund,
-        policy=RefundPolicy.objects.get(effective_from=policy.effective_from),
+        policy_id=policy_id_of(policy),
         fee_rate=fee_rate,
         total=computation.total,
         refundable_vat=computation.refundable,
@@ -438,34 +453,47 @@ def refund_form_issue(
         issued_at=timezone.now(),
     )
     form.save()
-    RefundFormLine.objects.bulk_create(RefundFormLine(form=form, **row) for row in line_rows)
-    VatInvoice.objects.filter(pk__in=[inv.pk for inv in invoices]).update(form=form)
-    ledger_append(
-        record=form,
-        action="form_issued",
-        actor=clerk,
-        to_status=form.status,
-        payload={
-            "number": number,
-            "store": store.code,
-            "invoices": numbers,
-            "total": form.total,
-            "refundable_vat": form.refundable_vat,
-            "fee": form.fee,
-            "net_refund": form.net_refund,
-            "content_digest": digest,
-            "buy_and_refund": is_buy_and_refund,
-        },
+    prefetched_set(
+        form,
+        "lines",
+        RefundFormLine.objects.bulk_create(RefundFormLine(form=form, **row) for row in line_rows),
     )
-    for inv in invoices:
-        ledger_append(
-            record=inv,
-            action="invoice_attached_to_form",
-            actor=clerk,
-            from_status=inv.status,
-            to_status=inv.status,
-            payload={"form": number},
-        )
+    ledger_append_many(
+        [
+            LedgerItem(
+                record=form,
+                created=True,
+                action="form_issued",
+                actor=clerk,
+                to_status=form.status,
+                payload={
+                    "number": number,
+                    "store": store.code,
+                    "invoices": numbers,
+                    "total": form.total,
+                    "refundable_vat": form.refundable_vat,
+                    "fee": form.fee,
+                    "net_refund": form.net_refund,
+                    "content_digest": digest,
+                    "buy_and_refund": is_buy_and_refund,
+                },
+            ),
+            *(
+                LedgerItem(
+                    record=inv,
+                    action="invoice_attached_to_form",
+                    actor=clerk,
+                    from_status=inv.status,
+                    to_status=inv.status,
+                    payload={"form": number},
+                )
+                for inv in invoices
+            ),
+        ],
+        save_heads=False,
+    )
+    # The invoices' new ledger heads go with the form link: one UPDATE.
+    ledger_heads_update(invoices, form=form)
     return form
 
 
@@ -636,52 +664,57 @@ def refund_form_void(*, form: RefundForm, clerk: User, reason: str) -> list[VatI
         )
         reds.append(red)
 
-    now = timezone.now()
-    previous = locked.status
-    locked.status = FormStatus.VOIDED
-    locked.voided_at = now
+    locked.voided_at = timezone.now()
     locked.void_reason = reason
-    locked.save(update_fields=["status", "voided_at", "void_reason"])
-    VatInvoice.objects.filter(pk__in=[o.pk for o in originals]).update(
-        status=VatInvoice.Status.REVERSED
-    )
-    ledger_append(
-        record=locked,
-        action="form_voided",
+    transition(
+        locked,
+        to=FormStatus.VOIDED,
+        transitions=FORM_TRANSITIONS,
+        check=False,
+        fields=["voided_at", "void_reason"],
         actor=clerk,
-        from_status=previous,
-        to_status=locked.status,
+        action="form_voided",
         payload={
             "number": locked.number,
             "reason": reason,
             "red_invoices": [red.number for red in reds],
         },
     )
+    items: list[LedgerItem] = []
     for original, red in zip(originals, reds, strict=True):
-        ledger_append(
-            record=original,
-            action="invoice_reversed",
-            actor=clerk,
-            from_status=original.status,
-            to_status=VatInvoice.Status.REVERSED,
-            payload={"form": locked.number, "red_invoice": red.number},
+        items.append(
+            LedgerItem(
+                record=original,
+                action="invoice_reversed",
+                actor=clerk,
+                from_status=original.status,
+                to_status=VatInvoice.Status.REVERSED,
+                payload={"form": locked.number, "red_invoice": red.number},
+            )
         )
+        items.append(
+            LedgerItem(
+                record=red,
+                created=True,
+                action="invoice_issued",
+                actor=clerk,
+                to_status=red.status,
+                payload={
+                    "number": red.number,
+                    "kind": red.kind,
+                    "store": store.code,
+                    "original": original.number,
+                    "reason": red.reason,
+                    "total": red.total,
+                    "issued_on": today,
+                },
+            )
+        )
+    ledger_append_many(items, save_heads=False)
+    for original in originals:
         original.status = VatInvoice.Status.REVERSED
-        ledger_append(
-            record=red,
-            action="invoice_issued",
-            actor=clerk,
-            to_status=red.status,
-            payload={
-                "number": red.number,
-                "kind": red.kind,
-                "store": store.code,
-                "original": original.number,
-                "reason": red.reason,
-                "total": red.total,
-                "issued_on": today,
-            },
-        )
+    # The originals' status and new ledger heads: one UPDATE.
+    ledger_heads_update(originals, status=VatInvoice.Status.REVERSED)
     form.status = locked.status
     form.voided_at = locked.voided_at
     form.void_reason = locked.void_reason

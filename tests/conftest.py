@@ -150,3 +150,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(autouse=True)
+def _reference_cache_empty() -> Any:
+    """Each test starts with nothing cached from another test's (rolled back) data."""
+    from core.refcache import reference_cache_clear
+
+    reference_cache_clear()
+    yield
+    reference_cache_clear()

@@ -42,6 +42,7 @@ from core.api.permissions import IsAgent, IsAnalyst, request_membership
 from core.api.schema import error_response
 from core.exceptions import BadRequest
 from core.models import IdempotencyRecord
+from stores.models import RefundForm
 from stores.scopes import ReadReason, document_number_for, personal_data_reads_record
 
 
@@ -72,6 +73,17 @@ AUTH_ERRORS = {
 
 
 def _refund_loaded(refund: Refund) -> Refund:
+    """The refund with what its reply shows: as the service left it when it holds it all."""
+    cached = (
+        Refund.form.is_cached(refund)
+        and RefundForm.store.is_cached(refund.form)
+        and Refund.agent.is_cached(refund)
+        and Refund.agency.is_cached(refund)
+        and (refund.port_id is None or Refund.port.is_cached(refund))
+        and (refund.handed_over_by_id is None or Refund.handed_over_by.is_cached(refund))
+    )
+    if cached:
+        return refund
     loaded = refunds_for_agency(agency_id=refund.agency_id).get(pk=refund.pk)
     return loaded
 

@@ -48,6 +48,7 @@ from customs.selectors import (
     mailbox_items,
     verification_detail,
     verification_for,
+    verification_reply,
     verifications_on,
 )
 from customs.services import (
@@ -137,7 +138,7 @@ class VerificationsView(OfficerMixin, generics.ListAPIView):
             traveler_matches=values["traveler_matches"],
         )
         return Response(
-            VerificationOut(verification_detail(pk=verification.pk)).data,
+            VerificationOut(verification_reply(verification)).data,
             status=status.HTTP_201_CREATED,
         )
 

@@ -153,7 +153,7 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -319,6 +319,10 @@ IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=1.0)
 IDEMPOTENCY_LEASE_SECONDS = env.float("IDEMPOTENCY_LEASE_SECONDS", default=60.0)
 # A card operation's sender holds it this long; after that another process re-sends it.
 GUARANTEE_OPERATION_LEASE_SECONDS = env.float("GUARANTEE_OPERATION_LEASE_SECONDS", default=120.0)
+
+# Reference data (policies, fee rates, windows, overrides, inspection policies, risk rules)
+# kept per process this long; a save in the process empties it at once (core.refcache).
+REFERENCE_CACHE_SECONDS = env.float("REFERENCE_CACHE_SECONDS", default=30.0)
 # A transfer left pending (or failed without an answer) this long is re-sent.
 REFUND_STALE_SECONDS = env.float("REFUND_STALE_SECONDS", default=300.0)
 # Gateways (dotted paths; the sandboxes by default) and the sandboxes' answer delay,
