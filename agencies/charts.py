@@ -120,13 +120,6 @@ def daily_totals_svg(
         f' aria-labelledby="chart-title chart-desc" data-month="{month_label}">',
         f'<title id="chart-title">{escape(title)} · {month_label}</title>',
         f'<desc id="chart-desc">{escape(summary)}</desc>',
-        "<style>"
-        ".chart text{font:12px system-ui,sans-serif;fill:#5b6475}"
-        ".chart .grid{stroke:#d9dee7;stroke-width:1}"
-        ".chart .axis{stroke:#1d2433;stroke-width:1}"
-        ".chart .bar{fill:#b3261e}.chart .bar:hover{fill:#7f1a15}"
-        ".chart .head{font-size:14px;font-weight:600;fill:#1d2433}"
-        "</style>",
         f'<text class="head" x="{LEFT}" y="22">{escape(title)} (RMB) · {month_label}</text>',
     ]
 

@@ -13,12 +13,13 @@ from typing import Any
 from django import forms
 
 from agencies.models import PayoutMethod
+from core.forms import BilingualForm
 from stores.models import DocumentType
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-class ScanForm(forms.Form):
+class ScanForm(BilingualForm):
     """The form's QR as a keyboard-wedge scanner types it (147 characters, then Enter)."""
 
     qr = forms.CharField(
@@ -59,7 +60,7 @@ class ScanForm(forms.Form):
         return text if text.isdigit() and len(text) == 16 else None
 
 
-class DocumentForm(forms.Form):
+class DocumentForm(BilingualForm):
     """The document the traveler presents at the counter."""
 
     document_type = forms.ChoiceField(label="Document type presented", choices=DocumentType.choices)
@@ -88,7 +89,7 @@ ACCOUNT_FIELDS = {
 }
 
 
-class PayoutForm(forms.Form):
+class PayoutForm(BilingualForm):
     """The payout method and, for a transfer, the payee account."""
 
     payout_method = forms.ChoiceField(
@@ -133,6 +134,30 @@ class PayoutForm(forms.Form):
         """The account typed for the chosen method (None for cash)."""
         field = self.account_field
         return self.cleaned_data.get(field) if field else None
+
+
+FIRST_MONTH = date(2015, 1, 1)  # the platform's rules start with 2015 No.3
+
+
+def month_or_error(value: str | None, today: date) -> tuple[date, str]:
+    """``?month=``: the first of that month, or an error message (bilingual) for the page.
+
+    Missing means this month; malformed, before 2015-01 or in the future is an error,
+    never silently this month.
+    """
+    this_month = today.replace(day=1)
+    if value is None:
+        return this_month, ""
+    match = MONTH_RE.match(value.strip())
+    if match is None:
+        return this_month, f"{value[:20]!r} is not a month: use YYYY-MM · 月份格式应为 年-月"
+    month = date(int(match.group(1)), int(match.group(2)), 1)
+    if month < FIRST_MONTH or month > this_month:
+        return this_month, (
+            f"{value} is out of range: from {FIRST_MONTH:%Y-%m} to {this_month:%Y-%m}"
+            f" · 月份超出范围"
+        )
+    return month, ""
 
 
 def parse_month(value: str | None, default: date) -> date:

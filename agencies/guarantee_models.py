@@ -123,14 +123,25 @@ class Prepayment(LedgerHead):
                 fields=["form"],
                 condition=~Q(status="failed"),
                 name="prepayment_one_per_form",
+                violation_error_message=(
+                    "This form already has a prepayment (only a declined one may be followed by "
+                    "another)."
+                ),
             ),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="prepayment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="prepayment_amount_positive",
+                violation_error_message="A prepayment amount must be positive.",
+            ),
             # Returned cash may never have been handed over (then it has no paid_at).
             models.CheckConstraint(
                 condition=Q(status="paid", paid_at__isnull=False)
                 | Q(status="returned")
                 | (~Q(status__in=["paid", "returned"]) & Q(paid_at__isnull=True)),
                 name="prepayment_paid_has_time",
+                violation_error_message=(
+                    "A paid or returned prepayment has the time it was paid; any other has none."
+                ),
             ),
         ]
 
@@ -184,9 +195,14 @@ class Guarantee(LedgerHead):
                 condition=Q(captured_amount__gte=0)
                 & Q(captured_amount__lte=F("amount") + Decimal("0.001")),
                 name="guarantee_captured_within_amount",
+                violation_error_message=(
+                    "The captured amount must be between 0 and the guarantee amount."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(grace_until__gte=F("deadline")), name="guarantee_grace_after_deadline"
+                condition=Q(grace_until__gte=F("deadline")),
+                name="guarantee_grace_after_deadline",
+                violation_error_message="The grace period cannot end before the deadline.",
             ),
         ]
         indexes = [
@@ -253,6 +269,7 @@ class GuaranteeOperation(models.Model):
                 fields=["guarantee"],
                 condition=Q(status="pending"),
                 name="guarantee_one_pending_operation",
+                violation_error_message="This guarantee already has an operation in flight.",
             ),
         ]
 

@@ -120,6 +120,9 @@ class Refund(LedgerHead):
                 fields=["form"],
                 condition=Q(status__in=["pending", "awaiting_handover", "paid", "failed"]),
                 name="refund_one_live_per_form",
+                violation_error_message=(
+                    "This form already has a refund (pending, awaiting handover, paid or failed)."
+                ),
             ),
             # SQLite evaluates column arithmetic in floating point (135.80 - 24.69
             # != 111.11 there), so the equality is held to within a tenth of a cent;
@@ -129,16 +132,25 @@ class Refund(LedgerHead):
                 & Q(net_refund__lte=F("refundable_vat") - F("fee") + Decimal("0.001"))
                 & Q(net_refund__gte=0),
                 name="refund_net_is_refundable_minus_fee",
+                violation_error_message=(
+                    "The net refund must be the refundable VAT minus the fee, and not negative."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(status="paid", paid_at__isnull=False)
                 | (~Q(status="paid") & Q(paid_at__isnull=True)),
                 name="refund_paid_has_time",
+                violation_error_message=(
+                    "A paid refund has the time it was paid; any other has none."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(payout_method="cash", payout_account_encrypted="")
                 | (~Q(payout_method="cash") & ~Q(payout_account_encrypted="")),
                 name="refund_transfer_has_account",
+                violation_error_message=(
+                    "A cash refund has no payout account; a transfer needs one."
+                ),
             ),
         ]
         indexes = [

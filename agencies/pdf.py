@@ -16,6 +16,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A5
@@ -23,11 +24,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from core.money import amount_in_words, money_str
+from core.money import amount_in_words, money_display
 from core.pdf import cjk_font
+from stores.pdf import PHONE_QR_SIZE, PhoneQr
+from stores.selectors import traveler_page_path
 
 if TYPE_CHECKING:
     from agencies.models import Refund
+    from stores.models import RefundForm
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -88,6 +92,8 @@ class ReceiptData:
     form_total: Decimal | None = None
     estimated_net: Decimal | None = None
     estimated_fee_rate: Decimal | None = None
+    # The traveler's phone page (second QR), absolute URL; empty: none.
+    phone_page_url: str = ""
 
 
 def _qty(value: Decimal) -> str:
@@ -110,9 +116,9 @@ def lower_than_estimate_reasons(data: ReceiptData) -> list[str]:
             for line in short
         )
         reasons.append(
-            f"海关仅核验了部分货物（核验 {money_str(data.verified_total)} /"
-            f" 申请 {money_str(data.form_total)}）。Customs verified only part of the goods:"
-            f" RMB {money_str(data.verified_total)} of RMB {money_str(data.form_total)}"
+            f"海关仅核验了部分货物（核验 {money_display(data.verified_total)} /"
+            f" 申请 {money_display(data.form_total)}）。Customs verified only part of the goods:"
+            f" RMB {money_display(data.verified_total)} of RMB {money_display(data.form_total)}"
             + (f" ({items})." if items else ".")
         )
     if data.estimated_fee_rate is not None and data.fee_rate > data.estimated_fee_rate:
@@ -244,6 +250,7 @@ def receipt_pdf(data: ReceiptData) -> bytes:
         Spacer(1, 4 * mm),
         _signature(st, width),
         Spacer(1, 3 * mm),
+        *(_phone(data.phone_page_url, st, width) if data.phone_page_url else []),
         Paragraph(
             "本人确认已收到上述退税款。I confirm I have received the net refund above."
             " 退税款按海关核验的商品数量计算 / Computed on the quantities verified by customs."
@@ -255,13 +262,34 @@ def receipt_pdf(data: ReceiptData) -> bytes:
     return buffer.getvalue()
 
 
+def _phone(url: str, st: dict[str, ParagraphStyle], width: float) -> list[Flowable]:
+    """The second QR: the traveler's phone page, to keep the receipt on the phone."""
+    table = Table(
+        [
+            [
+                PhoneQr(url),
+                Paragraph(
+                    "手机扫码查看本次退税 · Scan to keep this refund on your phone"
+                    " (your trip's forms, in your language).",
+                    st["small"],
+                ),
+            ]
+        ],
+        colWidths=[PHONE_QR_SIZE + 3 * mm, width - PHONE_QR_SIZE - 3 * mm],
+    )
+    table.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+    )
+    return [table, Spacer(1, 2 * mm)]
+
+
 def _amounts(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Table:
     fee_pct = f"{(data.fee_rate * 100).normalize():f}%"
     rows = [
-        ["核验含税金额 Verified amount incl. VAT", money_str(data.verified_total)],
-        ["应退增值税 Refundable VAT", money_str(data.refundable_vat)],
-        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_str(data.fee)],
-        ["实退金额 Net refund paid", money_str(data.net_refund)],
+        ["核验含税金额 Verified amount incl. VAT", money_display(data.verified_total)],
+        ["应退增值税 Refundable VAT", money_display(data.refundable_vat)],
+        [f"代理服务费 Agency fee ({fee_pct})", "-" + money_display(data.fee)],
+        ["实退金额 Net refund paid", money_display(data.net_refund)],
     ]
     cells = [
         [
@@ -321,7 +349,7 @@ def _goods(data: ReceiptData, st: dict[str, ParagraphStyle], width: float) -> Ta
                     st["money"],
                 ),
                 Paragraph(_pct(line.vat_rate), st["money"]),
-                Paragraph(money_str(line.verified_total), st["money"]),
+                Paragraph(money_display(line.verified_total), st["money"]),
             ]
         )
     table = Table(
@@ -350,9 +378,10 @@ def _difference(data: ReceiptData, st: dict[str, ParagraphStyle]) -> list[Flowab
     reasons = lower_than_estimate_reasons(data)
     if not reasons or data.estimated_net is None:
         return []
+    estimate = money_display(data.estimated_net)
     text = (
-        f"实退金额低于申请单预计金额 RMB {money_str(data.estimated_net)}。"
-        f"The net refund is lower than the form's estimate of RMB {money_str(data.estimated_net)}:"
+        f"实退金额低于申请单预计金额 RMB {estimate}。"
+        f"The net refund is lower than the form's estimate of RMB {estimate}:"
     )
     return [
         Spacer(1, 1.5 * mm),
@@ -442,4 +471,10 @@ def receipt_data_for(refund: Refund) -> ReceiptData:
         form_total=form.total,
         estimated_net=form.net_refund,
         estimated_fee_rate=form.fee_rate,
+        phone_page_url=_phone_page_url(form),
     )
+
+
+def _phone_page_url(form: RefundForm) -> str:
+    path = traveler_page_path(form)
+    return settings.TRAVELER_PAGE_BASE_URL.rstrip("/") + path if path else ""

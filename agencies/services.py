@@ -64,6 +64,7 @@ from agencies.models import (
 )
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
 from agencies.selectors import RefundAssessment, form_prepaid, groups_as_dicts, refund_assess
+from core import events
 from core.api.idempotency import idempotency_bind
 from core.crypto import document_hash
 from core.exceptions import ApplicationError, BadRequest
@@ -747,6 +748,7 @@ def _mark_paid(
     )
     form.save(update_fields=["status", *LEDGER_HEAD_FIELDS])
     ledger_entries_save([refund_entry, form_entry])
+    events.publish("refund_paid", refund=refund)
 
 
 def _refund_send(refund: Refund, *, actor: object) -> Refund:

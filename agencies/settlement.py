@@ -223,7 +223,10 @@ def settlement_for(*, agency: Agency, year: int, month: int) -> Settlement:
 
 # --- Exports --------------------------------------------------------------------
 
-CSV_HEADER = ["section", "key", "label", *COLUMNS]
+# One column per field: a refund row fills the refund columns, summary rows leave them empty.
+REFUND_COLUMNS = ["paid_at", "store", "port", "nationality", "payout_method", "payout_account"]
+CSV_HEADER = ["section", "key", "label", *COLUMNS, *REFUND_COLUMNS]
+NO_REFUND = [""] * len(REFUND_COLUMNS)
 
 
 def _csv_values(row: SettlementRow) -> list[str]:
@@ -241,26 +244,27 @@ def settlement_csv(settlement: Settlement) -> bytes:
     out = io.StringIO()
     writer = SafeCsvWriter(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    writer.writerow(["agency", settlement.agency.code, settlement.agency.name, "", "", "", "", ""])
-    writer.writerow(["month", settlement.period, "", "", "", "", "", ""])
-    writer.writerow(["total", "total", "Total", *_csv_values(settlement.total)])
+    blank = [""] * len(COLUMNS)
+    writer.writerow(["agency", settlement.agency.code, settlement.agency.name, *blank, *NO_REFUND])
+    writer.writerow(["month", settlement.period, "", *blank, *NO_REFUND])
+    writer.writerow(["total", "total", "Total", *_csv_values(settlement.total), *NO_REFUND])
     for section, rows in settlement.breakdowns().items():
         for row in rows:
-            writer.writerow([section, row.key, row.label, *_csv_values(row)])
+            writer.writerow([section, row.key, row.label, *_csv_values(row), *NO_REFUND])
     for row in settlement.daily:
-        writer.writerow(["day", row.key, row.label, *_csv_values(row)])
+        writer.writerow(["day", row.key, row.label, *_csv_values(row), *NO_REFUND])
     for item in settlement.refunds:
         writer.writerow(
             [
                 "refund",
                 item["form"],
-                f"{item['paid_at']} {item['store']} {item['port']} {item['nationality']}"
-                f" {item['payout_method']} {item['payout_account']}",
+                "",
                 "1",
                 money_str(item["goods_total"]),
                 money_str(item["refundable_vat"]),
                 money_str(item["fee"]),
                 money_str(item["net_refund"]),
+                *(str(item[name]) for name in REFUND_COLUMNS),
             ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")

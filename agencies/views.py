@@ -29,7 +29,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agencies.charts import daily_totals_svg
-from agencies.forms import ACCOUNT_FIELDS, DocumentForm, PayoutForm, ScanForm, parse_month
+from agencies.forms import (
+    ACCOUNT_FIELDS,
+    DocumentForm,
+    PayoutForm,
+    ScanForm,
+    month_or_error,
+)
 from agencies.models import LIVE_REFUND_STATUSES, PayoutMethod, Refund, RefundStatus
 from agencies.pdf import receipt_data_for, receipt_pdf, receipt_reference
 from agencies.selectors import (
@@ -60,7 +66,7 @@ from core.ledger import record_history
 from core.models import Agency, IdempotencyRecord, StaffRole
 from core.selectors import membership_of
 from customs.selectors import verification_for
-from stores.models import DocumentType
+from stores.models import DocumentType, RefundForm
 from stores.scopes import (
     ReadReason,
     document_number_for,
@@ -236,6 +242,21 @@ def _check_rows(assessment: RefundAssessment) -> list[CheckRow]:
     ]
 
 
+# The transfer the traveler chose ahead (SPEC §2) lives in a later app (travelers), which
+# registers how to find it: (what the counter shows, the full account to pay it to).
+PreChoiceLookup = Callable[[RefundForm], tuple[dict[str, str], str] | None]
+_pre_choice_lookup: list[PreChoiceLookup] = []
+
+
+def register_pre_choice_lookup(lookup: PreChoiceLookup) -> None:
+    """Let the travelers app show (and let the agent pay) a form's pre-chosen transfer."""
+    _pre_choice_lookup[:] = [lookup]
+
+
+def _pre_choice(form: RefundForm) -> tuple[dict[str, str], str] | None:
+    return _pre_choice_lookup[0](form) if _pre_choice_lookup else None
+
+
 def _render_visit(
     request: HttpRequest,
     agency: Agency,
@@ -322,6 +343,7 @@ def _render_visit(
         "payout_form": payout_form,
         "options": options,
         "existing": existing if existing and existing.agency_id == agency.pk else None,
+        "pre_choice": (_pre_choice(form) or (None, ""))[0],
     }
     return render(request, "agencies/counter_visit.html", context, status=status)
 
@@ -402,6 +424,17 @@ def _settle_claim(request: HttpRequest, token: str, refund_id: int | None) -> No
         )
 
 
+def _pre_choice_payout(form_number: str) -> PayoutForm | None:
+    """The payout form filled with the traveler's pre-chosen transfer, if there is one."""
+    form = form_for_counter(number=form_number)
+    found = _pre_choice(form) if form is not None else None
+    if found is None:
+        return None
+    shown, account = found
+    method = shown["payout_method"]
+    return PayoutForm({"payout_method": method, ACCOUNT_FIELDS[method]: account})
+
+
 @require_POST
 @agent_required
 def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
@@ -412,6 +445,9 @@ def pay(request: HttpRequest, agency: Agency, token: str) -> HttpResponse:
     if state.get("refund"):
         return redirect("agencies:refund", pk=state["refund"])
     payout_form = PayoutForm(request.POST)
+    pre_choice = _pre_choice_payout(state["form"]) if request.POST.get("pre_choice") else None
+    if pre_choice is not None:
+        payout_form = pre_choice  # the account is read on the server, never from the page
     if not payout_form.is_valid() or not state.get("doc"):
         if not state.get("doc"):
             payout_form.add_error(None, "Enter the presented document number first.")
@@ -491,10 +527,12 @@ def _month_range(month: date) -> tuple[date, date]:
 def refunds(request: HttpRequest, agency: Agency) -> HttpResponse:
     """The agency's own refunds, newest first; optionally one month and one status."""
     queryset = refunds_for_agency(agency_id=agency.pk)
-    month_param = request.GET.get("month", "")
+    month_param = request.GET.get("month") or None
     month: date | None = None
     if month_param:
-        month = parse_month(month_param, timezone.localdate())
+        month, error = month_or_error(month_param, timezone.localdate())
+        if error:
+            return _bad_month(request, agency, error, "agencies:refunds")
         start, end = _month_range(month)
         queryset = queryset.filter(refund_date__gte=start, refund_date__lt=end)
     status = request.GET.get("status", "")
@@ -607,6 +645,16 @@ def receipt(request: HttpRequest, agency: Agency, pk: int) -> HttpResponse:
 # --- Settlement ---------------------------------------------------------------------------
 
 
+def _bad_month(request: HttpRequest, agency: Agency, error: str, back: str) -> HttpResponse:
+    """A malformed or out-of-range ``?month=``: a 400 that says so, never another month."""
+    return render(
+        request,
+        "agencies/bad_month.html",
+        {"nav": back.split(":")[1], "agency": agency, "error": error, "back": reverse(back)},
+        status=400,
+    )
+
+
 def _shift_month(month: date, delta: int) -> date:
     index = month.year * 12 + month.month - 1 + delta
     return date(index // 12, index % 12 + 1, 1)
@@ -617,9 +665,9 @@ def _shift_month(month: date, delta: int) -> date:
 def settlement(request: HttpRequest, agency: Agency) -> HttpResponse:
     """The month's settlement: totals, breakdowns, the daily chart, CSV and XLSX links."""
     today = timezone.localdate()
-    month = parse_month(request.GET.get("month"), today)
-    if month < date(2015, 1, 1) or month > today.replace(day=1):
-        month = today.replace(day=1)
+    month, error = month_or_error(request.GET.get("month"), today)
+    if error:
+        return _bad_month(request, agency, error, "agencies:settlement")
     result = settlement_for(agency=agency, year=month.year, month=month.month)
     chart = daily_totals_svg(
         [(date.fromisoformat(row.key), row.net_refund, row.count) for row in result.daily],

@@ -51,13 +51,17 @@ class StoreFiling(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["filed", "suspended", "exited"]),
                 name="filing_status_known",
+                violation_error_message="The filing status is filed, suspended or exited.",
             ),
             models.CheckConstraint(
-                condition=Q(rating__in=["A", "B", "M"]), name="filing_rating_known"
+                condition=Q(rating__in=["A", "B", "M"]),
+                name="filing_rating_known",
+                violation_error_message="The rating is A, B or M.",
             ),
             models.CheckConstraint(
                 condition=Q(effective_from__gte=models.F("filed_on")),
                 name="filing_effective_after_filed",
+                violation_error_message="A filing cannot take effect before the day it was filed.",
             ),
         ]
 
@@ -106,7 +110,11 @@ class RiskSignalRule(models.Model):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(threshold__gt=0) & Q(parameter__gte=0), name="risk_rule_positive"
+                condition=Q(threshold__gt=0) & Q(parameter__gte=0),
+                name="risk_rule_positive",
+                violation_error_message=(
+                    "A risk signal needs a threshold above 0 and a parameter of at least 0."
+                ),
             )
         ]
 

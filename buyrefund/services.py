@@ -45,7 +45,7 @@ from agencies.models import (
     PrepaymentStatus,
 )
 from agencies.services import payout_method_parse
-from core import rules
+from core import events, rules
 from core.api.idempotency import idempotency_bind
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
 from core.ledger import ledger_append
@@ -524,6 +524,7 @@ def _operation_settle(
 def _guarantee_move(
     guarantee: Guarantee, target: str, *, actor: Any, action: str, payload: dict[str, Any]
 ) -> None:
+    previous = guarantee.status
     transition(
         guarantee,
         to=target,
@@ -533,6 +534,7 @@ def _guarantee_move(
         action=action,
         payload=payload,
     )
+    events.publish("guarantee_moved", guarantee=guarantee, previous=previous)
 
 
 def _prepayment_move(
@@ -1146,3 +1148,35 @@ def guarantee_operation_send(*, operation_id: int) -> GuaranteeOperation:
     if not _lease_claim(operation.pk):
         return operation  # another process is sending it (or it was settled meanwhile)
     return _operation_send(operation)
+
+
+def guarantee_settle_now(*, form_id: int, today: date | None = None) -> list[GuaranteeOperation]:
+    """What the sweep would do today for one form's guarantee, done now (the verification event).
+
+    Same locks, keys and steps as ``guarantees_sweep``, so the event and the sweep never
+    release or capture twice; a no-op when nothing is due (already released, not verified).
+    Raises ``CardGatewayError`` when the gateway gave no answer (the operation stays pending
+    under its key, for a retry or the next sweep).
+    """
+    day = today or timezone.localdate()
+    done: list[GuaranteeOperation] = []
+    for guarantee_id in (
+        Guarantee.objects.filter(form_id=form_id, status__in=ACTIVE_GUARANTEE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        # A partial capture is followed by the release of the rest: two steps.
+        for _ in range(3):
+            try:
+                operation = _sweep_open(guarantee_id, day=day)
+            except _InFlight:
+                break  # another process is sending it: that one settles it
+            if operation is None:
+                break
+            operation = _operation_send(
+                operation, abandon=operation.kind == OperationKind.AUTHORIZE
+            )
+            done.append(operation)
+            if operation.status != OperationStatus.SUCCEEDED:
+                break
+    return done

@@ -29,6 +29,7 @@ from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatu
 from buyrefund.services import prepayment_handover, prepayment_pay, prepayment_return
 from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
+from core.forms import BilingualForm
 from core.selectors import buy_and_refund_days, policy_on
 from stores.models import FormStatus, RefundForm
 from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
@@ -134,7 +135,7 @@ def _token_spend(request: HttpRequest) -> bool:
 # --- The form on the page ---------------------------------------------------------------
 
 
-class PrepaymentForm(forms.Form):
+class PrepaymentForm(BilingualForm):
     """What the clerk enters: consent, card holder, card token, payout method."""
 
     consent = forms.BooleanField(

@@ -72,6 +72,10 @@ class Store(models.Model):
             models.CheckConstraint(
                 condition=Q(buy_and_refund=False) | Q(serving_agency__isnull=False),
                 name="store_buy_and_refund_needs_agency",
+                violation_error_message=(
+                    "A Buy & Refund store needs a serving agency (the agency holds the card "
+                    "guarantee)."
+                ),
             ),
         ]
 
@@ -110,6 +114,10 @@ class StaffMembership(models.Model):
                     | Q(role="analyst", store__isnull=True, port__isnull=True, agency__isnull=True)
                 ),
                 name="membership_one_place_matching_role",
+                violation_error_message=(
+                    "A clerk belongs to a store, an officer to a port, an agent to an agency, an "
+                    "analyst to none: set exactly the place of the role."
+                ),
             ),
         ]
 
@@ -136,6 +144,7 @@ class RefundPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(minimum_amount__gte=0) & Q(cash_cap__gte=0),
                 name="policy_amounts_non_negative",
+                violation_error_message="The minimum amount and the cash cap cannot be negative.",
             )
         ]
 
@@ -152,10 +161,15 @@ class RefundRate(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["policy", "vat_rate"], name="one_rate_per_vat_rate"),
+            models.UniqueConstraint(
+                fields=["policy", "vat_rate"],
+                name="one_rate_per_vat_rate",
+                violation_error_message="This policy already has a refund rate for this VAT rate.",
+            ),
             models.CheckConstraint(
                 condition=Q(refund_rate__gt=0) & Q(refund_rate__lte=Decimal("0.2")),
                 name="refund_rate_range",
+                violation_error_message="The refund rate must be above 0%% and at most 20%%.",
             ),
         ]
 
@@ -179,14 +193,18 @@ class AgencyFeeRate(models.Model):
                 fields=["agency", "effective_from"],
                 condition=Q(agency__isnull=False),
                 name="one_fee_rate_per_agency_day",
+                violation_error_message="This agency already has a fee rate starting on that day.",
             ),
             models.UniqueConstraint(
                 fields=["effective_from"],
                 condition=Q(agency__isnull=True),
                 name="one_default_fee_rate_per_day",
+                violation_error_message="A default fee rate already starts on that day.",
             ),
             models.CheckConstraint(
-                condition=Q(rate__gte=0) & Q(rate__lt=Decimal("0.11")), name="fee_rate_range"
+                condition=Q(rate__gte=0) & Q(rate__lt=Decimal("0.11")),
+                name="fee_rate_range",
+                violation_error_message="The fee rate must be at least 0%% and below 11%%.",
             ),
         ]
 
@@ -234,11 +252,17 @@ class BuyAndRefundWindow(models.Model):
                 fields=["region_code", "effective_from"],
                 condition=Q(region_code__isnull=False),
                 name="one_window_per_region_day",
+                violation_error_message=(
+                    "This region already has a Buy & Refund window starting on that day."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["effective_from"],
                 condition=Q(region_code__isnull=True),
                 name="one_nationwide_window_per_day",
+                violation_error_message=(
+                    "A nationwide Buy & Refund window already starts on that day."
+                ),
             ),
         ]
 
@@ -367,7 +391,11 @@ class LedgerEntry(AppendOnlyModel):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["record_type", "record_id", "seq"], name="ledger_one_entry_per_seq"
+                fields=["record_type", "record_id", "seq"],
+                name="ledger_one_entry_per_seq",
+                violation_error_message=(
+                    "This record already has a ledger entry with that sequence number."
+                ),
             )
         ]
         indexes = [models.Index(fields=["record_type", "record_id", "seq"])]
@@ -411,7 +439,11 @@ class LedgerSealItem(AppendOnlyModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["seal", "leaf_index"], name="seal_leaf_unique")
+            models.UniqueConstraint(
+                fields=["seal", "leaf_index"],
+                name="seal_leaf_unique",
+                violation_error_message="This seal already has an entry at that leaf index.",
+            )
         ]
 
     def __str__(self) -> str:
@@ -449,7 +481,11 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user")
+            models.UniqueConstraint(
+                fields=["user", "key"],
+                name="idempotency_key_per_user",
+                violation_error_message="This idempotency key was already used by this user.",
+            )
         ]
         indexes = [models.Index(fields=["status", "lease_expires_at"])]
 

@@ -18,6 +18,11 @@ def money_str(value: Decimal) -> str:
     return str(quantize_money(value))
 
 
+def money_display(value: Decimal) -> str:
+    """Format as people read it, on pages and PDFs: 10527 -> "10,527.00"."""
+    return f"{quantize_money(value):,.2f}"
+
+
 def rate_str(rate: Decimal) -> str:
     """A rate as the API writes it: at least two decimals, no trailing zeros beyond.
 

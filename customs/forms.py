@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from core.forms import BilingualForm
 from stores.models import RefundFormLine
 
 
@@ -17,7 +18,7 @@ def plain_number(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-class ScanForm(forms.Form):
+class ScanForm(BilingualForm):
     """One box: the scanner types the QR payload and Enter, or the officer types 16 digits."""
 
     code = forms.CharField(
@@ -50,7 +51,7 @@ class ScanForm(forms.Form):
     )
 
 
-class VerifyForm(forms.Form):
+class VerifyForm(BilingualForm):
     """Departure, traveler match and one quantity per line (default: all presented)."""
 
     qr = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -103,7 +104,7 @@ class VerifyForm(forms.Form):
         return {line.pk: self.cleaned_data[self.qty_name(line)] for line in self.lines}
 
 
-class BatchOpenForm(forms.Form):
+class BatchOpenForm(BilingualForm):
     drop_date = forms.DateField(
         label="Mailbox emptied on 信箱开箱日期", widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -61,11 +61,16 @@ class Verification(models.Model):
         ordering = ["-verified_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(verified_total__gte=0), name="verification_total_non_negative"
+                condition=Q(verified_total__gte=0),
+                name="verification_total_non_negative",
+                violation_error_message="The verified total cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=~Q(result="rejected") | Q(verified_total=0),
                 name="rejected_verifies_nothing",
+                violation_error_message=(
+                    "A rejected verification verifies nothing: its verified total must be 0."
+                ),
             ),
         ]
         indexes = [models.Index(fields=["port", "verified_at"])]
@@ -89,6 +94,9 @@ class VerificationLine(models.Model):
             models.CheckConstraint(
                 condition=Q(quantity_presented__gte=0) & Q(verified_total__gte=0),
                 name="verification_line_non_negative",
+                violation_error_message=(
+                    "The quantity presented and the verified total of a line cannot be negative."
+                ),
             )
         ]
 
@@ -163,6 +171,10 @@ class InspectionPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(threshold__gt=0) & Q(sample_rate__gte=0) & Q(sample_rate__lte=1),
                 name="inspection_policy_ranges",
+                violation_error_message=(
+                    "The inspection threshold must be above 0 and the sample rate between 0 and 1 "
+                    "(0%% to 100%%)."
+                ),
             )
         ]
 
@@ -232,6 +244,10 @@ class RiskRule(models.Model):
                     | (Q(kind__in=["item_keyword", "nationality", "store"]) & ~Q(values=""))
                 ),
                 name="risk_rule_has_its_parameter",
+                violation_error_message=(
+                    "An amount rule needs an amount above 0; a keyword, nationality or store rule "
+                    "needs its values."
+                ),
             )
         ]
 
@@ -282,6 +298,10 @@ class InspectionDecision(models.Model):
                 condition=Q(selected=False, reason="not_selected")
                 | Q(selected=True, reason__in=["threshold", "risk_rule", "random_sample"]),
                 name="inspection_reason_matches_selection",
+                violation_error_message=(
+                    "A form not selected has the reason 'not selected'; a selected form has the "
+                    "threshold, a risk rule or the random sample as its reason."
+                ),
             )
         ]
         indexes = [models.Index(fields=["port", "selected", "decided_at"])]
@@ -331,6 +351,9 @@ class MailboxBatch(LedgerHead):
                 condition=Q(status="open", closed_at__isnull=True)
                 | Q(status="closed", closed_at__isnull=False),
                 name="mailbox_batch_closed_has_time",
+                violation_error_message=(
+                    "A closed batch has the time it was closed; an open batch has none."
+                ),
             )
         ]
 
@@ -370,11 +393,18 @@ class MailboxBatchItem(models.Model):
     class Meta:
         ordering = ["batch", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["batch", "position"], name="mailbox_item_position"),
+            models.UniqueConstraint(
+                fields=["batch", "position"],
+                name="mailbox_item_position",
+                violation_error_message="This batch already has an item at that position.",
+            ),
             models.CheckConstraint(
                 condition=Q(result="refused", verification__isnull=True)
                 | (~Q(result="refused") & Q(verification__isnull=False)),
                 name="mailbox_item_result_consistent",
+                violation_error_message=(
+                    "A refused mailbox item has no verification; any other item has one."
+                ),
             ),
         ]
 

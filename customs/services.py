@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.exceptions import ApplicationError, BadRequest
 from core.ledger import ledger_append, ledger_batch
 from core.models import Port, StaffMembership, StaffRole
@@ -543,6 +544,7 @@ def _verify(
             "stamp_signature": verification.stamp_signature,
         },
     )
+    events.publish("form_verified", verification=verification)
     return verification
 
 

@@ -32,7 +32,11 @@ class Device(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=~Q(key_hash=""), name="device_key_hash_set"),
+            models.CheckConstraint(
+                condition=~Q(key_hash=""),
+                name="device_key_hash_set",
+                violation_error_message="A kiosk device has a key (register it to get one).",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ from customs.selectors import inspection_for, verification_for
 from kiosk.i18n import language_of, money, text
 from kiosk.models import Device
 from stores.models import FormStatus, RefundForm
+from travelers.selectors import pre_choice_dict
 
 MAX_INPUT_LENGTH = 200
 # A trip's other forms shown with one lookup (a traveler with more is shown the latest).
@@ -125,6 +126,8 @@ class KioskResult:
     payment: dict[str, Any] | None = None
     green_lane: bool = False
     trip: list[dict[str, Any]] = field(default_factory=list)
+    # The transfer chosen ahead (travelers app), account masked; None when none.
+    payout_choice: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,7 @@ class KioskResult:
             "payment": self.payment,
             "green_lane": self.green_lane,
             "trip": self.trip,
+            "payout_choice": self.payout_choice,
         }
 
 
@@ -349,7 +353,7 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
     # Hash before looking anything up, so an unknown form costs what a wrong document costs.
     presented_hash = document_hash(document) if document is not None else ""
     record = (
-        RefundForm.objects.select_related("store").filter(number=number).first()
+        RefundForm.objects.select_related("store", "pre_choice").filter(number=number).first()
         if number is not None
         else None
     )
@@ -361,7 +365,7 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
         raise KioskNotFound("no form matches")
     today = timezone.localdate()
     others = list(
-        RefundForm.objects.select_related("store")
+        RefundForm.objects.select_related("store", "pre_choice")
         .filter(document_hash=record.document_hash, last_entry_date=record.last_entry_date)
         .exclude(pk=record.pk)
         .order_by("-issued_at", "-number")[:MAX_TRIP_FORMS]
@@ -411,6 +415,7 @@ def form_view(*, record: RefundForm, lang: str, today: Any) -> KioskResult:
         estimate=record.net_refund,
         payment=_payment(record, verification, net, language),
         green_lane=_green_lane_possible(record),
+        payout_choice=pre_choice_dict(record),
     )
 
 

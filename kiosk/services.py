@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.models import Port
+from customs.exceptions import AlreadyVerified
 from customs.models import Verification, VerificationChannel
 from customs.services import verification_create
 from kiosk.exceptions import DeviceNameTaken, DeviceRevoked
@@ -104,18 +105,30 @@ def green_lane_verify(
     device named as the signer.
     """
 
+    signer = DEVICE_SIGNER_PREFIX + device.name
+
     def attempt() -> Verification:
         if form_matching_document(number=form_number, document_number=document_number) is None:
             raise FormNotFound(f"No refund form {form_number}.")
-        return verification_create(
-            port=device.port,
-            officer=None,
-            form_number=form_number,
-            qr=qr,
-            departure_date=departure_date,
-            flight=flight,
-            channel=VerificationChannel.KIOSK,
-            signer_label=DEVICE_SIGNER_PREFIX + device.name,
-        )
+        try:
+            return verification_create(
+                port=device.port,
+                officer=None,
+                form_number=form_number,
+                qr=qr,
+                departure_date=departure_date,
+                flight=flight,
+                channel=VerificationChannel.KIOSK,
+                signer_label=signer,
+            )
+        except AlreadyVerified as exc:
+            # A second press (or a reply lost on the way) at the kiosk that verified it: the
+            # traveler, who proved possession above, is told it is this kiosk's own stamp.
+            exc.extra["same_device"] = Verification.objects.filter(
+                form__number=form_number,
+                channel=VerificationChannel.KIOSK,
+                officer_label=signer[:150],
+            ).exists()
+            raise
 
     return form_guarded(number=form_number, attempt=attempt, miss=FormNotFound, client=client)

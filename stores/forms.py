@@ -11,14 +11,18 @@ Forms only parse and validate input shape; the rules of Measures art. 10 live in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 
+from core.forms import BilingualForm
+from core.money import money_display
 from stores.countries import alpha2_from_mrz, country_choices
 from stores.models import DocumentType, GoodsCategory
 
@@ -252,7 +256,7 @@ document_number_chars = RegexValidator(
 )
 
 
-class IssueForm(forms.Form):
+class IssueForm(BilingualForm):
     """The traveler and the invoices of one refund form."""
 
     mrz = forms.CharField(
@@ -299,6 +303,18 @@ class IssueForm(forms.Form):
         help_text="From the MRZ or the photo page; an expired document is not valid.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    email = forms.EmailField(
+        required=False,
+        label="Traveler's email (optional) · 旅客邮箱（选填）",
+        help_text="Notices in the traveler's language: form issued, customs, refund paid.",
+        max_length=254,
+    )
+    language = forms.ChoiceField(
+        required=False,
+        label="Traveler's language · 旅客语言",
+        choices=settings.LANGUAGES,
+        initial="en",
+    )
     invoice_numbers = forms.CharField(
         required=False,
         max_length=MAX_IMPORTED_INVOICES * 22,
@@ -306,13 +322,35 @@ class IssueForm(forms.Form):
         help_text="From the e-invoice platform: 20 digits each, one per line.",
         widget=forms.Textarea(attrs={"rows": 2, "class": "mono", "spellcheck": "false"}),
     )
+    invoice_choices = forms.MultipleChoiceField(
+        required=False,
+        label="The store's invoices not on a form yet · 本店未开单发票",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "Invoice %(value)s is no longer free: it is on a form or reversed."
+            " · 该发票已开单或已冲红"
+        },
+    )
     buy_and_refund = forms.BooleanField(required=False, label="Buy & Refund · 即买即退")
     token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, today: date, unused_invoices: Sequence[Any] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
         self.mrz_reading: MrzReading | None = None
+        # Several existing invoices on one form: ticked from the store's unused ones.
+        field = self.fields["invoice_choices"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [
+            (
+                inv.number,
+                f"{inv.number} · {inv.issued_on:%Y-%m-%d} · {inv.buyer_name}"
+                f" · RMB {money_display(inv.total)}",
+            )
+            for inv in unused_invoices
+        ]
 
     def clean_invoice_numbers(self) -> list[str]:
         raw = self.cleaned_data.get("invoice_numbers") or ""
@@ -337,6 +375,9 @@ class IssueForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("invoice_choices"):
+            typed = data.get("invoice_numbers") or []
+            data["invoice_numbers"] = list(dict.fromkeys([*data["invoice_choices"], *typed]))
         # Without the page's script the MRZ is read here: fields left blank are
         # filled from it, fields the clerk typed win.
         if data.get("mrz"):
@@ -370,7 +411,7 @@ class IssueForm(forms.Form):
                 self.add_error(key, message)
 
 
-class InvoiceLineForm(forms.Form):
+class InvoiceLineForm(BilingualForm):
     """One goods line of the invoice issued with the form (VAT-inclusive price)."""
 
     item = forms.CharField(max_length=200, label="Item · 货物名称")
@@ -405,6 +446,13 @@ class InvoiceLineForm(forms.Form):
         label="Category · 类别",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The goods table shows each label once, as a column header: every input of
+        # every line still carries its own accessible name.
+        for line_field in self.fields.values():
+            line_field.widget.attrs["aria-label"] = str(line_field.label)
+
 
 LineFormSet = forms.formset_factory(
     InvoiceLineForm,
@@ -415,7 +463,7 @@ LineFormSet = forms.formset_factory(
 )
 
 
-class VoidForm(forms.Form):
+class VoidForm(BilingualForm):
     """The reason a clerk gives when voiding a form (goods returned)."""
 
     reason = forms.CharField(

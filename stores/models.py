@@ -40,7 +40,9 @@ class Traveler(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["document_type", "document_hash"], name="traveler_one_per_document"
+                fields=["document_type", "document_hash"],
+                name="traveler_one_per_document",
+                violation_error_message="A traveler with this document is already on record.",
             )
         ]
         indexes = [models.Index(fields=["document_hash"])]
@@ -101,12 +103,18 @@ class VatInvoice(LedgerHead):
         ordering = ["-issued_on", "number"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(number__regex=r"^\d{20}$"), name="invoice_number_20_digits"
+                condition=Q(number__regex=r"^\d{20}$"),
+                name="invoice_number_20_digits",
+                violation_error_message="An invoice number has exactly 20 digits.",
             ),
             models.CheckConstraint(
                 condition=(Q(kind="blue", original__isnull=True, total__gt=0))
                 | Q(kind="red", original__isnull=False, total__lt=0, form__isnull=True),
                 name="invoice_kind_consistent",
+                violation_error_message=(
+                    "A blue invoice has a positive total and no original; a red-ink invoice "
+                    "reverses an original, has a negative total and is on no form."
+                ),
             ),
         ]
         indexes = [models.Index(fields=["store", "issued_on"])]
@@ -136,11 +144,19 @@ class VatInvoiceLine(models.Model):
     class Meta:
         ordering = ["invoice", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position"),
+            models.UniqueConstraint(
+                fields=["invoice", "position"],
+                name="invoice_line_position",
+                violation_error_message="This invoice already has a line at that position.",
+            ),
             models.CheckConstraint(
                 condition=Q(amount__gte=0, quantity__gt=0, total__gt=0)
                 | Q(amount__lte=0, quantity__lt=0, total__lt=0),
                 name="invoice_line_signs",
+                violation_error_message=(
+                    "A line's quantity, amount and total must all be positive (blue) or all "
+                    "negative (red-ink)."
+                ),
             ),
         ]
 
@@ -213,16 +229,25 @@ class RefundForm(LedgerHead):
         ordering = ["-issued_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(number__regex=r"^\d{16}$"), name="form_number_16_digits"
+                condition=Q(number__regex=r"^\d{16}$"),
+                name="form_number_16_digits",
+                violation_error_message="A form number has exactly 16 digits.",
             ),
             models.CheckConstraint(
                 condition=Q(total__gt=0) & Q(net_refund__lte=models.F("refundable_vat")),
                 name="form_amounts_consistent",
+                violation_error_message=(
+                    "A form's total must be positive and its net refund cannot exceed the "
+                    "refundable VAT."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(status="voided", voided_at__isnull=False)
                 | (~Q(status="voided") & Q(voided_at__isnull=True)),
                 name="form_voided_has_time",
+                violation_error_message=(
+                    "A voided form has the time it was voided; any other form has none."
+                ),
             ),
         ]
         indexes = [
@@ -259,9 +284,15 @@ class RefundFormLine(models.Model):
         ordering = ["form", "position"]
         indexes = [models.Index(fields=["category", "form"])]
         constraints = [
-            models.UniqueConstraint(fields=["form", "position"], name="form_line_position"),
+            models.UniqueConstraint(
+                fields=["form", "position"],
+                name="form_line_position",
+                violation_error_message="This form already has a line at that position.",
+            ),
             models.CheckConstraint(
-                condition=Q(quantity__gt=0, total__gt=0), name="form_line_positive"
+                condition=Q(quantity__gt=0, total__gt=0),
+                name="form_line_positive",
+                violation_error_message="A form line's quantity and total must be positive.",
             ),
         ]
 
@@ -304,6 +335,7 @@ class FormPresentation(models.Model):
             models.CheckConstraint(
                 condition=Q(port__isnull=False) | Q(agency__isnull=False),
                 name="presentation_has_place",
+                violation_error_message="A presentation happens at a port or at an agency.",
             ),
         ]
         indexes = [

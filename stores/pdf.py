@@ -19,14 +19,17 @@ from decimal import Decimal
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.utils import timezone
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
+    Flowable,
     Frame,
     KeepTogether,
     NextPageTemplate,
@@ -43,6 +46,7 @@ from core.pdf import FONT_NAME, cjk_font
 from core.selectors import buy_and_refund_days
 from stores.countries import country_names
 from stores.models import FormStatus, RefundForm, RefundFormLine
+from stores.selectors import traveler_page_path
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 15 * mm
@@ -146,6 +150,8 @@ class _Styles:
     def __init__(self, font: str) -> None:
         base = ParagraphStyle("base", fontName=font, fontSize=8.5, leading=11, textColor=INK)
         self.cell = ParagraphStyle("cell", parent=base, wordWrap="CJK")
+        # Quantities with CJK units (2 千克, 3 双) wrap inside their column, never past it.
+        self.qty = ParagraphStyle("qty", parent=self.cell, alignment=TA_RIGHT)
         self.label = ParagraphStyle("label", parent=base, fontSize=7, leading=9, textColor=MUTED)
         self.value = ParagraphStyle("value", parent=base, fontSize=9.5, leading=12.5)
         self.section = ParagraphStyle(
@@ -204,9 +210,11 @@ def _dark_runs(cells: Sequence[int | bool]) -> list[tuple[int, int]]:
     return runs
 
 
-def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
+def _draw_qr(
+    canvas: Canvas, payload: str, x: float, y: float, size: float, symbol: Any = None
+) -> None:
     """Draw the symbol as vector squares, quiet zone included, in a size x size box."""
-    matrix = qr_symbol(payload).matrix
+    matrix = (symbol or qr_symbol(payload)).matrix
     count = len(matrix) + 2 * QR_BORDER
     module = size / count
     canvas.saveState()
@@ -235,6 +243,22 @@ def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> N
                 )
     canvas.drawPath(path, stroke=0, fill=1, fillMode=FILL_NON_ZERO)
     canvas.restoreState()
+
+
+PHONE_QR_SIZE = 22 * mm
+
+
+class PhoneQr(Flowable):
+    """The second QR: the traveler's phone page (a URL with an unguessable token)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.width = self.height = PHONE_QR_SIZE
+
+    def draw(self) -> None:
+        symbol = segno.make_qr(self.url, error="m", boost_error=False)
+        _draw_qr(self.canv, self.url, 0, 0, PHONE_QR_SIZE, symbol=symbol)
 
 
 class _FormDoc(BaseDocTemplate):
@@ -355,6 +379,7 @@ class _FormDoc(BaseDocTemplate):
         canvas.setFont(self.font, 8)
         canvas.setFillColor(INK)
         canvas.drawCentredString(x + size / 2, y - 9, form.number)
+        self._phone_qr(canvas, x, top)
         canvas.setStrokeColor(RULE)
         canvas.line(
             MARGIN,
@@ -364,6 +389,20 @@ class _FormDoc(BaseDocTemplate):
         )
         self._footer(canvas)
         canvas.restoreState()
+
+    def _phone_qr(self, canvas: Canvas, qr_x: float, top: float) -> None:
+        """The second, smaller QR left of the form's: the traveler's phone page."""
+        path = traveler_page_path(self.form)
+        if not path:
+            return
+        url = settings.TRAVELER_PAGE_BASE_URL.rstrip("/") + path
+        size = PHONE_QR_SIZE
+        x, y = qr_x - size - 3 * mm, top - HEADER_HEIGHT + 3 * mm
+        _draw_qr(canvas, url, x, y, size, symbol=segno.make_qr(url, error="m"))
+        canvas.setFont(self.font, 6.5)
+        canvas.setFillColor(MUTED)
+        for index, text in enumerate(("手机查看退税进度", "Your phone page:", "status, notices")):
+            canvas.drawRightString(x - 1 * mm, y + size - 8 - index * 8, text)
 
     def _buy_and_refund_mark(self, canvas: Canvas, x: float, y: float) -> None:
         """A red stamp-like box: this form was paid out in advance at the store."""
@@ -515,14 +554,14 @@ def _goods_table(lines: Sequence[PrintedLine], styles: _Styles) -> Table:
                 str(line.position),
                 Paragraph(_esc(line.item), styles.cell),
                 Paragraph(_esc(line.spec or "—"), styles.cell),
-                f"{_qty(line.quantity)} {line.unit}".strip(),
+                Paragraph(_esc(f"{_qty(line.quantity)} {line.unit}".strip()), styles.qty),
                 _money(line.total),
                 _pct(line.vat_rate),
                 _pct(line.refund_rate),
             ]
         )
         style.append(("LINEBELOW", (0, row), (-1, row), 0.25, RULE))
-    widths = [12 * mm, 62 * mm, 34 * mm, 18 * mm, 28 * mm, 13 * mm, 13 * mm]
+    widths = [12 * mm, 58 * mm, 32 * mm, 24 * mm, 28 * mm, 13 * mm, 13 * mm]
     scale = CONTENT_WIDTH / sum(widths)
     table = Table(data, colWidths=[w * scale for w in widths], repeatRows=1)
     table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT_NAME), *style]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -183,3 +183,59 @@ def form_lock(*, number: str) -> RefundForm:
     if form is None:
         raise FormNotFound(f"No refund form {number}.")
     return form
+
+
+# The traveler's phone page belongs to a later app (travelers): it registers how a form's
+# page path is found, so the form reply and the PDF can carry it without importing it.
+_traveler_page_path: list[Callable[[RefundForm], str | None]] = []
+
+
+def register_traveler_page_path(build: Callable[[RefundForm], str | None]) -> None:
+    """Let the travelers app say where a form's phone page is (``/t/<token>/``)."""
+    _traveler_page_path[:] = [build]
+
+
+def traveler_page_path(form: RefundForm) -> str | None:
+    """The path of the form's phone page, or None when no app provides one."""
+    return _traveler_page_path[0](form) if _traveler_page_path else None
+
+
+def invoices_for_store(
+    *,
+    store_id: int,
+    text: str = "",
+    day: date | None = None,
+    kind: str = "",
+    unused_only: bool = False,
+) -> QuerySet[VatInvoice]:
+    """A store's invoices, newest first, searched by number or buyer, date and kind."""
+    queryset = (
+        VatInvoice.objects.filter(store_id=store_id)
+        .select_related("form", "original", "red_invoice")
+        .order_by("-issued_on", "-number")
+    )
+    text = text.strip()
+    if text:
+        digits = text.replace(" ", "")
+        if digits.isdigit():
+            queryset = queryset.filter(number__contains=digits)
+        else:
+            queryset = queryset.filter(buyer_name__icontains=text)
+    if day is not None:
+        queryset = queryset.filter(issued_on=day)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if unused_only:
+        queryset = invoices_unused_filter(queryset)
+    return queryset
+
+
+def invoices_unused_filter(queryset: QuerySet[VatInvoice]) -> QuerySet[VatInvoice]:
+    """Blue invoices on no form yet and not reversed: those a new form may take."""
+    return queryset.filter(kind="blue", form__isnull=True, status=VatInvoice.Status.ISSUED)
+
+
+def invoices_unused(*, store_id: int, limit: int = 50) -> list[VatInvoice]:
+    """The store's most recent invoices that a new form may take (the issue page lists them)."""
+    queryset = invoices_unused_filter(VatInvoice.objects.filter(store_id=store_id))
+    return list(queryset.order_by("-issued_on", "-number")[:limit])

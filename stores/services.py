@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from core import rules
+from core import events, rules
 from core.crypto import document_hash, encrypt_document, mask_document
 from core.exceptions import BadRequest
 from core.ledger import (
@@ -226,6 +226,9 @@ class TravelerInput:
     nationality: str
     last_entry_date: date | None
     document_expires_on: date | None = None
+    # For the traveler's notices (SPEC §5): optional, never on the form itself.
+    email: str = ""
+    language: str = ""
 
 
 def _raise_first(violations: list[rules.Violation]) -> None:
@@ -494,6 +497,7 @@ def refund_form_issue(
     )
     # The invoices' new ledger heads go with the form link: one UPDATE.
     ledger_heads_update(invoices, form=form)
+    events.publish("form_issued", form=form, email=traveler.email, language=traveler.language)
     return form
 
 

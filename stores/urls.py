@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from stores import views
+from stores import invoice_views, views
 
 app_name = "stores"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("forms/<str:number>/", views.form_detail, name="form-detail"),
     path("forms/<str:number>/pdf/", views.form_print, name="form-pdf"),
     path("forms/<str:number>/void/", views.form_void, name="form-void"),
+    path("invoices/", invoice_views.invoice_list, name="invoices"),
+    path("invoices/<str:number>/", invoice_views.invoice_detail, name="invoice"),
 ]

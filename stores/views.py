@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
+from core.history import history_words
 from core.ledger import record_history
 from core.models import StaffMembership, StaffRole, Store
 from core.money import ZERO, money_str
@@ -45,21 +46,12 @@ from stores.outcome import form_outcome
 from stores.pdf import form_pdf, printed_lines
 from stores.preview import LineDraft, TravelerDraft, form_estimate, rule_title
 from stores.scopes import ReadReason, forms_in_scope, personal_data_reads_record
+from stores.selectors import invoices_unused
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 ISSUED_TOKENS_KEY = "stores_issued_tokens"
 ISSUED_TOKENS_KEPT = 30
-
-HISTORY_LABELS = {
-    "form_issued": "Issued · 已开具",
-    "form_voided": "Voided · 已作废",
-    "form_verified": "Verified by customs · 海关已验核",
-    "form_partially_verified": "Partially verified · 海关部分验核",
-    "form_rejected": "Rejected by customs · 海关不予验核",
-    "form_refunded": "Refunded · 已退税",
-    "invoice_attached_to_form": "Invoice attached · 发票已关联",
-}
 
 NOT_VOIDABLE: dict[str, str] = {
     FormStatus.VERIFIED: "Customs has verified this form: it can no longer be voided.",
@@ -233,8 +225,9 @@ def _line_drafts(formset: Any) -> tuple[list[LineDraft], dict[int, list[str]]]:
 
 def _bind(request: HttpRequest) -> tuple[IssueForm, Any]:
     today = services.business_today()
+    unused = invoices_unused(store_id=clerk_store(request).pk)
     return (
-        IssueForm(request.POST, today=today),
+        IssueForm(request.POST, today=today, unused_invoices=unused),
         LineFormSet(request.POST, prefix="lines"),
     )
 
@@ -343,7 +336,11 @@ def form_issue(request: HttpRequest) -> HttpResponse:
     """One screen: traveler (MRZ scan or typed), goods lines or invoice numbers, issue."""
     store = clerk_store(request)
     if request.method == "GET":
-        form = IssueForm(initial={"token": secrets.token_hex(16)}, today=services.business_today())
+        form = IssueForm(
+            initial={"token": secrets.token_hex(16)},
+            today=services.business_today(),
+            unused_invoices=invoices_unused(store_id=store.pk),
+        )
         return _render_issue(request, form, LineFormSet(prefix="lines"))
 
     form, formset = _bind(request)
@@ -371,6 +368,8 @@ def form_issue(request: HttpRequest) -> HttpResponse:
         nationality=data["nationality"],
         last_entry_date=data["last_entry_date"],
         document_expires_on=data["document_expires_on"],
+        email=data.get("email") or "",
+        language=data.get("language") or "",
     )
     lines = [
         services.InvoiceLineInput(
@@ -429,8 +428,10 @@ def _history_rows(form: RefundForm) -> list[dict[str, Any]]:
         rows.append(
             {
                 "at": entry.created_at,
-                "label": HISTORY_LABELS.get(
-                    entry.action, entry.action.replace("_", " ").capitalize()
+                # In words, both languages: "Form voided — voided", never a code.
+                "label": history_words(
+                    entry.action,
+                    entry.to_status if entry.to_status != entry.from_status else None,
                 ),
                 "from_status": entry.from_status,
                 "to_status": entry.to_status,

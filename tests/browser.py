@@ -45,14 +45,40 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+def csp_violations(tab: Any) -> list[str]:
+    """Collect the Content-Security-Policy violations the tab reports (the list fills up)."""
+    found: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    tab.on("console", on_console)
+    return found
+
+
+_WARM: set[str] = set()
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    if live_server.url not in _WARM:
+        # The first request to a fresh server imports every URLconf and view: on a loaded
+        # machine that alone can outlast a page's 10 s timeout. Pay it once, here.
+        warm = browser.new_context()
+        warm.request.get(live_server.url + "/accounts/login/", timeout=120_000)
+        warm.close()
+        _WARM.add(live_server.url)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.base_url = live_server.url
+    # Every browser test doubles as a CSP test: an inline script or handler the site's
+    # policy refuses fails the test that met it.
+    violations = csp_violations(tab)
     yield tab
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def login(page: Any, username: str, password: str = "refund-demo-2026") -> None:

@@ -36,6 +36,13 @@ class KioskPayoutOptionOut(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class KioskPayoutChoiceOut(serializers.Serializer):
+    payout_method = serializers.CharField()
+    payout_account = serializers.CharField(help_text="Masked")
+    status = serializers.CharField(help_text="chosen, paid, failed or lapsed")
+    failure_code = serializers.CharField(allow_null=True)
+
+
 class KioskLookupOut(serializers.Serializer):
     """What the traveler sees: status, amounts (RMB strings), next step, payout, history."""
 
@@ -85,6 +92,9 @@ class KioskFormOut(serializers.Serializer):
     payment = KioskPaymentOut(allow_null=True)
     green_lane = serializers.BooleanField(
         help_text="issued and not selected for inspection: a registered kiosk may verify it"
+    )
+    payout_choice = KioskPayoutChoiceOut(
+        allow_null=True, help_text="The transfer chosen ahead (account masked), or null"
     )
 
 

@@ -146,7 +146,10 @@ class GreenLaneView(APIView):
             400: error_response("Malformed body (invalid), or a code that is not a form QR."),
             401: error_response("No Device header, or an unknown or revoked key."),
             404: error_response("No form matches this number, QR and document number."),
-            409: error_response("already_verified, form_not_verifiable"),
+            409: error_response(
+                "already_verified (extra.status; extra.same_device: true when this device's"
+                " green lane made the verification, e.g. a second press), form_not_verifiable"
+            ),
             422: error_response(
                 "inspection_required: the form was selected for inspection (see an officer);"
                 " qr_mismatch, verification_refused (departure date)"

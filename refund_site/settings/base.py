@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("REFUND_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "core",
@@ -45,10 +47,12 @@ INSTALLED_APPS = [
     "buyrefund",
     "kiosk",
     "authority",
+    "travelers",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,6 +86,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every page formats money and ledger words the same way: {{ x|rmb }}.
+            "builtins": ["core.templatetags.money"],
         },
     },
 ]
@@ -193,6 +199,26 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Content-Security-Policy (django-csp) -------------------------------------
+# Every page: scripts and styles only from our own static files; no inline <script>,
+# no on*= handlers, no style= attributes. Pages hand data to their scripts through
+# data- attributes or json_script (a non-executable application/json block).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "media-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Keys ------------------------------------------------------------------
 # Ed25519 platform key (raw 32-byte seed, base64) signing QR payloads and
 # ledger tree heads. Local runs generate one under var/keys on first use.
@@ -283,6 +309,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotency_settle_task",
         "schedule": 60.0,
     },
+    # Buy & Refund: the traveler is reminded 3 days before the deadline (once per form).
+    "travelers-deadline-reminders": {
+        "task": "travelers.tasks.deadline_reminders_task",
+        "schedule": crontab(hour="9", minute="0"),
+    },
+    # Safety net of the event tasks (a lost enqueue): pending notices, chosen transfers.
+    "travelers-safety-net": {
+        "task": "travelers.tasks.travelers_safety_net_task",
+        "schedule": 300.0,
+    },
     # Proof of life for `manage.py doctor`: beat sends it, a worker records it.
     "core-heartbeat": {
         "task": "core.tasks.heartbeat_task",
@@ -359,7 +395,22 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # One line per event: Django's own console handler (DEBUG only) would print every
+        # record a second time through the root handler.
+        "django": {"handlers": [], "propagate": True},
+        # A 4xx is in the access line already (runserver, gunicorn): only 5xx, with traceback.
+        "django.request": {"level": env.str("DJANGO_REQUEST_LOG_LEVEL", default="ERROR")},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Traveler notices (SPEC §5) -------------------------------------------------
+# EMAIL_URL in django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587;
+# the default prints emails on the console (the demo).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tax-refund@localhost")
+# Links in notices and on the printed form point at this site.
+TRAVELER_PAGE_BASE_URL = env.str("TRAVELER_PAGE_BASE_URL", default="http://127.0.0.1:8000")
+TRAVELER_MESSAGE_GATEWAY = env.str(
+    "TRAVELER_MESSAGE_GATEWAY", default="travelers.messaging.SandboxMessageGateway"
+)

@@ -281,6 +281,8 @@
     resultEl.hidden = false;
     stopCamera();
     window.scrollTo(0, 0);
+    // Keyboard and screen-reader users land on the result, not on <body>.
+    status.focus();
   }
 
   function lookup() {
@@ -355,8 +357,12 @@
       credentials: "omit",
     }).then(function (response) {
       return response.json().then(function (body) {
-        if (response.status === 201) {
+        var again = response.status === 409 && body.code === "already_verified";
+        if (response.status === 201 || again) {
+          // A second press (or a first reply lost on the way) is no error: the form is
+          // verified, and the screen shows it as it stands now.
           return lookup().then(function (r) { return r.ok ? r.json().then(render) : null; }).then(function () {
+            if (again && !(body.extra && body.extra.same_device)) return;
             $("kiosk-green-lane").hidden = false;
             go.hidden = true;
             msg.textContent = t.green_lane_done;
@@ -454,10 +460,13 @@
     return lang === root.dataset.defaultLang && !startEl.hidden && !numberEl.value &&
       !docEl.value && errorEl.hidden && !stream;
   }
-  setInterval(function () {
+  var idleTimer = setInterval(function () {
     if (pristine()) { activity(); return; }
     var left = Math.ceil(idleSeconds - (Date.now() - lastActivity) / 1000);
     if (left <= 0) {
+      // Navigate once: a timer that kept assigning while the start page loads would
+      // abort that load and start it again (a slow machine showed ERR_ABORTED).
+      clearInterval(idleTimer);
       window.location.assign(startUrl);
     } else if (left <= warningSeconds) {
       idleEl.textContent = fill(t.idle_warning, { seconds: String(left) });

@@ -220,6 +220,8 @@
 
   function renderFieldErrors(errors) {
     form.querySelectorAll("[data-error-for]").forEach(function (span) {
+      // The server's error after a submit stays until that field is edited: shown once.
+      if (span.hasAttribute("data-server")) return;
       var errs = (errors || {})[span.dataset.errorFor];
       span.hidden = !errs;
       text(span, errs ? errs.join(" ") : "");
@@ -245,7 +247,11 @@
     });
   }
 
-  form.addEventListener("input", function (e) { if (e.target !== mrz) schedule(); });
+  form.addEventListener("input", function (e) {
+    var own = e.target.name && form.querySelector('[data-error-for="' + e.target.name + '"]');
+    if (own) own.removeAttribute("data-server");
+    if (e.target !== mrz) schedule();
+  });
   form.addEventListener("change", function (e) { if (e.target !== mrz) schedule(); });
 
   form.addEventListener("submit", function () {

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -25,6 +26,7 @@ from stores.models import (
     VatInvoiceLine,
 )
 from stores.scopes import nationality_label
+from stores.selectors import traveler_page_path
 from stores.services import (
     MAX_FORM_INVOICES,
     MAX_LINES,
@@ -180,6 +182,20 @@ class TravelerInputSerializer(StrictSerializer):
         " check B at the counter fails once it has expired on the refund day.",
     )
 
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=254,
+        help_text="Where the traveler's notices go (SPEC §5); optional.",
+    )
+    language = serializers.ChoiceField(
+        choices=[code for code, _ in settings.LANGUAGES],
+        required=False,
+        default="en",
+        help_text="The traveler's language for the phone page and notices.",
+    )
+
     def validate_document_number(self, value: str) -> str:
         number = normalize_document_number(value)
         if not DOCUMENT_NUMBER.match(number):
@@ -243,6 +259,9 @@ class FormIssuedSerializer(serializers.ModelSerializer):
     store = serializers.CharField(source="store.code", read_only=True)
     lines = FormLineSerializer(many=True, read_only=True)
     qr = serializers.CharField(source="qr_payload", read_only=True)
+    traveler_page = serializers.SerializerMethodField(
+        help_text="The path of the traveler's phone page, /t/<token>/ (an unguessable token)."
+    )
 
     class Meta:
         model = RefundForm
@@ -259,8 +278,12 @@ class FormIssuedSerializer(serializers.ModelSerializer):
             "fee",
             "net_refund",
             "qr",
+            "traveler_page",
         ]
         read_only_fields = fields
+
+    def get_traveler_page(self, obj: RefundForm) -> str | None:
+        return traveler_page_path(obj)
 
 
 class FormSummarySerializer(serializers.ModelSerializer):

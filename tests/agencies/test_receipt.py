@@ -69,7 +69,7 @@ def test_receipt_prints_form_amounts_payout_and_signature_line_in_both_languages
         "Marie Dupont",
         "护照 Passport 1*****345 · FR",
         "上海示范商店 (DEMO-SH-001)",
-        "核验含税金额 Verified amount incl. VAT 3600.00",
+        "核验含税金额 Verified amount incl. VAT 3,600.00",  # thousands separated, as on pages
         "应退增值税 Refundable VAT 396.00",
         "代理服务费 Agency fee (2%) -72.00",
         "实退金额 Net refund paid 324.00",
@@ -178,7 +178,7 @@ def test_receipt_lists_verified_lines_and_explains_a_lower_net_refund(demo, tmp_
         "实退金额 Net refund paid 72.00",
         "实退金额低于申请单预计金额 RMB 234.00",
         "The net refund is lower than the form's estimate of RMB 234.00:",
-        "Customs verified only part of the goods: RMB 800.00 of RMB 2600.00"
+        "Customs verified only part of the goods: RMB 800.00 of RMB 2,600.00"
         " (丝巾 Silk scarf 1/2; 手袋 Bag 0/1).",
     ]:
         assert expected in text, expected

@@ -164,7 +164,14 @@ def test_csv_export_carries_the_same_figures(month):
         "bank_card": "18.00",
         "cash": "324.00",
     }
-    assert len([r for r in rows if r["section"] == "refund"]) == 4
+    refunds = [r for r in rows if r["section"] == "refund"]
+    assert len(refunds) == 4
+    # One column per field: every row has exactly the header's columns, each in its own.
+    assert all(None not in r and len(r) == len(rows[0]) for r in rows)
+    assert {r["payout_method"] for r in refunds} == {"alipay", "bank_card", "cash"}
+    assert {r["nationality"] for r in refunds} == {"FR", "JP"}
+    assert all(r["paid_at"] and r["store"] and r["port"] for r in refunds)
+    assert all(r["label"] == "" for r in refunds)
     agency = next(r for r in rows if r["section"] == "agency")
     assert agency["label"] == "示范退税代理机构"
 

@@ -120,6 +120,15 @@ class World:
         return form.number
 
     @cached_property
+    def phone(self) -> str:
+        """The phone-page token of the ``issued`` form (made when the store issued it)."""
+        from travelers.models import TravelerPage
+
+        return TravelerPage.objects.get(form__number=self.issued).token
+
+    no_phone = "no-such-phone-page-token"
+
+    @cached_property
     def walk(self) -> str:
         return form_number(region_code="31", issued_on=timezone.localdate(), sequence=99_999_999)
 
@@ -249,8 +258,38 @@ def _prepayment_body(world: World, role: str) -> Any:
     return {"card_token": "tok_visa", "card_holder_name": "Marie Dupont", "payout_method": "cash"}
 
 
+def _wrong_password(world: World, role: str) -> Any:
+    return {"username": "clerk", "password": "not-the-password"}
+
+
+def _wrong_code(world: World, role: str) -> Any:
+    return {"code": "12345x"}
+
+
 def _kiosk_body(world: World, role: str) -> Any:
     return {"form": world.sh, "document_number": DOCUMENT}
+
+
+def _choice_body(world: World, role: str) -> Any:
+    return {
+        "form": world.issued,
+        "document_number": DOCUMENT,
+        "payout_method": "alipay",
+        "payout_account": "13800138000",
+    }
+
+
+def _choice_walk_body(world: World, role: str) -> Any:
+    return {**_choice_body(world, role), "form": world.walk}
+
+
+def _phone_choice_body(world: World, role: str) -> Any:
+    body = _choice_body(world, role)
+    return {**body, "form_number": body.pop("form")}
+
+
+def _phone_contact_body(world: World, role: str) -> Any:
+    return {"email": "marie@example.com"}
 
 
 def _green_lane_body(world: World, role: str) -> Any:
@@ -350,6 +389,8 @@ API = [
     R("POST", "/api/v1/forms/{number}/prepayment/handover/", 409, 404, 403, 403, 403, 403, 403, 403, 403, 401, args={"number": "buy_and_refund"}),
     R("GET", "/api/v1/settlements/{period}/",                403, 403, 403, 403, 200, 200, 403, 403, 403, 401, args={"period": "period"}),
     R("POST", "/api/v1/kiosk/lookup/",                       200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_kiosk_body),
+    R("POST", "/api/v1/travelers/payout-choice/",            201, 201, 201, 201, 201, 201, 201, 201, 201, 201, body=_choice_body, note="anonymous: proves possession"),
+    R("POST", "/api/v1/travelers/payout-choice/",            404, 404, 404, 404, 404, 429, 429, 429, 429, 429, body=_choice_walk_body, note="walking numbers: the form lock after 5"),
     # A kiosk device's routes: only Authorization: Device <key> (tests/kiosk/test_green_lane.py).
     R("POST", "/api/v1/kiosk/green-lane/",                   401, 401, 401, 401, 401, 401, 401, 401, 401, 401, body=_green_lane_body),
     R("GET", "/api/v1/kiosk/device/",                        401, 401, 401, 401, 401, 401, 401, 401, 401, 401),
@@ -368,9 +409,22 @@ API = [
 #                                                       clerk clerk2 off off2 agent agent2 analyst admin norole anon
 PAGES = [
     R("GET", "/",                                            302, 302, 302, 302, 302, 302, 302, 200, 200, 200, note="staff go to their portal"),
+    R("GET", "/favicon.ico",                                 301, 301, 301, 301, 301, 301, 301, 301, 301, 301),
+    R("GET", "/api/docs/",                                   200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/api/schema/",                                 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # log-in, log-out and the second factor (django-otp; optional in the demo, required in production)
+    R("GET", "/accounts/login/",                             200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("POST", "/accounts/login/",                            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, body=_wrong_password, note="a wrong password: the form again"),
+    R("POST", "/accounts/logout/",                           302, 302, 302, 302, 302, 302, 302, 302, 302, 302),
+    R("GET", "/accounts/otp/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 302, note="a new, unconfirmed authenticator to scan"),
+    R("POST", "/accounts/otp/",                              400, 400, 400, 400, 400, 400, 400, 400, 400, 302, body=_wrong_code),
+    R("GET", "/accounts/otp/verify/",                        302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="no authenticator: nothing to verify"),
+    R("POST", "/accounts/otp/verify/",                       302, 302, 302, 302, 302, 302, 302, 302, 302, 302, body=_wrong_code),
     R("GET", "/store/",                                      200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
     R("GET", "/store/find/",                                 302, 302, 403, 403, 403, 403, 403, 403, 403, 302, query="q={sh}"),
     R("GET", "/store/forms/new/",                            200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
+    R("GET", "/store/invoices/",                             200, 200, 403, 403, 403, 403, 403, 403, 403, 302),
+    R("GET", "/store/invoices/{number}/",                    200, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "invoice"}),
     R("POST", "/store/forms/estimate/",                      200, 200, 403, 403, 403, 403, 403, 403, 403, 302, body=_empty),
     R("POST", "/store/mrz/",                                 200, 200, 403, 403, 403, 403, 403, 403, 403, 302, body=_empty),
     R("GET", "/store/forms/{number}/",                       200, 404, 403, 403, 403, 403, 403, 403, 403, 302, args={"number": "sh"}),
@@ -404,6 +458,13 @@ PAGES = [
     R("GET", "/agency/settlement/{period}.xlsx",             403, 403, 403, 403, 200, 200, 403, 403, 403, 302, args={"period": "period"}),
     R("GET", "/agency/guarantees/",                          403, 403, 403, 403, 200, 200, 403, 403, 403, 302),
     R("GET", "/kiosk/",                                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    R("GET", "/t/{token}/",                                  200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}),
+    R("GET", "/t/{token}/",                                  404, 404, 404, 404, 404, 404, 404, 404, 404, 404, args={"token": "no_phone"}),
+    R("POST", "/t/{token}/contact/",                         302, 302, 302, 302, 302, 302, 302, 302, 302, 302, args={"token": "phone"}, body=_phone_contact_body),
+    R("POST", "/t/{token}/payout/",                          302, 302, 302, 302, 302, 302, 302, 302, 302, 302, args={"token": "phone"}, body=_phone_choice_body),
+    R("POST", "/t/{token}/payout/",                          404, 404, 404, 404, 404, 404, 404, 404, 404, 404, args={"token": "no_phone"}, body=_phone_choice_body),
+    R("GET", "/t/{token}/unsubscribe/",                      200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}),
+    R("POST", "/t/{token}/unsubscribe/",                     200, 200, 200, 200, 200, 200, 200, 200, 200, 200, args={"token": "phone"}, body=_empty),
     R("GET", "/kiosk/device/",                               200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     R("GET", "/authority/",                                  302, 302, 302, 302, 302, 302, 302, 302, 302, 302, note="redirects to statistics"),
     R("GET", "/authority/statistics/",                       403, 403, 403, 403, 403, 403, 200, 403, 403, 302),
@@ -536,12 +597,16 @@ def _page_routes() -> set[str]:
     return {
         r
         for r in routes
-        if r == "/" or r.startswith(("/store/", "/customs/", "/agency/", "/kiosk/", "/authority/"))
+        if r in ("/", "/favicon.ico", "/api/docs/", "/api/schema/")
+        or r.startswith(
+            ("/accounts/", "/store/", "/customs/", "/agency/", "/kiosk/", "/authority/", "/t/")
+        )
     }
 
 
 def test_every_route_has_a_row(demo: Any) -> None:
-    """The table covers every operation of the OpenAPI schema and every staff/kiosk page."""
+    """The table covers every operation of the OpenAPI schema and every page (log-in,
+    second factor, staff portals, kiosk, API docs); Django's admin has its own permissions."""
     operations = _schema_operations(APIClient())
     covered = {(row.method, row.template) for row in API}
     assert operations - covered == set(), "API operations without a row in the access table"

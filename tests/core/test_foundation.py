@@ -70,7 +70,8 @@ def test_seed_demo_is_idempotent(db):
     )
     # the second run leaves passwords alone (sessions survive a restart)
     assert dict(get_user_model().objects.values_list("username", "password")) == hashes
-    assert "Demo data ready: {'agencies': 2, 'ports': 2, 'stores': 2, 'users': 8}" in out.getvalue()
+    ready = "{'agencies': 2, 'ports': 2, 'stores': 2, 'users': 8, 'kiosk_devices': 1}"
+    assert f"Demo data ready: {ready}" in out.getvalue()
 
 
 def test_seed_demo_objects_are_those_of_the_spec(demo):

@@ -59,7 +59,10 @@ def test_dates_and_months_out_of_range(demo: Any, api: Any, client: Any) -> None
     assert settlement.status_code == 400
     assert settlement.json()["code"] == "invalid"
     client.force_login(demo.agent)
-    assert client.get("/agency/settlement/?month=9999-12").status_code == 200
+    # The page says the month is out of range (a 400), never overflows, never shows another month.
+    page = client.get("/agency/settlement/?month=9999-12")
+    assert page.status_code == 400
+    assert "9999-12 is out of range" in page.content.decode()
     assert client.get("/agency/settlement/9999-12.csv").status_code == 404
     client.force_login(demo.clerk)
     assert client.get("/store/?day=0001-01-01").status_code == 200

@@ -148,7 +148,8 @@ def _database_url() -> str:
     name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
     if connection.vendor == "sqlite":
         return f"sqlite:///{name}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+    # On PostgreSQL the connection already names the test database (test_<name>).
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -169,7 +170,16 @@ def two_servers(tmp_path: Path, transactional_db: None) -> Iterator[list[str]]:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     procs = [
         subprocess.Popen(  # noqa: S603
-            [gunicorn, "refund_site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+            # No control socket: two masters would share the default one in $HOME.
+            [
+                gunicorn,
+                "refund_site.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "1",
+                "--no-control-socket",
+            ],
             env=env,
             cwd=ROOT,
         )
@@ -194,7 +204,11 @@ def two_servers(tmp_path: Path, transactional_db: None) -> Iterator[list[str]]:
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=30)  # a loaded machine can take a while to stop
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _post(url: str) -> int:

@@ -58,9 +58,34 @@ def test_green_lane_verifies_with_the_device_as_signer(issued: Any, api: Any, de
     # The port's signature covers the device as the signer: its own stamp.
     assert stamp_verify(demo.port.code, verification.stamp_message, verification.stamp_signature)
     assert '"officer":"device:KIOSK-PVG-1"' in verification.stamp_message.replace(" ", "")
-    # Once is enough: a second press is customs' own 409.
+    # Once is enough: a second press is customs' own 409, which says it is this device's stamp.
     again = post(api, body(form))
     assert (again.status_code, again.json()["code"]) == (409, "already_verified")
+    assert again.json()["extra"] == {"status": "verified", "same_device": True}
+    assert Verification.objects.filter(form=form).count() == 1
+    # Another kiosk at the port pressing for the same form is told it was not its own.
+    _, other_key = device_register(name="KIOSK-PVG-3", port=demo.port)
+    other = post(api, body(form), key=other_key)
+    assert (other.status_code, other.json()["extra"]["same_device"]) == (409, False)
+
+
+@pytest.mark.django_db
+def test_verified_at_the_desk_is_not_the_devices_own(issued: Any, api: Any, demo: Any) -> None:
+    from customs.services import verification_create
+
+    form = issued()
+    verification_create(
+        port=demo.port,
+        officer=demo.officer,
+        form_number=form.number,
+        qr=form.qr_payload,
+        departure_date=timezone.localdate(),
+    )
+    reply = post(api, body(form))
+    assert (reply.status_code, reply.json()["code"]) == (409, "already_verified")
+    assert reply.json()["extra"]["same_device"] is False
+    # Without the proof of possession, nothing is said about the form's state.
+    assert post(api, body(form, document="X9999999")).status_code == 404
 
 
 @pytest.mark.django_db

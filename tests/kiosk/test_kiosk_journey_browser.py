@@ -163,6 +163,59 @@ def test_green_lane_on_a_registered_device(page: Any, forms: Any, demo: Any) -> 
 
 
 @pytest.mark.browser
+def test_green_lane_pressed_again_is_no_error(page: Any, forms: Any, demo: Any) -> None:
+    from kiosk.models import Device
+    from kiosk.services import green_lane_verify
+
+    page.goto(page.base_url + "/kiosk/device/")
+    page.evaluate(f"localStorage.setItem('kiosk-device-key', '{DEMO_KEY}')")
+
+    def offer(form: Any) -> None:
+        page.goto(page.base_url + "/kiosk/?lang=en")
+        page.wait_for_function("document.getElementById('kiosk').dataset.device === 'KIOSK-PVG-1'")
+        page.locator("#kiosk-form-number").fill(form.qr_payload)
+        page.locator("#kiosk-document").fill(PASSPORT)
+        page.locator("#kiosk-submit").click()
+        page.locator("#kiosk-green-lane-go").wait_for(state="visible")
+
+    # The first press reached the server but its reply was lost: the press again answers 409
+    # already_verified, which this device's own stamp turns into the verified screen.
+    first, second = forms
+    offer(first)
+    green_lane_verify(
+        device=Device.objects.get(name="KIOSK-PVG-1"),
+        form_number=first.number,
+        qr=first.qr_payload,
+        document_number=PASSPORT,
+        departure_date=timezone.localdate(),
+    )
+    page.locator("#kiosk-green-lane-go").click()
+    page.get_by_text("Verified at this kiosk (green lane).").wait_for()
+    assert page.locator("#kiosk-status").inner_text() == "Verified by customs"
+    assert page.locator("#kiosk-green-lane-go").is_hidden()
+    assert "could not verify" not in page.locator("#kiosk-result").inner_text()
+    screenshot(page, "kiosk-green-lane-again")
+
+    # Verified at the customs desk meanwhile: the screen shows the form as verified, no error
+    # and no claim that this kiosk did it.
+    offer(second)
+    verification_create(
+        port=demo.port,
+        officer=demo.officer,
+        form_number=second.number,
+        qr=second.qr_payload,
+        departure_date=timezone.localdate(),
+    )
+    page.locator("#kiosk-green-lane-go").click()
+    page.locator("#kiosk-green-lane").wait_for(state="hidden")
+    assert page.locator("#kiosk-status").inner_text() == "Verified by customs"
+    result = page.locator("#kiosk-result").inner_text()
+    assert "could not verify" not in result and "Verified at this kiosk" not in result
+    assert Verification.objects.get(form=second).channel == "counter"
+    screenshot(page, "kiosk-green-lane-verified-at-desk")
+
+
+@pytest.mark.browser
 def test_no_green_lane_without_a_device_and_camera_reads_the_qr(page: Any, forms: Any) -> None:
     form = forms[0]
     # A browser with BarcodeDetector and a camera (stubbed: headless Chromium has neither).

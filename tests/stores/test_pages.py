@@ -141,7 +141,7 @@ def test_issue_creates_invoice_and_form_and_shows_it(clerk_client, demo):
     page = clerk_client.get(response["Location"]).content.decode()
     assert form.number in page
     assert "RMB 324.00" in page
-    assert "324.00" in page and "Issued · 已开具" in page
+    assert "324.00" in page and "Form issued · 申请单已开具" in page
     assert f"/store/forms/{form.number}/pdf/" in page
 
 
@@ -197,21 +197,24 @@ def test_each_rule_is_shown_with_its_message(clerk_client):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"quantity": "0"}, "greater than or equal to 0.01"),
-        ({"quantity": "-1"}, "greater than or equal to 0.01"),
-        ({"quantity": "NaN"}, "Enter a number"),
-        ({"unit_price": "Infinity"}, "Enter a number"),
-        ({"unit_price": "12.345"}, "no more than 2 decimal places"),
-        ({"unit_price": "1" * 20}, "no more than 12 digits"),
-        ({"vat_rate": "0.2"}, "Select a valid choice"),
-        ({"item": ""}, "This field is required"),
+        # Django's English-only messages are replaced by bilingual ones (core.forms).
+        ({"quantity": "0"}, "Must be at least 0.01 · 不得小于 0.01"),
+        ({"quantity": "-1"}, "Must be at least 0.01 · 不得小于 0.01"),
+        ({"quantity": "NaN"}, "Enter a number, e.g. 1280.50 · 请输入数字"),
+        ({"unit_price": "Infinity"}, "Enter a number, e.g. 1280.50 · 请输入数字"),
+        ({"unit_price": "12.345"}, "At most 2 decimal places · 最多 2 位小数"),
+        ({"unit_price": "1" * 20}, "At most 12 digits in total · 最多 12 位数字"),
+        ({"vat_rate": "0.2"}, "Choose one of the options · 请从选项中选择"),
+        ({"item": ""}, "This field is required · 此项必填"),
     ],
 )
 def test_bad_lines_are_refused_with_400(clerk_client, row, message):
     base = {"item": "Scarf", "quantity": "1", "unit_price": "900.00", "vat_rate": "0.13"}
     response = clerk_client.post(ISSUE, issue_data([{**base, **row}]))
     assert response.status_code == 400
-    assert message in response.content.decode()
+    page = response.content.decode()
+    assert message in page
+    assert "This field is required." not in page and "Select a valid choice" not in page
     assert VatInvoice.objects.count() == 0
 
 
@@ -415,7 +418,7 @@ def test_void_reverses_the_invoice_and_shows_history(clerk_client, demo):
     html = clerk_client.get(response["Location"]).content.decode()
     assert 'class="badge voided"' in html
     assert red.number in html
-    assert "Voided · 已作废" in html and "Goods returned" in html
+    assert "Form voided · 申请单已作废" in html and "Goods returned" in html
     assert "already voided" in html
     assert "void-link" not in html
     # Voiding again is refused with a clear message and changes nothing.

@@ -95,7 +95,7 @@ def test_clerk_issues_prints_and_voids_a_form(demo, page):
     form = RefundForm.objects.get()
     expect(page.locator("h1")).to_contain_text(form.number)
     expect(page.locator("#net-refund")).to_have_text("RMB 324.00")
-    expect(page.locator("#history")).to_contain_text("Issued · 已开具")
+    expect(page.locator("#history")).to_contain_text("Form issued · 申请单已开具")
     screenshot(page, "stores-form-detail")
 
     # The print link serves the PDF.
@@ -150,7 +150,10 @@ def test_bad_scan_says_so_and_typing_still_works(demo, page):
     expect(page.locator("#checks")).to_contain_text("Goods not eligible")
     # Issuing anyway: the server refuses with the same rule, and nothing is written.
     page.get_by_role("button", name="Issue form · 开具申请单").click()
-    expect(page.locator("#rule-errors")).to_contain_text("Goods not eligible")
+    expect(page.locator("#rule-errors")).to_contain_text("Not issued")
+    # Each refusal is shown once: in the checks, not repeated in the alert.
+    expect(page.locator("#checks li[data-code=goods_not_eligible]")).to_have_count(1)
+    expect(page.locator("#rule-errors")).not_to_contain_text("Goods not eligible")
     expect(page.locator("input[name=lines-0-item]")).to_have_value("画册 Art book")
     assert RefundForm.objects.count() == 0
     screenshot(page, "stores-issue-refused")
@@ -185,4 +188,47 @@ def test_form_from_imported_invoices_with_buy_and_refund(demo, page):
     expect(page.locator("h1")).to_contain_text("即买即退")
     form = RefundForm.objects.get()
     assert form.buy_and_refund and str(form.net_refund) == "264.00"
+    assert set(form.invoices.values_list("number", flat=True)) == {first.number, second.number}
+
+
+@pytest.mark.browser
+def test_clerk_finds_prints_and_issues_from_several_invoices(demo, page):
+    # Given two invoices of this store not on a form yet (150 + 120: the minimum only together)
+    first = make_invoice(demo.store_sh, demo.clerk, line("丝巾 Silk scarf", unit_price="150.00"))
+    second = make_invoice(
+        demo.store_sh, demo.clerk, line("茶叶 Tea", "2", "60.00", "0.09", unit="千克")
+    )
+    login(page, "clerk")
+
+    # The invoice list finds one by part of its number and opens its printable page
+    page.get_by_role("link", name="Invoices · 发票").click()
+    page.fill("input[name=q]", second.number[-5:])
+    page.get_by_role("button", name="Search · 查询").click()
+    expect(page.locator("#invoice-list tbody tr")).to_have_count(1)
+    page.get_by_role("link", name=second.number).click()
+    expect(page.locator("#total-in-words")).to_have_text("壹佰贰拾圆整")
+    expect(page.locator(".invoice-lines")).to_contain_text("千克")
+    screenshot(page, "stores-invoice-detail")
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("#print-invoice")).to_be_hidden()
+    screenshot(page, "stores-invoice-print")
+    page.emulate_media(media="screen")
+
+    # On the issue page the clerk ticks both invoices instead of typing 20-digit numbers
+    page.goto(page.base_url + "/store/forms/new/")
+    page.fill("input[name=name]", "DUPONT MARIE CLAIRE")
+    page.fill("input[name=document_number]", "18AB12345")
+    page.select_option("select[name=nationality]", "FR")
+    page.fill("input[name=last_entry_date]", (business_today() - timedelta(days=3)).isoformat())
+    page.fill("input[name=document_expires_on]", "2031-05-01")  # typed from the photo page
+    page.locator("details.imported summary").click()
+    page.get_by_label(first.number, exact=False).check()
+    expect(page.locator("#checks")).to_contain_text("Below the RMB 200 minimum")
+    page.get_by_label(second.number, exact=False).check()
+    expect(page.locator("[data-est=total]")).to_have_text("270.00")
+    screenshot(page, "stores-issue-ticked-invoices")
+    page.get_by_role("button", name="Issue form · 开具申请单").click()
+    expect(page.locator("h1")).to_contain_text("Form")
+    form = RefundForm.objects.get()
     assert set(form.invoices.values_list("number", flat=True)) == {first.number, second.number}

@@ -203,6 +203,31 @@ def test_voided_form_prints_with_a_void_stamp(demo):
     assert "VOID" in pdf_text(data, "-raw")
 
 
+def test_cjk_units_stay_inside_the_quantity_column(demo):
+    # Given long quantities with CJK units
+    from reportlab.platypus import Paragraph
+
+    from core.pdf import cjk_font
+    from stores.pdf import _goods_table, _Styles, printed_lines
+
+    form = make_form(
+        demo.store_sh,
+        demo.clerk,
+        line("龙井茶 Longjing tea", "1234.25", "100.00", vat_rate="0.09", unit="千克"),
+        line("运动鞋 Sneakers", "12", "890.00", unit="双"),
+    )
+    table = _goods_table(printed_lines(form), _Styles(cjk_font()))
+    width = table._colWidths[3] - 12  # ReportLab's default cell padding: 6 pt each side
+    cells = [row[3] for row in table._cellvalues[1:] if isinstance(row[3], Paragraph)]
+    # Then every quantity cell wraps within its column: nothing is drawn past its edge
+    assert len(cells) == 2
+    for cell in cells:
+        cell.wrap(width, 1000)
+        assert max(cell.getActualLineWidths0()) <= width + 0.01
+    text = pdf_text(form_pdf(form), mode="-raw")
+    assert "千克" in text and "12 双" in text
+
+
 def test_buy_and_refund_form_prints_its_own_instructions(demo, tmp_path):
     # Issue 10 item 8: no "90 days" and no "go to the refund agency" on a prepaid form.
     form = make_form(demo.store_sh, demo.clerk, line(unit_price="900.00"), buy_and_refund=True)

@@ -54,8 +54,11 @@ def test_an_expired_passport_is_refused_at_the_store_counter(demo: Any, page: An
     screenshot(page, "stores-issue-expired-passport")
 
     page.get_by_role("button", name="Issue form", exact=False).click()
-    expect(page.locator("#rule-errors")).to_contain_text("Document expired · 证件已过期")
+    # The refusal is said once: a summary at the button, the rule itself in the checks.
+    expect(page.locator("#rule-errors")).to_contain_text("Not issued · 未开具 — 1 rule said no")
+    expect(page.locator("#checks")).to_contain_text("Document expired · 证件已过期")
     expect(page.locator("#checks")).to_contain_text("The document expired on 2020-01-01")
+    expect(page.locator("#checks li[data-code=document_expired]")).to_have_count(1)
     assert RefundForm.objects.count() == 0
     screenshot(page, "stores-issue-expired-passport-refused")
 
