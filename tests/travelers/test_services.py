@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from agencies.guarantee_models import GuaranteeStatus
-from agencies.guarantees import guarantees_sweep
+from buyrefund.services import guarantees_sweep
 from agencies.models import Refund, RefundStatus, SandboxTransfer
 from agencies.services import refund_pay
 from customs.models import Verification
