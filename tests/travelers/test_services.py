@@ -11,9 +11,9 @@ from django.core import mail
 from django.utils import timezone
 
 from agencies.guarantee_models import GuaranteeStatus
-from buyrefund.services import guarantees_sweep
 from agencies.models import Refund, RefundStatus, SandboxTransfer
 from agencies.services import refund_pay
+from buyrefund.services import guarantees_sweep
 from customs.models import Verification
 from stores.models import FormStatus
 from tests.agencies.conftest import DECLINED_CARD, GOOD_CARD, verify
