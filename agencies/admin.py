@@ -6,9 +6,6 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from agencies.models import (
-    Guarantee,
-    GuaranteeOperation,
-    Prepayment,
     Refund,
     RefundAttempt,
     SandboxTransfer,
@@ -57,32 +54,3 @@ class RefundAttemptAdmin(ReadOnlyAdmin):
 class SandboxTransferAdmin(ReadOnlyAdmin):
     list_display = ["key", "method", "account_masked", "amount", "status", "calls", "created_at"]
     list_filter = ["status", "method"]
-
-
-@admin.register(Prepayment)
-class PrepaymentAdmin(ReadOnlyAdmin):
-    list_display = ["form", "store", "status", "amount", "payout_method", "paid_at"]
-    list_filter = ["status", "payout_method"]
-    search_fields = ["form__number"]
-
-
-@admin.register(Guarantee)
-class GuaranteeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "form",
-        "agency",
-        "status",
-        "amount",
-        "deadline",
-        "hold_expires_at",
-        "captured_amount",
-    ]
-    list_filter = ["status", "agency"]
-    search_fields = ["form__number"]
-    exclude = ["card_token"]
-
-
-@admin.register(GuaranteeOperation)
-class GuaranteeOperationAdmin(ReadOnlyAdmin):
-    list_display = ["guarantee", "kind", "status", "amount", "business_date", "attempts"]
-    list_filter = ["kind", "status"]

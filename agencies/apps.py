@@ -10,10 +10,6 @@ class AgenciesConfig(AppConfig):
         from agencies.api.sections import register
 
         register()
-        # Buy & Refund: prepayment/guarantee sections on the form detail; void guard.
-        from agencies.api.prepayment import register as register_prepayment
-
-        register_prepayment()
         # Idempotency records of refund requests whose process died: settled answers.
         from agencies.api.views import register as register_refund_resolver
 

@@ -182,6 +182,11 @@ class Guarantee(LedgerHead):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The first day the sweep must look at this guarantee: set by the sweep from the
+    # grace period's end and the hold's expiry; NULL (look now) when something happens
+    # to it (created, customs verified the form, the prepayment was returned or handed
+    # over). The sweep selects by this column, so its cost follows the guarantees due.
+    sweep_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -200,7 +205,15 @@ class Guarantee(LedgerHead):
                 violation_error_message="The grace period cannot end before the deadline.",
             ),
         ]
-        indexes = [models.Index(fields=["status", "hold_expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "hold_expires_at"]),
+            # Active guarantees only (the settled ones are most of the table).
+            models.Index(
+                fields=["sweep_on"],
+                condition=Q(status__in=["authorized", "reauthorized"]),
+                name="guarantee_sweep_on_active",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"guarantee {self.pk} of {self.form_id} ({self.status})"

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from agencies import dashboard_views, views
+from agencies import views
+from buyrefund import dashboard_views
 
 app_name = "agencies"
 

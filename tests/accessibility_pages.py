@@ -105,7 +105,7 @@ class Scenario:
     @cached_property
     def cash_prepayment(self) -> Any:
         """The Buy & Refund form's cash prepayment, awaiting the clerk's handover confirmation."""
-        from agencies.guarantees import prepayment_pay
+        from buyrefund.services import prepayment_pay
 
         return prepayment_pay(
             form_number=self.bnr,
@@ -119,7 +119,7 @@ class Scenario:
     @cached_property
     def handed_over_prepayment(self) -> Any:
         """The cash prepayment once the clerk confirmed handing it over (guarantee held)."""
-        from agencies.guarantees import prepayment_handover
+        from buyrefund.services import prepayment_handover
 
         self.cash_prepayment  # noqa: B018 - paid first
         return prepayment_handover(

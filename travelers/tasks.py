@@ -15,7 +15,7 @@ from kombu.exceptions import OperationalError
 
 from agencies.cards import CardGatewayError
 from agencies.guarantee_models import ACTIVE_GUARANTEE_STATUSES, Guarantee
-from agencies.guarantees import guarantee_settle_now
+from buyrefund.services import guarantee_settle_now
 from customs.models import Verification, VerificationResult
 from stores.models import FormStatus
 from travelers.messaging import MessageError

@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-from agencies.api.prepayment import PrepaymentHandoverView, PrepaymentReturnView, PrepaymentView
 from agencies.api.views import (
     RefundCheckView,
     RefundDetailView,
@@ -13,17 +12,6 @@ from agencies.api.views import (
 )
 
 urlpatterns = [
-    path("forms/<str:number>/prepayment/", PrepaymentView.as_view(), name="api-form-prepayment"),
-    path(
-        "forms/<str:number>/prepayment/return/",
-        PrepaymentReturnView.as_view(),
-        name="api-form-prepayment-return",
-    ),
-    path(
-        "forms/<str:number>/prepayment/handover/",
-        PrepaymentHandoverView.as_view(),
-        name="api-form-prepayment-handover",
-    ),
     path("refunds/", RefundListCreateView.as_view(), name="api-refunds"),
     path("refunds/check/", RefundCheckView.as_view(), name="api-refund-check"),
     path("refunds/<int:pk>/", RefundDetailView.as_view(), name="api-refund-detail"),

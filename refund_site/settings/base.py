@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "stores",
     "customs",
     "agencies",
+    "buyrefund",
     "kiosk",
     "authority",
     "travelers",

@@ -4,7 +4,7 @@ from typing import Any
 
 from agencies.models import Refund
 from tests.agencies.conftest import DOCUMENT, verify
-from tests.agencies.test_guarantees import br_form, pay
+from tests.buyrefund.test_guarantees import br_form, pay
 
 
 def test_counter_refuses_a_prepaid_form_between_verification_and_the_sweep(demo: Any, api: Any):

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from agencies.guarantees import _sweep_open, prepayment_pay
 from agencies.models import (
     Guarantee,
     GuaranteeOperation,
@@ -26,6 +25,7 @@ from agencies.models import (
     Prepayment,
     SandboxCardOperation,
 )
+from buyrefund.services import _sweep_open, prepayment_pay
 from core.ledger import ledger_verify
 from core.models import Heartbeat
 from tests.factories import line, make_form, traveler
@@ -199,7 +199,7 @@ def test_redis_down_a_minute_under_load_workers_resume_alone(
 
 def assert_settled_once_except(guarantees: list[Guarantee], pending: Guarantee) -> dict[str, int]:
     """As assert_settled_once, the ``pending`` guarantee's own operation set aside."""
-    from agencies.guarantees import guarantees_sweep
+    from buyrefund.services import guarantees_sweep
 
     day = pending.grace_until + timedelta(days=1)
     guarantees_sweep(today=day)  # the next sweep: sends the flaky capture (third call succeeds)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from agencies.guarantees import guarantees_sweep, prepayment_pay
+from buyrefund.services import guarantees_sweep, prepayment_pay
 from tests.factories import line
 from tests.kiosk.test_api import verify
 

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from agencies.guarantees import guarantees_sweep
+from buyrefund.services import guarantees_sweep
 from tests.agencies.conftest import verify
-from tests.agencies.test_guarantees import br_form, pay
 from tests.browser import login, screenshot
+from tests.buyrefund.test_guarantees import br_form, pay
 from tests.factories import line, make_form, traveler
 from tests.stores.test_form_outcome_pages import partly_verified_and_paid
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from agencies.guarantees import guarantees_sweep
 from agencies.services import refund_pay
+from buyrefund.services import guarantees_sweep
 from tests.agencies.conftest import DOCUMENT, GOOD_CARD, verify
-from tests.agencies.test_guarantees import br_form, pay
+from tests.buyrefund.test_guarantees import br_form, pay
 from tests.factories import line, make_form, traveler
 
 pytestmark = pytest.mark.django_db

@@ -25,8 +25,8 @@ from agencies.guarantee_models import Guarantee, GuaranteeStatus
 from agencies.models import Refund, RefundStatus, SandboxTransfer
 from customs.models import InspectionPolicy
 from refund_site.celery import app
-from tests.agencies.test_guarantees import pay
 from tests.browser import ARTIFACTS
+from tests.buyrefund.test_guarantees import pay
 from tests.core.test_celery_e2e import Worker
 from tests.factories import line, make_invoice
 from tests.travelers.conftest import ALIPAY, DOCUMENT, EMAIL

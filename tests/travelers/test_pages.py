@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.agencies.conftest import verify
-from tests.agencies.test_guarantees import pay
+from tests.buyrefund.test_guarantees import pay
 from tests.factories import line, traveler
 from tests.travelers.conftest import ALIPAY, DOCUMENT, EMAIL, page_of
 from travelers.models import PayoutPreChoice, TravelerPage

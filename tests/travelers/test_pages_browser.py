@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.agencies.conftest import verify
-from tests.agencies.test_guarantees import pay
 from tests.browser import screenshot
+from tests.buyrefund.test_guarantees import pay
 from tests.factories import line, make_form, traveler
 from tests.travelers.conftest import ALIPAY, DOCUMENT, page_of
 from travelers.services import payout_choice_set

@@ -11,13 +11,13 @@ from django.core import mail
 from django.utils import timezone
 
 from agencies.guarantee_models import GuaranteeStatus
-from agencies.guarantees import guarantees_sweep
 from agencies.models import Refund, RefundStatus, SandboxTransfer
 from agencies.services import refund_pay
+from buyrefund.services import guarantees_sweep
 from customs.models import Verification
 from stores.models import FormStatus
 from tests.agencies.conftest import DECLINED_CARD, GOOD_CARD, verify
-from tests.agencies.test_guarantees import guarantee_of, pay
+from tests.buyrefund.test_guarantees import guarantee_of, pay
 from tests.factories import line
 from tests.travelers.conftest import ALIPAY, DOCUMENT, EMAIL, page_of
 from travelers.models import Notice, NoticeKind, NoticeState, PayoutPreChoice, PreChoiceStatus

@@ -14,11 +14,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agencies.dashboard import guarantees_dashboard
-from agencies.guarantees import guarantee_due, guarantees_sweep
 from agencies.models import Guarantee, GuaranteeStatus, OperationKind
+from buyrefund.selectors import guarantees_dashboard
+from buyrefund.services import guarantee_due, guarantees_sweep
 from tests.agencies.conftest import verify
-from tests.agencies.test_guarantees import br_form, guarantee_of, pay
+from tests.buyrefund.test_guarantees import br_form, guarantee_of, pay
 from tests.factories import AgencyFactory, line, staff_user
 
 URL = "/agency/guarantees/"

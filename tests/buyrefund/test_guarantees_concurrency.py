@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from agencies.guarantees import PrepaymentExists, guarantees_sweep, prepayment_pay
 from agencies.models import Guarantee, Prepayment, SandboxCardOperation
+from buyrefund.services import PrepaymentExists, guarantees_sweep, prepayment_pay
 from core.ledger import ledger_verify
 from tests.agencies.test_concurrency import fire, in_thread
 from tests.factories import line, make_form, traveler

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from tests.agencies.conftest import verify
-from tests.agencies.test_guarantees import br_form, guarantee_of, pay
 from tests.browser import login, screenshot
+from tests.buyrefund.test_guarantees import br_form, guarantee_of, pay
 from tests.factories import line
 
 

@@ -16,13 +16,13 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agencies.guarantees import business_time
 from agencies.models import (
     ACTIVE_GUARANTEE_STATUSES,
     Guarantee,
     GuaranteeStatus,
     PrepaymentStatus,
 )
+from buyrefund.services import business_time
 from customs.models import VerificationResult
 
 ZERO = Decimal("0.00")

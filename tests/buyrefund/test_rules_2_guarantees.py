@@ -9,12 +9,12 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agencies.guarantees import CardHolderMismatch, add_working_days, guarantees_sweep
 from agencies.models import GuaranteeStatus, Prepayment
+from buyrefund.services import CardHolderMismatch, add_working_days, guarantees_sweep
 from core.models import BuyAndRefundWindow, WorkingDayOverride
 from core.selectors import buy_and_refund_days, buy_and_refund_window
 from customs.services import verification_create
-from tests.agencies.test_guarantees import br_form, guarantee_of, pay
+from tests.buyrefund.test_guarantees import br_form, guarantee_of, pay
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from agencies.dashboard import EXPIRING_WITHIN_DAYS, guarantees_dashboard
 from agencies.views import agent_required
+from buyrefund.selectors import EXPIRING_WITHIN_DAYS, guarantees_dashboard
 from core.api.permissions import request_membership
 from core.models import Agency
 from stores.scopes import ReadReason, personal_data_reads_record
@@ -62,7 +62,7 @@ def guarantees(request: HttpRequest, agency: Agency) -> HttpResponse:
     ]
     return render(
         request,
-        "agencies/guarantees.html",
+        "buyrefund/guarantees.html",
         {
             "nav": "guarantees",
             "agency": agency,

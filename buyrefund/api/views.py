@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.guarantees import prepayment_handover, prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from buyrefund.services import prepayment_handover, prepayment_pay, prepayment_return
 from core.api.errors import error_body
 from core.api.idempotency import Resolution, current_attempt, idempotent, register_resolver
 from core.api.permissions import IsClerk, request_membership
@@ -266,7 +266,7 @@ def guarantee_section(form: RefundForm) -> dict[str, Any] | None:
 
 def register() -> None:
     """Hook the sections into the stores form detail and the guard into voids."""
-    from agencies.guarantees import prepayment_void_guard
+    from buyrefund.services import prepayment_void_guard
     from stores.api.serializers import register_form_section
     from stores.services import register_void_guard
 

@@ -824,6 +824,7 @@ def prepayment_handover(*, form_number: str, clerk: User, store: Store) -> Prepa
             "handed_over_at": prepayment.handed_over_at,
         },
     )
+    guarantee_sweep_soon(form_id=form.pk)
     return prepayment
 
 
@@ -869,6 +870,7 @@ def _prepayment_return_open(
         action="prepayment_returned",
         payload={"form": form.number, "amount": prepayment.amount},
     )
+    guarantee_sweep_soon(form_id=form.pk)
     idempotency_bind(prepayment)
     guarantee = Guarantee.objects.select_for_update().get(prepayment=prepayment)
     if guarantee.status not in ACTIVE_GUARANTEE_STATUSES:
@@ -878,6 +880,11 @@ def _prepayment_return_open(
     return _operation_record(
         guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=timezone.localdate(), leased=True
     )
+
+
+def verification_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Connected to customs' Verification post_save: the sweep looks at the guarantee next."""
+    guarantee_sweep_soon(form_id=instance.form_id)
 
 
 def prepayment_void_guard(form: RefundForm) -> None:
@@ -1008,6 +1015,9 @@ def _sweep_open(guarantee_id: int, *, day: date) -> GuaranteeOperation | None:
         return None
     due = guarantee_due(guarantee, form=form, day=day)
     if due is None:
+        Guarantee.objects.filter(pk=guarantee.pk).update(
+            sweep_on=guarantee_next_sweep(guarantee, day=day)
+        )
         return None
     seq = None
     if due.kind == OperationKind.REAUTHORIZE:
@@ -1036,22 +1046,59 @@ class _InFlight(Exception):
     """The guarantee's pending operation is being sent by another process (lease held)."""
 
 
-def guarantees_sweep(*, today: date | None = None) -> SweepReport:
-    """Release, re-authorize, capture, as due on ``today``; safe to run any number of times."""
-    day = today or timezone.localdate()
-    report = SweepReport(day=day)
-    ids = list(
+def guarantee_next_sweep(guarantee: Guarantee, *, day: date) -> date:
+    """The first day after ``day`` on which time alone can make ``guarantee`` due.
+
+    The grace period's end (a capture) or the day the live hold starts expiring (a
+    re-authorization). Anything else that makes it due (customs verifies the form,
+    the prepayment is returned or handed over) resets ``sweep_on`` when it happens.
+    """
+    candidates = [guarantee.grace_until + timedelta(days=1)]
+    if guarantee.hold_expires_at is not None and guarantee.hold_expires_at > business_time(day):
+        expiring = timezone.localdate(guarantee.hold_expires_at)
+        candidates.append(expiring - timedelta(days=REAUTHORIZE_WITHIN_DAYS))
+    return max(min(candidates), day + timedelta(days=1))
+
+
+def guarantee_sweep_soon(*, form_id: int) -> None:
+    """Something happened to the form's guarantee: the next sweep looks at it."""
+    Guarantee.objects.filter(form_id=form_id, status__in=ACTIVE_GUARANTEE_STATUSES).update(
+        sweep_on=None
+    )
+
+
+def guarantees_due_ids(*, day: date) -> list[int]:
+    """The guarantees the sweep of ``day`` looks at, in id order: two indexed queries.
+
+    Active guarantees whose ``sweep_on`` has come or is unset (partial index on the
+    active ones), and guarantees in any status with an operation left pending (no
+    answer, a crash: the partial unique index on pending operations). The rest of
+    the table (settled guarantees, active ones with nothing due) is not read.
+    """
+    active = (
         Guarantee.objects.filter(status__in=ACTIVE_GUARANTEE_STATUSES)
-        .order_by("pk")
+        .filter(Q(sweep_on__lte=day) | Q(sweep_on__isnull=True))
+        .order_by()
         .values_list("pk", flat=True)
     )
-    # Operations left pending (no answer, a crash) on guarantees in any status.
-    ids += list(
+    pending = (
         GuaranteeOperation.objects.filter(status=OperationStatus.PENDING)
-        .exclude(guarantee_id__in=ids)
+        .order_by()
         .values_list("guarantee_id", flat=True)
     )
-    for guarantee_id in ids:
+    return sorted({*active, *pending})
+
+
+def guarantees_sweep(*, today: date | None = None, ids: list[int] | None = None) -> SweepReport:
+    """Release, re-authorize, capture, as due on ``today``; safe to run any number of times.
+
+    ``ids`` (a chunk of ``guarantees_due_ids``) limits the sweep to those guarantees:
+    each is locked and decided again, so a chunk run twice, or next to another sweep,
+    never sends an operation twice.
+    """
+    day = today or timezone.localdate()
+    report = SweepReport(day=day)
+    for guarantee_id in guarantees_due_ids(day=day) if ids is None else ids:
         # A partial capture is followed by the release of the rest: two steps.
         for _ in range(3):
             try:

@@ -7,8 +7,9 @@ from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from agencies.tasks import guarantees_sweep_task
+from buyrefund.tasks import guarantees_sweep_run
 
 
 def _iso_date(value: str) -> str:
@@ -29,8 +30,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] != "sweep":
             raise CommandError("Unknown action.")
-        today = _iso_date(options["today"]) if options.get("today") else None
-        report = guarantees_sweep_task(today=today)
+        day = date.fromisoformat(_iso_date(options["today"])) if options.get("today") else None
+        # Every chunk in this process (the periodic task hands chunks to the workers).
+        report = guarantees_sweep_run(day=day or timezone.localdate(), fan_out=False)
         self.stdout.write(json.dumps(report, sort_keys=True))
         deferred = list(report.get("retry_deferred") or [])  # type: ignore[call-overload]
         if deferred:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from agencies import store_views
+from buyrefund import views as store_views
 
 app_name = "store_prepayment"
 

@@ -10,7 +10,15 @@ import pytest
 from django.utils import timezone
 
 from agencies.cards import CardGatewayError, CardRequest, CardResult, SandboxCardGateway
-from agencies.guarantees import (
+from agencies.models import (
+    Guarantee,
+    GuaranteeOperation,
+    GuaranteeStatus,
+    Prepayment,
+    PrepaymentStatus,
+    SandboxCardOperation,
+)
+from buyrefund.services import (
     CardDeclined,
     CardGatewayUnavailable,
     CardHolderMismatch,
@@ -24,15 +32,7 @@ from agencies.guarantees import (
     prepayment_pay,
     prepayment_return,
 )
-from agencies.models import (
-    Guarantee,
-    GuaranteeOperation,
-    GuaranteeStatus,
-    Prepayment,
-    PrepaymentStatus,
-    SandboxCardOperation,
-)
-from agencies.tasks import guarantee_operation_task, guarantees_sweep_task
+from buyrefund.tasks import guarantee_operation_task, guarantees_sweep_task
 from core.models import LedgerEntry
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
 from stores.models import RefundForm
@@ -40,8 +40,8 @@ from stores.services import refund_form_void
 from tests.agencies.conftest import verify
 from tests.factories import line, make_form, traveler
 
-FLAKY_GATEWAY = "tests.agencies.test_guarantees.AlwaysTimeoutGateway"
-LOST_ANSWER_GATEWAY = "tests.agencies.test_guarantees.LostFirstAnswerGateway"
+FLAKY_GATEWAY = "tests.buyrefund.test_guarantees.AlwaysTimeoutGateway"
+LOST_ANSWER_GATEWAY = "tests.buyrefund.test_guarantees.LostFirstAnswerGateway"
 
 
 class AlwaysTimeoutGateway:
@@ -181,7 +181,7 @@ def test_unanswered_authorization_is_503_and_the_same_request_resumes(
     demo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = br_form(demo)
-    monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
+    monkeypatch.setattr("buyrefund.services.INLINE_ATTEMPTS", 1)
     with pytest.raises(CardGatewayUnavailable):
         pay(demo, form, "tok_flaky", attempt="idem:1")
     assert Prepayment.objects.get(form=form).status == PrepaymentStatus.PENDING
@@ -425,7 +425,7 @@ def test_an_authorization_the_clerk_never_got_is_undone_not_charged(
     demo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = br_form(demo)
-    monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
+    monkeypatch.setattr("buyrefund.services.INLINE_ATTEMPTS", 1)
     with pytest.raises(CardGatewayUnavailable):
         pay(demo, form, "tok_flaky")
     today = timezone.localdate()
@@ -559,7 +559,7 @@ def test_declined_reauthorization_falls_back_to_charging_the_stored_token(
     guarantee = guarantee_of(form)
     assert guarantee.hold_expires_at is not None
     expiry = timezone.localdate(guarantee.hold_expires_at)
-    settings.CARD_GATEWAY = "tests.agencies.test_guarantees.NoReauthorizationGateway"
+    settings.CARD_GATEWAY = "tests.buyrefund.test_guarantees.NoReauthorizationGateway"
 
     report = guarantees_sweep(today=expiry - timedelta(days=1))
     assert report.declined == [guarantee.pk]

@@ -230,7 +230,7 @@ def test_schema_describes_the_prepayment_endpoint(db: Any, client: Any) -> None:
 def test_no_answer_from_the_gateway_is_503_and_the_same_request_completes_it(
     demo: Any, api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agencies.guarantees.INLINE_ATTEMPTS", 1)
+    monkeypatch.setattr("buyrefund.services.INLINE_ATTEMPTS", 1)
     form = br_form(demo)
     client = api(demo.clerk)
     send = lambda: client.post(  # noqa: E731

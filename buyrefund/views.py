@@ -25,8 +25,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from agencies.guarantees import prepayment_handover, prepayment_pay, prepayment_return
 from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from buyrefund.services import prepayment_handover, prepayment_pay, prepayment_return
 from core.api.permissions import request_membership
 from core.exceptions import ApplicationError
 from core.forms import BilingualForm
@@ -197,7 +197,7 @@ def _render_pay(
     )
     return render(
         request,
-        "agencies/store_prepayment.html",
+        "buyrefund/store_prepayment.html",
         {
             "store": clerk_store(request),
             "nav": "home",
@@ -330,7 +330,7 @@ def _render_status(
     guarantee: Guarantee = prepayment.guarantee
     return render(
         request,
-        "agencies/store_prepayment.html",
+        "buyrefund/store_prepayment.html",
         {
             "store": clerk_store(request),
             "nav": "home",
