@@ -5,11 +5,13 @@ green lane on a registered device, and the camera where the browser offers Barco
 from __future__ import annotations
 
 import importlib
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from agencies.services import refund_pay
 from customs.models import InspectionPolicy, Verification
@@ -148,7 +150,7 @@ def test_green_lane_on_a_registered_device(page: Any, forms: Any, demo: Any) -> 
 
     form = forms[0]
     page.goto(page.base_url + "/kiosk/?lang=en")
-    page.wait_for_function("document.getElementById('kiosk').dataset.device === 'KIOSK-PVG-1'")
+    expect(page.locator("#kiosk")).to_have_attribute("data-device", "KIOSK-PVG-1", timeout=15_000)
     page.locator("#kiosk-form-number").fill(form.qr_payload)
     page.locator("#kiosk-document").fill(PASSPORT)
     page.locator("#kiosk-submit").click()
@@ -172,7 +174,9 @@ def test_green_lane_pressed_again_is_no_error(page: Any, forms: Any, demo: Any) 
 
     def offer(form: Any) -> None:
         page.goto(page.base_url + "/kiosk/?lang=en")
-        page.wait_for_function("document.getElementById('kiosk').dataset.device === 'KIOSK-PVG-1'")
+        expect(page.locator("#kiosk")).to_have_attribute(
+            "data-device", "KIOSK-PVG-1", timeout=15_000
+        )
         page.locator("#kiosk-form-number").fill(form.qr_payload)
         page.locator("#kiosk-document").fill(PASSPORT)
         page.locator("#kiosk-submit").click()
@@ -233,7 +237,7 @@ def test_no_green_lane_without_a_device_and_camera_reads_the_qr(page: Any, forms
     )
     page.goto(page.base_url + "/kiosk/?lang=en")
     page.locator("#kiosk-camera").click()
-    page.wait_for_function("document.getElementById('kiosk-form-number').value.startsWith('RF1')")
+    expect(page.locator("#kiosk-form-number")).to_have_value(re.compile(r"^RF1"), timeout=15_000)
     assert page.locator("#kiosk-camera-view").is_hidden()
     page.locator("#kiosk-document").fill(PASSPORT)
     page.locator("#kiosk-submit").click()
