@@ -43,9 +43,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -385,7 +386,9 @@ def measure(port: int, tokens: dict[str, str], args: argparse.Namespace, warmup:
         return {"Authorization": f"Token {tokens[user]}"}
 
     forms = args.forms
-    today = date.today()
+    # The server's business day (settings.TIME_ZONE), not this host's: from 16:00 UTC on,
+    # Shanghai is already on the next day and a departure "today" in UTC precedes it.
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     baseline_jobs: list[Job] = [("/bench/insert/", {}, auth("clerk"))] * (args.baseline + warmup)
     results = [run_flow("baseline (before)", port, baseline_jobs, args.clients, warmup)]
 
@@ -600,6 +603,7 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "",
         ]
     )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print()
     print(text)
