@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 _MARK = "\x00prepared:"
 
@@ -93,3 +93,57 @@ class PreparedValues:
 
 def _value(value: Any, index: int | None) -> Any:
     return value if index is None else value[index]
+
+
+class PreparedObjects(PreparedValues):
+    """Model instances from a prepared query: the model's columns, those of ``related``
+    foreign keys (set on the instance, as ``select_related`` would) and ``annotations``.
+
+    ``build`` returns the filtered queryset (locks and annotations included); the columns
+    are added here.
+    """
+
+    def __init__(
+        self,
+        model: type[Model],
+        build: Callable[..., QuerySet[Any]],
+        *names: str,
+        related: Sequence[str] = (),
+        annotations: Sequence[str] = (),
+    ) -> None:
+        self.model = model
+        self.columns = [f.attname for f in model._meta.concrete_fields]
+        self.related = [(name, model._meta.get_field(name).related_model) for name in related]
+        self.related_columns = [
+            [f.attname for f in other._meta.concrete_fields]  # type: ignore[union-attr]
+            for _, other in self.related
+        ]
+        self.annotations = tuple(annotations)
+        lookups = [
+            *self.columns,
+            *(
+                f"{name}__{column}"
+                for (name, _), columns in zip(self.related, self.related_columns, strict=True)
+                for column in columns
+            ),
+            *self.annotations,
+        ]
+        super().__init__(lambda **values: build(**values).values_list(*lookups), *names)
+
+    def objects(self, using: str = "default", **values: Any) -> list[Any]:
+        """The instances for these values, related rows and annotations set on them."""
+        found = []
+        width = len(self.columns)
+        for row in self.rows(using, **values):
+            instance = self.model.from_db(using, self.columns, row[:width])
+            offset = width
+            for (name, other), columns in zip(self.related, self.related_columns, strict=True):
+                part = row[offset : offset + len(columns)]
+                offset += len(columns)
+                if any(v is not None for v in part):
+                    setattr(instance, name, other.from_db(using, columns, part))  # type: ignore[union-attr]
+            for name in self.annotations:
+                setattr(instance, name, row[offset])
+                offset += 1
+            found.append(instance)
+        return found
