@@ -430,11 +430,10 @@ def clone(cur: Any, table: str, template_id: int, count: int, overrides: dict[st
 
 def sweep(due: int) -> dict[str, Any]:
     from django.db import connection
-    from django.db.models import Q
     from django.utils import timezone
 
-    from agencies.models import ACTIVE_GUARANTEE_STATUSES, Guarantee
-    from buyrefund.services import guarantees_due_ids
+    from agencies.models import Guarantee
+    from buyrefund.services import guarantees_due_active, guarantees_due_ids
     from buyrefund.tasks import guarantees_sweep_run
 
     day = timezone.localdate()
@@ -445,15 +444,13 @@ def sweep(due: int) -> dict[str, Any]:
         return execute(sql, params, many, context)
 
     with connection.cursor() as cur:
-        query = (
-            Guarantee.objects.filter(status__in=ACTIVE_GUARANTEE_STATUSES)
-            .filter(Q(sweep_on__lte=day) | Q(sweep_on__isnull=True))
-            .order_by()
-            .values_list("pk", flat=True)
-        )
-        sql, params = query.query.sql_with_params()
+        sql, params = guarantees_due_active(day=day).query.sql_with_params()
         cur.execute("EXPLAIN " + sql, params)
-        plan = " / ".join(row[0].strip() for row in cur.fetchall()[:3])
+        plan = " / ".join(
+            row[0].strip()
+            for row in cur.fetchall()
+            if "Scan" in row[0] or "Cond" in row[0] or "Filter" in row[0]
+        )
     guarantees = Guarantee.objects.count()
     with connection.execute_wrapper(count):
         started = time.perf_counter()
