@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db import connections, router
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from core.ledger import ledger_head_annotate
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
 from stores.exceptions import FormNotFound
 from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.sql import quoted, table, value_converted
 
 
 def form_content(
@@ -97,92 +95,31 @@ def form_current_digest(form: RefundForm) -> str:
     return content_digest(content)
 
 
-# --- Hand-written reads on the hot paths -------------------------------------------
-# Compiling an ORM query cost the form issue more than running all its statements; the few
-# reads on that path are written as SQL (names from the models, values bound) and read into
-# model instances converted exactly as the ORM converts them.
-
-
-@dataclass(frozen=True)
-class RowReader:
-    """A model's concrete columns in raw SQL (``columns``), and rows of them as instances."""
-
-    model: type[Model]
-    columns: str
-    names: tuple[str, ...]
-    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]
-    alias: str
-
-    @property
-    def width(self) -> int:
-        return len(self.names)
-
-    def convert(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
-        row = list(values)
-        for index, column, functions in self.converters:
-            for function in functions:
-                row[index] = function(row[index], column, connection)
-        return row
-
-    def instance(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> Any:
-        return self.model.from_db(connection.alias, self.names, self.convert(values, connection))
-
-
-@functools.cache
-def _row_reader(model: type[Model], table_alias: str, connection_alias: str) -> RowReader:
-    connection = connections[connection_alias]
-    quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(table_alias)
-        functions = (
-            *connection.ops.get_db_converters(column),
-            *column.get_db_converters(connection),
-        )
-        if functions:
-            converters.append((index, column, tuple(functions)))
-    return RowReader(
-        model=model,
-        columns=", ".join(f"{table_alias}.{quote(str(field.column))}" for field in fields),
-        names=tuple(field.attname for field in fields),
-        converters=tuple(converters),
-        alias=table_alias,
-    )
-
-
-def row_reader(model: type[Model], table_alias: str, connection: BaseDatabaseWrapper) -> RowReader:
-    """How to read ``model``'s rows selected as ``table_alias`` (cached per process)."""
-    return _row_reader(model, table_alias, connection.alias)
-
-
 def same_day_live_total(*, store_id: int, document_hash: str, day: date) -> Decimal:
     """VAT-inclusive total of the traveler's invoices on live forms at a store on a day."""
     connection = connections[router.db_for_read(VatInvoice)]
-    ops = connection.ops
-    quote = ops.quote_name
-    total = VatInvoice._meta.get_field("total")
-    invoices = quote(VatInvoice._meta.db_table)
-    forms = quote(RefundForm._meta.db_table)
-    # Names from the models, values bound.
+
+    def invoice(name: str) -> str:
+        return "i." + quoted(connection, VatInvoice, name)
+
+    def form(name: str) -> str:
+        return "f." + quoted(connection, RefundForm, name)
+
+    # On the form issue's path: SQL, not a compiled ORM aggregate (stores.sql).
     sql = (
-        f"SELECT SUM(i.{quote(str(total.column))}) FROM {invoices} i"  # noqa: S608
-        f" INNER JOIN {forms} f ON i.{quote('form_id')} = f.{quote('id')}"
-        f" WHERE f.{quote('store_id')} = %s AND f.{quote('document_hash')} = %s"
-        f" AND i.{quote('issued_on')} = %s AND f.{quote('status')} <> %s"
+        f"SELECT SUM({invoice('total')}) FROM {table(connection, VatInvoice)} i"  # noqa: S608 (names from the models, values bound)
+        f" INNER JOIN {table(connection, RefundForm)} f ON {invoice('form')} = {form('id')}"
+        f" WHERE {form('store')} = %s AND {form('document_hash')} = %s"
+        f" AND {invoice('issued_on')} = %s AND {form('status')} <> %s"
     )
+    day_value = connection.ops.adapt_datefield_value(day)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [store_id, document_hash, ops.adapt_datefield_value(day), FormStatus.VOIDED]
-        )
+        cursor.execute(sql, [store_id, document_hash, day_value, FormStatus.VOIDED])
         (value,) = cursor.fetchone()
     if value is None:
         return ZERO
     # SQLite sums decimals as floats: the ORM's converter for the column rounds them back.
-    column = total.get_col("i")  # type: ignore[union-attr]
-    for function in (*ops.get_db_converters(column), *column.get_db_converters(connection)):
-        value = function(value, column, connection)
-    return Decimal(value)
+    return Decimal(value_converted(value, VatInvoice, "total", connection))
 
 
 def forms_for_store(*, store_id: int) -> QuerySet[RefundForm]:

@@ -45,7 +45,8 @@ from stores.models import (
     VatInvoice,
     VatInvoiceLine,
 )
-from stores.selectors import content_digest, form_content, row_reader, same_day_live_total
+from stores.selectors import content_digest, form_content, same_day_live_total
+from stores.sql import insert_row, insert_rows, quoted, row_reader, table
 
 VAT_RATES = frozenset(
     Decimal(r)
@@ -182,8 +183,8 @@ def invoice_issue(
         validate_unique=False,
         validate_constraints=False,
     )
-    invoice.save()
-    invoice_lines = VatInvoiceLine.objects.bulk_create(
+    insert_row(invoice)
+    invoice_lines = [
         VatInvoiceLine(
             invoice=invoice,
             position=index,
@@ -199,7 +200,8 @@ def invoice_issue(
             category=line.category,
         )
         for index, (line, amount, vat, total) in enumerate(computed, start=1)
-    )
+    ]
+    insert_rows(invoice_lines)
     prefetched_set(invoice, "lines", invoice_lines)
     ledger_append(
         record=invoice,
@@ -375,33 +377,40 @@ def _invoices_lock(
     and the values read (in the order of ``reads``).
     """
     connection = connections[router.db_for_write(VatInvoice)]
-    quote = connection.ops.quote_name
     invoice_reader = row_reader(VatInvoice, "i", connection)
     line_reader = row_reader(VatInvoiceLine, "l", connection)
-    entries = quote(LedgerEntry._meta.db_table)
+
+    def column(name: str) -> str:
+        return "i." + quoted(connection, VatInvoice, name)
+
+    def entry(name: str) -> str:
+        return "e." + quoted(connection, LedgerEntry, name)
+
+    # Names from the models, values bound.
     head = (
-        f"(SELECT e.{{}} FROM {entries} e WHERE e.{quote('record_type')} = %s"  # noqa: S608 (names from the models, values bound)
-        f" AND e.{quote('record_id')} = CAST(i.{quote('id')} AS VARCHAR(64))"
-        f" ORDER BY e.{quote('seq')} DESC LIMIT 1)"
+        f"(SELECT {{}} FROM {table(connection, LedgerEntry)} e"  # noqa: S608
+        f" WHERE {entry('record_type')} = %s"
+        f" AND {entry('record_id')} = CAST({column('id')} AS VARCHAR(64))"
+        f" ORDER BY {entry('seq')} DESC LIMIT 1)"
     )
     record_type = VatInvoice._meta.label_lower
     selected = [
         invoice_reader.columns,
         line_reader.columns,
-        head.format(quote("seq")),
-        head.format(quote("entry_hash")),
+        head.format(entry("seq")),
+        head.format(entry("entry_hash")),
         *(sql for sql, _ in reads),
     ]
     read_params = [param for _, params in reads for param in params]
     params = [record_type, record_type, *read_params, *numbers, store.pk, InvoiceKind.BLUE]
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
-    invoice_table = quote(VatInvoice._meta.db_table)
+    line_invoice = "l." + quoted(connection, VatInvoiceLine, "invoice")
     sql = (
-        f"SELECT {', '.join(selected)} FROM {quote(VatInvoiceLine._meta.db_table)} l"  # noqa: S608
-        f" INNER JOIN {invoice_table} i ON l.{quote('invoice_id')} = i.{quote('id')}"
-        f" WHERE i.{quote('number')} IN ({', '.join(['%s'] * len(numbers))})"
-        f" AND i.{quote('store_id')} = %s AND i.{quote('kind')} = %s"
-        f" ORDER BY i.{quote('id')}, l.{quote('position')}{lock}"
+        f"SELECT {', '.join(selected)} FROM {table(connection, VatInvoiceLine)} l"  # noqa: S608
+        f" INNER JOIN {table(connection, VatInvoice)} i ON {line_invoice} = {column('id')}"
+        f" WHERE {column('number')} IN ({', '.join(['%s'] * len(numbers))})"
+        f" AND {column('store')} = %s AND {column('kind')} = %s"
+        f" ORDER BY {column('id')}, l.{quoted(connection, VatInvoiceLine, 'position')}{lock}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -589,12 +598,10 @@ def refund_form_issue(
         issued_by=clerk,
         issued_at=timezone.now(),
     )
-    form.save()
-    prefetched_set(
-        form,
-        "lines",
-        RefundFormLine.objects.bulk_create(RefundFormLine(form=form, **row) for row in line_rows),
-    )
+    insert_row(form)
+    form_lines = [RefundFormLine(form=form, **row) for row in line_rows]
+    insert_rows(form_lines)
+    prefetched_set(form, "lines", form_lines)
     ledger_append_many(
         [
             LedgerItem(
