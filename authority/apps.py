@@ -20,10 +20,16 @@ def _file_new_store(
         store_file_new(store=instance)
 
 
-def _guard(store: Any, day: date) -> None:
-    from authority.services import store_filing_guard
+def _filing_read(store: Any, day: date) -> tuple[str, list[Any]]:
+    from authority.selectors import store_filing_status_read
 
-    store_filing_guard(store=store, day=day)
+    return store_filing_status_read(store_id=store.pk, day=day)
+
+
+def _filing_check(store: Any, day: date, status: Any) -> None:
+    from authority.services import store_filing_status_check
+
+    store_filing_status_check(store=store, day=day, status=status)
 
 
 def restore_risk_rules(sender: AppConfig, *, using: str, apps: Any = None, **kwargs: Any) -> None:
@@ -46,8 +52,9 @@ class AuthorityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stores.services import register_issue_guard
+        from stores.services import IssueCheck, register_issue_check
 
-        register_issue_guard(_guard)
+        # The store's filing status is read with the issue's invoices: no statement of its own.
+        register_issue_check(IssueCheck(read=_filing_read, check=_filing_check))
         post_save.connect(_file_new_store, sender="core.Store", dispatch_uid="authority-file-store")
         post_migrate.connect(restore_risk_rules, sender=self)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from django.db import connections, router
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from authority.models import AuthorityRead, FilingStatus, StoreFiling
@@ -18,6 +20,24 @@ def store_filing_on(*, store_id: int, day: date) -> StoreFiling | None:
         .order_by("-effective_from", "-id")
         .first()
     )
+
+
+def store_filing_status_read(*, store_id: int, day: date) -> tuple[str, list[Any]]:
+    """The status of the store's filing in force on ``day`` (NULL: never filed by then), as
+    a scalar SQL subquery and its parameters: the form issue selects it with its invoices."""
+    connection = connections[router.db_for_read(StoreFiling)]
+    quote = connection.ops.quote_name
+    meta = StoreFiling._meta
+
+    def column(name: str) -> str:
+        return quote(str(meta.get_field(name).column))  # type: ignore[union-attr]
+
+    sql = (
+        f"(SELECT {column('status')} FROM {quote(meta.db_table)}"  # noqa: S608 (names from the model, values bound)
+        f" WHERE {column('store')} = %s AND {column('effective_from')} <= %s"
+        f" ORDER BY {column('effective_from')} DESC, {column('id')} DESC LIMIT 1)"
+    )
+    return sql, [store_id, connection.ops.adapt_datefield_value(day)]
 
 
 def store_is_filed_on(*, store_id: int, day: date) -> bool:

@@ -108,12 +108,17 @@ def store_file_new(*, store: Store) -> StoreFiling | None:
 def store_filing_guard(*, store: Store, day: date) -> None:
     """Refuse a form dated ``day`` at a store that is not filed that day (422 store_not_filed)."""
     filing = store_filing_on(store_id=store.pk, day=day)
-    if filing is None or filing.status != FilingStatus.FILED:
-        status = filing.status if filing else "not_filed"
+    store_filing_status_check(store=store, day=day, status=filing.status if filing else None)
+
+
+def store_filing_status_check(*, store: Store, day: date, status: str | None) -> None:
+    """``store_filing_guard`` given the filing status in force on ``day`` (None: never filed)."""
+    if status != FilingStatus.FILED:
+        shown = status or "not_filed"
         raise StoreNotFiled(
             f"Store {store.code} is not filed with the tax authority on {day.isoformat()}"
-            f" ({status}): it cannot issue refund forms.",
-            extra={"store": store.code, "date": day.isoformat(), "status": status},
+            f" ({shown}): it cannot issue refund forms.",
+            extra={"store": store.code, "date": day.isoformat(), "status": shown},
         )
 
 

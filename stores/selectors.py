@@ -7,13 +7,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db import connections, router
+from django.db.models import Prefetch, QuerySet
 
 from core.ledger import ledger_head_annotate
 from core.money import ZERO
 from core.signing import canonical_json, sha256_hex
 from stores.exceptions import FormNotFound
 from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice, VatInvoiceLine
+from stores.sql import quoted, table, value_converted
 
 
 def form_content(
@@ -95,14 +97,29 @@ def form_current_digest(form: RefundForm) -> str:
 
 def same_day_live_total(*, store_id: int, document_hash: str, day: date) -> Decimal:
     """VAT-inclusive total of the traveler's invoices on live forms at a store on a day."""
-    value = (
-        VatInvoice.objects.filter(
-            form__store_id=store_id, form__document_hash=document_hash, issued_on=day
-        )
-        .exclude(form__status=FormStatus.VOIDED)
-        .aggregate(total=Sum("total"))["total"]
+    connection = connections[router.db_for_read(VatInvoice)]
+
+    def invoice(name: str) -> str:
+        return "i." + quoted(connection, VatInvoice, name)
+
+    def form(name: str) -> str:
+        return "f." + quoted(connection, RefundForm, name)
+
+    # On the form issue's path: SQL, not a compiled ORM aggregate (stores.sql).
+    sql = (
+        f"SELECT SUM({invoice('total')}) FROM {table(connection, VatInvoice)} i"  # noqa: S608 (names from the models, values bound)
+        f" INNER JOIN {table(connection, RefundForm)} f ON {invoice('form')} = {form('id')}"
+        f" WHERE {form('store')} = %s AND {form('document_hash')} = %s"
+        f" AND {invoice('issued_on')} = %s AND {form('status')} <> %s"
     )
-    return value or ZERO
+    day_value = connection.ops.adapt_datefield_value(day)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [store_id, document_hash, day_value, FormStatus.VOIDED])
+        (value,) = cursor.fetchone()
+    if value is None:
+        return ZERO
+    # SQLite sums decimals as floats: the ORM's converter for the column rounds them back.
+    return Decimal(value_converted(value, VatInvoice, "total", connection))
 
 
 def forms_for_store(*, store_id: int) -> QuerySet[RefundForm]:

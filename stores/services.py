@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from core import events, rules
@@ -25,7 +26,7 @@ from core.ledger import (
     ledger_head_annotate,
     ledger_heads_update,
 )
-from core.models import Store
+from core.models import LedgerEntry, Store
 from core.money import ZERO, quantize_money
 from core.numbering import form_number, invoice_number
 from core.selectors import fee_rate_on, policy_id_of, policy_on, prefetched_set
@@ -45,6 +46,7 @@ from stores.models import (
     VatInvoiceLine,
 )
 from stores.selectors import content_digest, form_content, same_day_live_total
+from stores.sql import insert_row, insert_rows, quoted, row_reader, table
 
 VAT_RATES = frozenset(
     Decimal(r)
@@ -181,8 +183,8 @@ def invoice_issue(
         validate_unique=False,
         validate_constraints=False,
     )
-    invoice.save()
-    invoice_lines = VatInvoiceLine.objects.bulk_create(
+    insert_row(invoice)
+    invoice_lines = [
         VatInvoiceLine(
             invoice=invoice,
             position=index,
@@ -198,7 +200,8 @@ def invoice_issue(
             category=line.category,
         )
         for index, (line, amount, vat, total) in enumerate(computed, start=1)
-    )
+    ]
+    insert_rows(invoice_lines)
     prefetched_set(invoice, "lines", invoice_lines)
     ledger_append(
         record=invoice,
@@ -244,49 +247,83 @@ def _raise_first(violations: list[rules.Violation]) -> None:
         )
 
 
-def _traveler_upsert(data: TravelerInput, doc_hash: str) -> Traveler:
-    """The traveler row for this document, created or refreshed with this trip's data."""
+def _as_date(value: Any) -> date | None:
+    """A date column as read by raw SQL (SQLite gives ISO text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _traveler_upsert(data: TravelerInput, doc_hash: str) -> tuple[int, str, date | None]:
+    """The traveler row for this document, created or refreshed with this trip's data.
+
+    One upsert that leaves the row locked (PostgreSQL locks the conflicting row for the
+    update; SQLite's write lock covers it) and returns its id, its stored encrypted
+    document number and the expiry now recorded: an unknown expiry (API without it)
+    keeps the one recorded earlier; ``updated_at`` moves only when something changed.
+    """
     assert data.last_entry_date is not None
-    Traveler.objects.bulk_create(
-        [
-            Traveler(
-                name=data.name,
-                document_type=data.document_type,
-                document_number_encrypted=encrypt_document(data.document_number),
-                document_hash=doc_hash,
-                document_masked=mask_document(data.document_number),
-                nationality=data.nationality,
-                last_entry_date=data.last_entry_date,
-                document_expires_on=data.document_expires_on,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    traveler = Traveler.objects.select_for_update().get(
-        document_type=data.document_type, document_hash=doc_hash
-    )
-    # An unknown expiry (API without it) keeps the one recorded earlier.
-    expires_on = data.document_expires_on or traveler.document_expires_on
-    if (
-        traveler.name,
-        traveler.nationality,
-        traveler.last_entry_date,
-        traveler.document_expires_on,
-    ) != (data.name, data.nationality, data.last_entry_date, expires_on):
-        traveler.name = data.name
-        traveler.nationality = data.nationality
-        traveler.last_entry_date = data.last_entry_date
-        traveler.document_expires_on = expires_on
-        traveler.save(
-            update_fields=[
-                "name",
-                "nationality",
-                "last_entry_date",
-                "document_expires_on",
-                "updated_at",
-            ]
+    connection = connections[router.db_for_write(Traveler)]
+    ops = connection.ops
+    meta = Traveler._meta
+    quote = ops.quote_name
+    table = quote(meta.db_table)
+    column = {
+        f: quote(str(meta.get_field(f).column))  # type: ignore[union-attr]
+        for f in (
+            "id",
+            "name",
+            "document_type",
+            "document_number_encrypted",
+            "document_hash",
+            "document_masked",
+            "nationality",
+            "last_entry_date",
+            "document_expires_on",
+            "created_at",
+            "updated_at",
         )
-    return traveler
+    }
+    now = ops.adapt_datetimefield_value(timezone.now())
+    values = [
+        data.name,
+        data.document_type,
+        encrypt_document(data.document_number),
+        doc_hash,
+        mask_document(data.document_number),
+        data.nationality,
+        ops.adapt_datefield_value(data.last_entry_date),
+        ops.adapt_datefield_value(data.document_expires_on),
+        now,
+        now,
+    ]
+    inserted = list(column)[1:]
+    old = {f: f"{table}.{c}" for f, c in column.items()}
+    new = {f: f"excluded.{c}" for f, c in column.items()}
+    changed = (
+        f"{old['name']} <> {new['name']} OR {old['nationality']} <> {new['nationality']}"
+        f" OR {old['last_entry_date']} <> {new['last_entry_date']}"
+        f" OR ({new['document_expires_on']} IS NOT NULL AND ({old['document_expires_on']} IS NULL"
+        f" OR {old['document_expires_on']} <> {new['document_expires_on']}))"
+    )
+    sql = (
+        f"INSERT INTO {table} ({', '.join(column[f] for f in inserted)}) "  # noqa: S608 (names from the model, values bound)
+        f"VALUES ({', '.join(['%s'] * len(inserted))}) "
+        f"ON CONFLICT ({column['document_type']}, {column['document_hash']}) DO UPDATE SET "
+        f"{column['name']} = {new['name']}, "
+        f"{column['nationality']} = {new['nationality']}, "
+        f"{column['last_entry_date']} = {new['last_entry_date']}, "
+        f"{column['document_expires_on']} = "
+        f"COALESCE({new['document_expires_on']}, {old['document_expires_on']}), "
+        f"{column['updated_at']} = CASE WHEN {changed} THEN {new['updated_at']}"
+        f" ELSE {old['updated_at']} END "
+        f"RETURNING {column['id']}, {column['document_number_encrypted']}, "
+        f"{column['document_expires_on']}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        pk, encrypted, expires_on = cursor.fetchone()
+    return int(pk), str(encrypted), _as_date(expires_on)
 
 
 IssueGuard = Callable[[Store, date], None]
@@ -296,12 +333,123 @@ _issue_guards: list[IssueGuard] = []
 def register_issue_guard(guard: IssueGuard) -> IssueGuard:
     """Let a later app refuse a form (raise an ApplicationError) without stores importing it.
 
-    A guard gets the store and the form's date (the issue day) and raises to refuse,
-    e.g. the tax authority's registry refuses a store not filed that day.
+    A guard gets the store and the form's date (the issue day) and raises to refuse.
+    It runs its own reads: prefer ``register_issue_check``, whose facts ride along with
+    the issue's locked invoice read.
     """
     if guard not in _issue_guards:
         _issue_guards.append(guard)
     return guard
+
+
+@dataclass(frozen=True)
+class IssueCheck:
+    """A later app's refusal of a form whose fact is read with the invoices (no statement).
+
+    ``read(store, day)``: a scalar SQL subquery and its parameters, selected along with the
+    issue's locked invoice read; ``check(store, day, value)``: the value it read; raise an
+    ApplicationError to refuse. E.g. the tax authority's registry refuses a store not filed
+    on the issue day.
+    """
+
+    read: Callable[[Store, date], tuple[str, list[Any]]]
+    check: Callable[[Store, date, Any], None]
+
+
+_issue_checks: list[IssueCheck] = []
+
+
+def register_issue_check(check: IssueCheck) -> IssueCheck:
+    """Let a later app refuse a form from a fact read along with the invoices (IssueCheck)."""
+    if check not in _issue_checks:
+        _issue_checks.append(check)
+    return check
+
+
+def _invoices_lock(
+    *, store: Store, numbers: Sequence[str], reads: Sequence[tuple[str, list[Any]]]
+) -> tuple[list[VatInvoice], list[VatInvoiceLine], list[Any]]:
+    """The store's blue invoices among ``numbers`` locked in pk order, and their lines.
+
+    One statement: the lines with their invoice, ``FOR UPDATE OF`` the invoice rows in
+    invoice pk order, each invoice's ledger chain head and the issue checks' ``reads``
+    riding along. Returns the invoices (pk order), the lines (invoice number, position)
+    and the values read (in the order of ``reads``).
+    """
+    connection = connections[router.db_for_write(VatInvoice)]
+    invoice_reader = row_reader(VatInvoice, "i", connection)
+    line_reader = row_reader(VatInvoiceLine, "l", connection)
+
+    def column(name: str) -> str:
+        return "i." + quoted(connection, VatInvoice, name)
+
+    def entry(name: str) -> str:
+        return "e." + quoted(connection, LedgerEntry, name)
+
+    # Names from the models, values bound.
+    head = (
+        f"(SELECT {{}} FROM {table(connection, LedgerEntry)} e"  # noqa: S608
+        f" WHERE {entry('record_type')} = %s"
+        f" AND {entry('record_id')} = CAST({column('id')} AS VARCHAR(64))"
+        f" ORDER BY {entry('seq')} DESC LIMIT 1)"
+    )
+    record_type = VatInvoice._meta.label_lower
+    selected = [
+        invoice_reader.columns,
+        line_reader.columns,
+        head.format(entry("seq")),
+        head.format(entry("entry_hash")),
+        *(sql for sql, _ in reads),
+    ]
+    read_params = [param for _, params in reads for param in params]
+    params = [record_type, record_type, *read_params, *numbers, store.pk, InvoiceKind.BLUE]
+    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    line_invoice = "l." + quoted(connection, VatInvoiceLine, "invoice")
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {table(connection, VatInvoiceLine)} l"  # noqa: S608
+        f" INNER JOIN {table(connection, VatInvoice)} i ON {line_invoice} = {column('id')}"
+        f" WHERE {column('number')} IN ({', '.join(['%s'] * len(numbers))})"
+        f" AND {column('store')} = %s AND {column('kind')} = %s"
+        f" ORDER BY {column('id')}, l.{quoted(connection, VatInvoiceLine, 'position')}{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    split = invoice_reader.width
+    after_lines = split + line_reader.width
+    invoices: dict[int, VatInvoice] = {}
+    lines: list[VatInvoiceLine] = []
+    for row in rows:
+        invoice = invoices.get(row[0])
+        if invoice is None:
+            invoice = invoices[row[0]] = invoice_reader.instance(row[:split], connection)
+            invoice.ledger_chain_seq, invoice.ledger_chain_hash = row[after_lines : after_lines + 2]  # type: ignore[attr-defined]
+        line = line_reader.instance(row[split:after_lines], connection)
+        line.invoice = invoice
+        lines.append(line)
+    if len(invoices) < len(numbers):
+        # Not found, or (never issued so) without lines: read those on their own.
+        found = {invoice.number for invoice in invoices.values()}
+        for invoice in (
+            ledger_head_annotate(VatInvoice.objects.select_for_update())
+            .filter(
+                number__in=[n for n in numbers if n not in found],
+                store=store,
+                kind=InvoiceKind.BLUE,
+            )
+            .order_by("pk")
+        ):
+            invoices[invoice.pk] = invoice
+    if rows:
+        values = list(rows[0][after_lines + 2 :])
+    elif reads:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(sql for sql, _ in reads)}", read_params)
+            values = list(cursor.fetchone())
+    else:
+        values = []
+    lines.sort(key=lambda line: (line.invoice.number, line.position))
+    return [invoices[pk] for pk in sorted(invoices)], lines, values
 
 
 @transaction.atomic
@@ -326,22 +474,19 @@ def refund_form_issue(
             "invalid",
             {"fields": {"invoice_numbers": [f"Give 1 to {MAX_FORM_INVOICES} invoices."]}},
         )
+    today = business_today()
     for guard in _issue_guards:
-        guard(store, business_today())
-    invoices = list(
-        ledger_head_annotate(VatInvoice.objects.select_for_update())
-        .filter(number__in=numbers, store=store, kind="blue")
-        .order_by("pk")
-    )
+        guard(store, today)
+    reads = [check.read(store, today) for check in _issue_checks]
+    invoices, invoice_lines, values = _invoices_lock(store=store, numbers=numbers, reads=reads)
+    for check, value in zip(_issue_checks, values, strict=True):
+        check.check(store, today, value)
     missing = sorted(set(numbers) - {inv.number for inv in invoices})
     if missing:
         raise InvoiceNotFound(
             f"Invoice {missing[0]} was not found at this store.",
             extra={"invoices": missing},
         )
-    invoice_lines = list(
-        VatInvoiceLine.objects.filter(invoice__in=invoices).order_by("invoice__number", "position")
-    )
     lines_by_invoice: dict[int, list[VatInvoiceLine]] = {}
     for line in invoice_lines:
         lines_by_invoice.setdefault(line.invoice_id, []).append(line)
@@ -372,9 +517,8 @@ def refund_form_issue(
     ]
     # The traveler row lock orders this issue against a concurrent void of the
     # same traveler's earlier form, which the same-day minimum may count.
-    person = _traveler_upsert(traveler, doc_hash)
-    # The expiry given now, else the one recorded for this document earlier.
-    expires_on = person.document_expires_on
+    person_id, document_encrypted, expires_on = _traveler_upsert(traveler, doc_hash)
+    # expires_on: the expiry given now, else the one recorded for this document earlier.
     traveler_facts = replace(traveler_facts, document_expires_on=expires_on)
     earlier = same_day_live_total(store_id=store.pk, document_hash=doc_hash, day=purchase_date)
     _raise_first(
@@ -388,7 +532,6 @@ def refund_form_issue(
         raise FormRuleViolation(
             "This store does not offer Buy & Refund.", "not_buy_and_refund_store"
         )
-    today = business_today()
     fee_rate = fee_rate_on(agency_id=store.serving_agency_id, day=today)
     computation = rules.compute_refund(
         (rules.LineFacts(vat_rate=line.vat_rate, total=line.total) for line in invoice_lines),
@@ -433,10 +576,10 @@ def refund_form_issue(
     form = RefundForm(
         number=number,
         store=store,
-        traveler=person,
+        traveler_id=person_id,
         traveler_name=traveler.name,
         document_type=traveler.document_type,
-        document_number_encrypted=person.document_number_encrypted,
+        document_number_encrypted=document_encrypted,
         document_hash=doc_hash,
         document_masked=mask_document(traveler.document_number),
         nationality=nationality,
@@ -455,12 +598,10 @@ def refund_form_issue(
         issued_by=clerk,
         issued_at=timezone.now(),
     )
-    form.save()
-    prefetched_set(
-        form,
-        "lines",
-        RefundFormLine.objects.bulk_create(RefundFormLine(form=form, **row) for row in line_rows),
-    )
+    insert_row(form)
+    form_lines = [RefundFormLine(form=form, **row) for row in line_rows]
+    insert_rows(form_lines)
+    prefetched_set(form, "lines", form_lines)
     ledger_append_many(
         [
             LedgerItem(

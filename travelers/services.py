@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from agencies.exceptions import (
@@ -77,27 +77,49 @@ def traveler_page_ensure(*, form: RefundForm) -> TravelerPage:
 def traveler_page_create(*, form: RefundForm, email: str = "", language: str = "") -> TravelerPage:
     """The page of a form issued in the caller's transaction, with what the store captured.
 
-    Without an address, one the traveler gave for another form of this trip is used.
+    Without an address, one the traveler gave for another form of this trip is used (and
+    its language, when none was given): looked up by the page's own INSERT ... SELECT,
+    one statement on the issue's path.
     """
     page = TravelerPage(form=form, email=email, language=language_parse(language))
-    if not email:
-        other = (
-            TravelerPage.objects.filter(
-                form__document_hash=form.document_hash,
-                form__document_type=form.document_type,
-                form__last_entry_date=form.last_entry_date,
-                unsubscribed_at__isnull=True,
-            )
-            .exclude(email="")
-            .order_by("-updated_at")
-            .values("email", "phone", "language")
-            .first()
-        )
-        if other is not None:
-            page.email, page.phone = other["email"], other["phone"]
-            if not language:
-                page.language = other["language"]
-    page.save(force_insert=True)
+    if email:
+        page.save(force_insert=True)
+        return page
+    connection = connections[router.db_for_write(TravelerPage)]
+    ops = connection.ops
+    quote = ops.quote_name
+    pages = quote(TravelerPage._meta.db_table)
+    forms = quote(RefundForm._meta.db_table)
+    page.created_at = page.updated_at = timezone.now()
+    now = ops.adapt_datetimefield_value(page.created_at)
+    language_sql = "%s" if language else "COALESCE(other.language, %s)"
+    # Names from the models, values bound.
+    sql = (
+        f"INSERT INTO {pages} (form_id, token, email, phone, language, created_at, updated_at) "  # noqa: S608
+        f"SELECT %s, %s, COALESCE(other.email, ''), COALESCE(other.phone, ''), {language_sql},"
+        f" %s, %s FROM (SELECT 1 AS one) AS base LEFT JOIN ("
+        f"SELECT p.email, p.phone, p.language FROM {pages} p"
+        f" INNER JOIN {forms} f ON p.form_id = f.id"
+        f" WHERE f.document_hash = %s AND f.document_type = %s AND f.last_entry_date = %s"
+        f" AND p.unsubscribed_at IS NULL AND p.email <> ''"
+        f" ORDER BY p.updated_at DESC LIMIT 1) AS other ON TRUE "
+        f"RETURNING id, email, phone, language"
+    )
+    params: list[Any] = [
+        form.pk,
+        page.token,
+        page.language,
+        now,
+        now,
+        form.document_hash,
+        form.document_type,
+        ops.adapt_datefield_value(form.last_entry_date),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        page.pk, page.email, page.phone, page.language = cursor.fetchone()
+    page._state.adding = False
+    page._state.db = connection.alias
     return page
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -10,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from core.api.serializers import RateField, SaneDateField, StrictCharField, StrictSerializer
 from core.crypto import normalize_document_number
@@ -41,6 +43,44 @@ from stores.services import (
 
 DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{5,20}$")
 CENT = Decimal("0.01")
+
+
+@functools.cache
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    """``serializer_class(instance).data``, rendered by one shared instance of the class.
+
+    A (Model)Serializer builds its fields, nested serializers' too, on every instantiation,
+    which cost a hot reply more than rendering it; the fields do not change, so one
+    context-free instance per process renders every reply (for reply serializers that
+    read no ``context``).
+    """
+    data: dict[str, Any] = _shared(serializer_class).to_representation(instance)
+    return data
+
+
+class SharedFieldsMixin:
+    """An input serializer whose fields are built once per class, not on every request.
+
+    DRF deep-copies the declared fields (nested serializers and their fields too) for each
+    instance; validation keeps no state on the fields (errors and data live on the
+    instance being validated), so one set serves every request. For request bodies that
+    read no ``context`` and are never ``partial``.
+    """
+
+    @property
+    def fields(self) -> BindingDict:
+        cls = type(self)
+        shared: BindingDict | None = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            shared = BindingDict(self)  # type: ignore[arg-type]
+            for name, field in self.get_fields().items():  # type: ignore[attr-defined]
+                shared[name] = field
+            cls._shared_fields = shared  # type: ignore[attr-defined]
+        return shared
 
 
 def money_field(**kwargs: Any) -> serializers.DecimalField:
@@ -78,7 +118,7 @@ class InvoiceLineInputSerializer(StrictSerializer):
         return value
 
 
-class InvoiceCreateSerializer(StrictSerializer):
+class InvoiceCreateSerializer(SharedFieldsMixin, StrictSerializer):
     """POST /invoices/ body."""
 
     buyer_name = StrictCharField(max_length=200)
@@ -214,7 +254,7 @@ class TravelerInputSerializer(StrictSerializer):
         return value
 
 
-class FormCreateSerializer(StrictSerializer):
+class FormCreateSerializer(SharedFieldsMixin, StrictSerializer):
     """POST /forms/ body."""
 
     traveler = TravelerInputSerializer()

@@ -28,6 +28,7 @@ from stores.api.serializers import (
     InvoiceSerializer,
     VoidResultSerializer,
     VoidSerializer,
+    represent,
 )
 from stores.exceptions import FormNotFound
 from stores.models import RefundForm, VatInvoiceLine
@@ -98,7 +99,7 @@ class InvoiceCreateView(APIView):
             issued_on=serializer.validated_data.get("issued_on"),
             lines=serializer.line_inputs(),
         )
-        return Response(InvoiceSerializer(invoice).data, status=status.HTTP_201_CREATED)
+        return Response(represent(InvoiceSerializer, invoice), status=status.HTTP_201_CREATED)
 
 
 class InvoiceDetailView(APIView):
@@ -206,7 +207,7 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
             invoice_numbers=serializer.validated_data["invoice_numbers"],
             buy_and_refund=serializer.validated_data["buy_and_refund"],
         )
-        return Response(FormIssuedSerializer(form).data, status=status.HTTP_201_CREATED)
+        return Response(represent(FormIssuedSerializer, form), status=status.HTTP_201_CREATED)
 
 
 class FormSearchView(APIView):

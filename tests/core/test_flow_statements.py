@@ -33,12 +33,10 @@ MAX_STATEMENTS = 12
 # call (intent, then outcome), and the payout sandbox keeps its transfers in this database
 # (5 statements a real provider would not cost); a prepayment writes the prepayment, its
 # guarantee, the gateway operation and the idempotency record. Bounds as measured, so
-# they cannot grow unnoticed. The traveler's side (issue 11) added its own rows to three
-# of them: the form's phone page and the trip's known email address (form issue, +2), the
-# pre-choice settled and the refund notice (bank-card refund, +2), the hold-placed notice
-# and the page it reads (prepayment, +2).
+# they cannot grow unnoticed. The traveler's side (issue 11) added its own rows to two
+# of them: the pre-choice settled and the refund notice (bank-card refund, +2), the
+# hold-placed notice and the page it reads (prepayment, +2).
 NOT_YET = {
-    "form": 14,
     "refund bank_card": 23,
     "prepayment cash": 33,
     "prepayment alipay": 33,

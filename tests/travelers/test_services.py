@@ -18,7 +18,7 @@ from customs.models import Verification
 from stores.models import FormStatus
 from tests.agencies.conftest import DECLINED_CARD, GOOD_CARD, verify
 from tests.buyrefund.test_guarantees import guarantee_of, pay
-from tests.factories import line
+from tests.factories import line, traveler
 from tests.travelers.conftest import ALIPAY, DOCUMENT, EMAIL, page_of
 from travelers.models import Notice, NoticeKind, NoticeState, PayoutPreChoice, PreChoiceStatus
 from travelers.notices import notice_send
@@ -268,3 +268,16 @@ def test_choice_refusals(issued: Any, demo: Any) -> None:
     pay(demo, prepaid)
     with pytest.raises(AlreadyRefunded):
         choose(prepaid)
+
+
+def test_a_later_form_of_the_trip_takes_the_address_given_earlier(issued: Any, demo: Any) -> None:
+    first = issued(email=EMAIL, language="ja")
+    second = issued()  # no address, no language: the trip's (one statement, issue 12)
+    assert (page_of(second).email, page_of(second).language) == (EMAIL, "ja")
+    assert Notice.objects.filter(form=second, kind="form_issued").exists()
+    other_trip = issued(who=traveler(last_entry_date=timezone.localdate() - timedelta(days=40)))
+    assert page_of(other_trip).email == ""
+    traveler_unsubscribe(page=page_of(first))
+    after = issued(language="fr")
+    assert (page_of(after).email, page_of(after).language) == ("", "fr")
+    assert not Notice.objects.filter(form=after).exists()
