@@ -102,8 +102,12 @@ def guarantee_body(guarantee: Guarantee) -> dict[str, Any]:
 
 
 def _reply(prepayment: Prepayment) -> dict[str, Any]:
-    guarantee = Guarantee.objects.get(prepayment=prepayment)
-    return {"prepayment": prepayment_body(prepayment), "guarantee": guarantee_body(guarantee)}
+    """The reply body (``PrepaymentReplySerializer``'s shape), from the rows in hand: the
+    services return the prepayment with its guarantee."""
+    return {
+        "prepayment": prepayment_body(prepayment),
+        "guarantee": guarantee_body(prepayment.guarantee),
+    }
 
 
 def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
@@ -181,7 +185,7 @@ class PrepaymentView(APIView):
             payout_method=body["payout_method"],
             attempt=current_attempt(),
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data, status=201)
+        return Response(_reply(prepayment), status=201)
 
 
 class PrepaymentReturnView(APIView):
@@ -209,7 +213,7 @@ class PrepaymentReturnView(APIView):
             clerk=request.user,  # type: ignore[arg-type]
             store=store,
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+        return Response(_reply(prepayment))
 
 
 class PrepaymentHandoverView(APIView):
@@ -237,7 +241,7 @@ class PrepaymentHandoverView(APIView):
             clerk=request.user,  # type: ignore[arg-type]
             store=store,
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+        return Response(_reply(prepayment))
 
 
 # --- Form detail sections ----------------------------------------------------------------

@@ -39,8 +39,8 @@ MAX_STATEMENTS = 12
 NOT_YET = {
     "form": 14,
     "refund bank_card": 23,
-    "prepayment cash": 33,
-    "prepayment alipay": 33,
+    "prepayment cash": 14,
+    "prepayment alipay": 14,
 }
 
 
