@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from agencies.models import (
     ACTIVE_GUARANTEE_STATUSES,
     GUARANTEE_TRANSITIONS,
     PREPAYMENT_TRANSITIONS,
+    REQUEST_ATTEMPT_PREFIX,
     Guarantee,
     GuaranteeOperation,
     GuaranteeStatus,
@@ -46,6 +47,7 @@ from agencies.models import (
     PrepaymentStatus,
 )
 from agencies.services import payout_method_parse
+from buyrefund.rows import row_insert, row_update
 from core import events, rules
 from core.api.idempotency import idempotency_bind
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
@@ -116,6 +118,12 @@ class PrepaymentInProgress(StateConflict):
     """The form's guarantee is being placed right now by another request."""
 
     default_code = "prepayment_in_progress"
+
+
+class PrepaymentAbandoned(StateConflict):
+    """The request's authorization got no answer in time and was undone: nothing was paid."""
+
+    default_code = "prepayment_abandoned"
 
 
 class PrepaymentNotAwaitingHandover(StateConflict):
@@ -239,7 +247,7 @@ def prepayment_pay(
             {"fields": {"card_holder_name": ["This field may not be blank."]}},
         )
     day = today or timezone.localdate()
-    operation = _prepayment_open(
+    opened = _prepayment_open(
         form_number=form_number.strip(),
         clerk=clerk,
         store=store,
@@ -249,8 +257,10 @@ def prepayment_pay(
         day=day,
         attempt=attempt,
     )
+    if isinstance(opened, Prepayment):
+        return _answer_again(opened)
     try:
-        operation = _operation_send(operation, attempts=INLINE_ATTEMPTS, actor=clerk, in_hand=True)
+        operation = _operation_send(opened, attempts=INLINE_ATTEMPTS, actor=clerk, in_hand=True)
     except CardGatewayError as exc:
         raise CardGatewayUnavailable(
             "The card gateway did not answer; nothing was paid. Send the same request again.",
@@ -267,6 +277,22 @@ def prepayment_pay(
     return prepayment
 
 
+def _answer_again(prepayment: Prepayment) -> Prepayment:
+    """The answer the first attempt of the same request got (or would have got)."""
+    guarantee = prepayment.guarantee
+    if prepayment.status != PrepaymentStatus.FAILED:
+        return prepayment
+    if guarantee.status == GuaranteeStatus.FAILED:
+        raise CardDeclined(
+            f"The card was declined: {guarantee.failure_message or guarantee.failure_code}",
+            extra={"reason": guarantee.failure_code, "guarantee": guarantee.status},
+        )
+    raise PrepaymentAbandoned(
+        "The authorization was never answered in time and was undone: nothing was paid.",
+        extra={"reason": "prepayment_abandoned", "guarantee": guarantee.status},
+    )
+
+
 @functools.cache
 def _form_related() -> tuple[str, ...]:
     """What the prepayment's form lock reads along: the store, and the traveler's phone page
@@ -278,43 +304,14 @@ def _form_related() -> tuple[str, ...]:
 def _form_locked(*, number: str = "", pk: int | None = None) -> RefundForm:
     """The form row locked for update (caller's transaction) with its store; 404 if unknown."""
     lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"number": number}
-    form = (
-        RefundForm.objects.select_for_update(of=("self",))
-        .select_related(*_form_related())
-        .filter(**lookup)
-        .first()
-    )
-    if form is None:
-        raise FormNotFound(f"No refund form {number or pk}.")
-    return form
-
-
-def _insert_new(record: models.Model) -> bool:
-    """INSERT a new row unless a unique constraint holds one like it already: one statement.
-
-    True (the primary key set) when inserted; False when it conflicted (nothing written),
-    so a check for an existing row costs nothing when there is none.
-    """
-    meta = record._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
-    q = connection.ops.quote_name
-    columns = ", ".join(q(str(f.column)) for f in fields)
-    # Identifiers from the model's own metadata, quoted; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {q(meta.db_table)} ({columns})"  # noqa: S608
-        f" VALUES ({', '.join('%s' for _ in fields)})"
-        f" ON CONFLICT DO NOTHING RETURNING {q(str(meta.pk.column))}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    record.pk = row[0]
-    record._state.adding = False
-    record._state.db = connection.alias
-    return True
+    try:
+        return (
+            RefundForm.objects.select_for_update(of=("self",))
+            .select_related(*_form_related())
+            .get(**lookup)
+        )
+    except RefundForm.DoesNotExist:
+        raise FormNotFound(f"No refund form {number or pk}.") from None
 
 
 @transaction.atomic
@@ -328,12 +325,14 @@ def _prepayment_open(
     method: str,
     day: date,
     attempt: str = "",
-) -> GuaranteeOperation:
+) -> GuaranteeOperation | Prepayment:
     """Transaction 1: lock the form, check, record prepayment, guarantee, authorize intent.
 
     The prepayment's INSERT is the check for an existing one (the partial unique
-    constraint: one prepayment per form but declined ones): only when it conflicts is
-    the existing one read, to resume it or to tell its state.
+    constraints: one prepayment per form but declined ones, one per client request):
+    only when it conflicts is the existing one read, to resume it, to answer with it
+    (the same request again) or to tell its state. Returns the operation to send, or
+    the prepayment that is the answer already.
     """
     form = _form_locked(number=form_number)
     if form.store_id != store.pk:
@@ -346,9 +345,9 @@ def _prepayment_open(
         deadline, window = _prepayment_check(form, holder=holder, method=method)
     except ApplicationError:
         # As before any check: an existing prepayment is the answer (or is resumed).
-        resumed = _existing(form, token=token, attempt=attempt)
-        if resumed is not None:
-            return resumed
+        found = _existing(form, token=token, attempt=attempt)
+        if found is not None:
+            return found
         raise
     prepayment = Prepayment(
         form=form,
@@ -358,12 +357,13 @@ def _prepayment_open(
         payout_method=method,
         attempt=attempt[:100],
     )
-    if not _insert_new(prepayment):
-        resumed = _existing(form, token=token, attempt=attempt)
-        if resumed is None:  # a conflict on the uid alone (never seen: a random UUID)
+    if not row_insert(prepayment, skip_conflict=True):
+        found = _existing(form, token=token, attempt=attempt)
+        if found is None:  # a conflict on the uid alone (never seen: a random UUID)
             raise PrepaymentInProgress(f"Form {form.number} is being prepaid right now.")
-        return resumed
-    idempotency_bind(prepayment)
+        return found
+    # Not bound to the Idempotency-Key record: the request sent again finds its
+    # prepayment by ``attempt`` (one per request, a unique constraint), see ``_existing``.
     guarantee = Guarantee(
         prepayment=prepayment,
         form=form,
@@ -374,7 +374,7 @@ def _prepayment_open(
         deadline=deadline,
         grace_until=add_working_days(deadline, GRACE_WORKING_DAYS),
     )
-    guarantee.save(force_insert=True)
+    row_insert(guarantee)
     ledger_append_many(
         [
             LedgerItem(
@@ -444,39 +444,45 @@ def _prepayment_check(form: RefundForm, *, holder: str, method: str) -> tuple[da
     return form.purchase_date + timedelta(days=window), window
 
 
-def _existing(form: RefundForm, *, token: str, attempt: str) -> GuaranteeOperation | None:
-    """The form's prepayment (not a declined one) decides: the same request resumes its
-    unanswered authorization (its operation, lease taken, is returned); any other request
-    is told its true state (409). None when the form has none.
+def _existing(
+    form: RefundForm, *, token: str, attempt: str
+) -> GuaranteeOperation | Prepayment | None:
+    """An existing prepayment decides (None: the form has none and this request made none).
+
+    The same client request sent again (its Idempotency-Key: ``REQUEST_ATTEMPT_PREFIX``)
+    gets what its first attempt got, whatever became of it: the prepayment to answer
+    with, its decline again (422), or 409 ``prepayment_abandoned``. The same request
+    (key or page session) whose authorization got no answer resumes it: its operation is
+    returned, lease taken. Any other request is told the prepayment's true state (409).
     """
-    existing = (
+    mine = Q(attempt=attempt) if attempt.startswith(REQUEST_ATTEMPT_PREFIX) else Q(pk__in=[])
+    rows = list(
         Prepayment.objects.select_for_update(of=("self",))
-        .filter(form=form)
-        .exclude(status=PrepaymentStatus.FAILED)
+        .filter(Q(form=form) & (~Q(status=PrepaymentStatus.FAILED) | mine))
         .select_related("guarantee")
-        .first()
+        .order_by("-pk")
     )
+    own = next((p for p in rows if attempt and p.attempt == attempt), None)
+    existing = own or next((p for p in rows if p.status != PrepaymentStatus.FAILED), None)
     if existing is None:
         return None
     guarantee = existing.guarantee
-    if (
-        existing.status == PrepaymentStatus.PENDING
-        and attempt
-        and existing.attempt == attempt
-        and guarantee.card_token == token
-    ):
-        # The same request again after no answer from the gateway: resume its key.
-        operation = guarantee.operations.get(status=OperationStatus.PENDING)
-        if not _lease_claim(operation.pk):
-            raise PrepaymentInProgress(
-                f"The guarantee of form {form.number} is being placed right now.",
-                extra={"prepayment": existing.status, "guarantee": guarantee.status},
-            )
-        existing.form = guarantee.form = form
-        guarantee.prepayment = existing
-        operation.guarantee = guarantee
-        operation.attempts += 1  # counted with the lease
-        return operation
+    existing.form = guarantee.form = form
+    guarantee.prepayment = existing
+    if existing is own and existing.status == PrepaymentStatus.PENDING:
+        if guarantee.card_token == token:
+            # The same request again after no answer from the gateway: resume its key.
+            operation = guarantee.operations.get(status=OperationStatus.PENDING)
+            if not _lease_claim(operation.pk):
+                raise PrepaymentInProgress(
+                    f"The guarantee of form {form.number} is being placed right now.",
+                    extra={"prepayment": existing.status, "guarantee": guarantee.status},
+                )
+            operation.guarantee = guarantee
+            operation.attempts += 1  # counted with the lease
+            return operation
+    elif existing is own and attempt.startswith(REQUEST_ATTEMPT_PREFIX):
+        return existing  # what this request's first attempt got: its answer again
     raise PrepaymentExists(
         f"Form {form.number} already has a prepayment ({existing.status}).",
         extra={"prepayment": existing.status, "guarantee": guarantee.status},
@@ -509,7 +515,7 @@ def _operation_record(
         lease_expires_at=_lease_end() if leased else None,
         attempts=1 if leased else 0,
     )
-    operation.save(force_insert=True)
+    row_insert(operation)
     return operation
 
 
@@ -655,9 +661,9 @@ def _settle_in_hand(
         changes = _Changes(fence={id(guarantee): guarantee.status})
         _apply(guarantee, operation, form=guarantee.form, actor=actor, changes=changes)
         changes.write_rows()
-        if not GuaranteeOperation.objects.filter(
-            pk=operation.pk, status=OperationStatus.PENDING
-        ).update(**outcome):
+        if not row_update(
+            GuaranteeOperation, operation.pk, outcome, status=OperationStatus.PENDING
+        ):
             raise _SettledMeanwhile
         changes.write_operations()
         changes.announce()
@@ -676,9 +682,7 @@ def _settle_locked(
     )
     guarantee.form = form
     outcome = _outcome_set(operation, result)
-    settled = GuaranteeOperation.objects.filter(
-        pk=operation.pk, status=OperationStatus.PENDING
-    ).update(**outcome)
+    settled = row_update(GuaranteeOperation, operation.pk, outcome, status=OperationStatus.PENDING)
     if not settled:  # settled meanwhile by a concurrent re-send
         operation = GuaranteeOperation.objects.get(pk=operation.pk)
         operation.guarantee = guarantee
@@ -719,10 +723,8 @@ class _Changes:
                 values["ledger_seq"], values["ledger_hash"] = record.ledger_seq, record.ledger_hash
             if isinstance(record, (Guarantee, Prepayment)):
                 record.updated_at = values["updated_at"] = now
-            rows = type(record)._default_manager.filter(pk=record.pk)
-            if key in self.fence:
-                rows = rows.filter(status=self.fence[key])
-            if not rows.update(**values) and key in self.fence:
+            fence = self.fence.get(key)
+            if not row_update(type(record), record.pk, values, status=fence) and fence:
                 raise _SettledMeanwhile
 
     def write_operations(self) -> None:

@@ -114,7 +114,10 @@ def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
     """The answer a prepayment request whose process died gets, from the prepayment it bound.
 
     Pending (the authorization got no answer): the same request runs again and
-    resumes the stored key. Otherwise the answer it would have had.
+    resumes the stored key. Otherwise the answer it would have had. (The POST binds
+    nothing since issue 12: run again, it finds its own prepayment by ``attempt``,
+    one per request, and gives that same answer; records bound before, and the
+    return, are resolved here.)
     """
     prepayment = Prepayment.objects.filter(pk=record.resource_id).first()
     if prepayment is None or prepayment.status == PrepaymentStatus.PENDING:
@@ -158,7 +161,8 @@ class PrepaymentView(APIView):
             404: error_response("No such form at your store."),
             409: error_response(
                 "prepayment_exists (extra.prepayment: its true status), prepayment_in_progress,"
-                " form_not_prepayable, idempotency_in_progress (Retry-After)"
+                " prepayment_abandoned, form_not_prepayable, idempotency_in_progress"
+                " (Retry-After)"
             ),
             422: error_response(
                 "card_declined, not_buy_and_refund_store, card_holder_mismatch,"
