@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agencies.cards import CardGatewayError, CardRequest, CardResult, card_gateway
@@ -1340,26 +1340,33 @@ def guarantee_sweep_soon(*, form_id: int) -> None:
     )
 
 
+def guarantees_due_active(*, day: date) -> QuerySet[Guarantee, int]:
+    """Ids of the active guarantees whose ``sweep_on`` has come or is unset: one UNION of
+    two lookups on the partial index of active guarantees, each leg an index condition
+    (an OR of the two would walk the whole active part of the index, due or not)."""
+    active = Guarantee.objects.filter(status__in=ACTIVE_GUARANTEE_STATUSES).order_by()
+    return (
+        active.filter(sweep_on__lte=day)
+        .values_list("pk", flat=True)
+        .union(active.filter(sweep_on__isnull=True).values_list("pk", flat=True))
+    )
+
+
 def guarantees_due_ids(*, day: date) -> list[int]:
     """The guarantees the sweep of ``day`` looks at, in id order: two indexed queries.
 
-    Active guarantees whose ``sweep_on`` has come or is unset (partial index on the
-    active ones), and guarantees in any status with an operation left pending (no
-    answer, a crash: the partial unique index on pending operations). The rest of
-    the table (settled guarantees, active ones with nothing due) is not read.
+    Active guarantees whose ``sweep_on`` has come or is unset (``guarantees_due_active``),
+    and guarantees in any status with an operation left pending (no answer, a crash: the
+    partial unique index on pending operations). The rest of the table (settled
+    guarantees, active ones with nothing due) is not read.
     """
-    active = (
-        Guarantee.objects.filter(status__in=ACTIVE_GUARANTEE_STATUSES)
-        .filter(Q(sweep_on__lte=day) | Q(sweep_on__isnull=True))
-        .order_by()
-        .values_list("pk", flat=True)
-    )
+    due = guarantees_due_active(day=day)
     pending = (
         GuaranteeOperation.objects.filter(status=OperationStatus.PENDING)
         .order_by()
         .values_list("guarantee_id", flat=True)
     )
-    return sorted({*active, *pending})
+    return sorted({*due, *pending})
 
 
 def guarantees_sweep(*, today: date | None = None, ids: list[int] | None = None) -> SweepReport:

@@ -9,8 +9,10 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
+from core.ledger import ledger_head_annotate
 from core.models import Port
 from core.money import ZERO, money_str
+from core.prepared import PreparedObjects
 from core.refcache import reference_cached
 from customs.models import (
     InspectionDecision,
@@ -253,3 +255,44 @@ def verification_detail(*, pk: int) -> Verification:
         .prefetch_related("lines__form_line")
         .get(pk=pk)
     )
+
+
+# --- The verification's reads, prepared (issue 12: built and compiled once per process) ---
+
+_FORM_LOCKED = PreparedObjects(
+    RefundForm,
+    lambda number: ledger_head_annotate(RefundForm.objects.select_for_update(of=("self",))).filter(
+        number=number
+    ),
+    "number",
+    related=("store",),
+    annotations=("ledger_chain_seq", "ledger_chain_hash"),
+)
+_FORM_LINES = PreparedObjects(
+    RefundFormLine,
+    lambda number: RefundFormLine.objects.filter(form__number=number).order_by("position"),
+    "number",
+)
+_FORM_DECISION = PreparedObjects(
+    InspectionDecision,
+    lambda number: InspectionDecision.objects.filter(form__number=number),
+    "number",
+)
+
+
+def form_locked_for_verification(*, number: str) -> RefundForm | None:
+    """``stores.selectors.form_lock``'s row lock and columns (with its store and ledger
+    head), prepared: the form row locked for update in the caller's transaction, or None."""
+    found = _FORM_LOCKED.objects(number=number)
+    return found[0] if found else None
+
+
+def form_lines_in_order(*, number: str) -> list[RefundFormLine]:
+    """The form's lines by position (prepared)."""
+    return _FORM_LINES.objects(number=number)  # type: ignore[no-any-return]
+
+
+def inspection_decided(*, number: str) -> InspectionDecision | None:
+    """The form's inspection decision, or None if not decided yet (prepared)."""
+    found = _FORM_DECISION.objects(number=number)
+    return found[0] if found else None

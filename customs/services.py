@@ -56,7 +56,14 @@ from customs.models import (
     VerificationResult,
 )
 from customs.rules import departure_warnings, inspection_outcome, sample_draw
-from customs.selectors import risk_facts, risk_rules_for, stamp_body_of
+from customs.selectors import (
+    form_lines_in_order,
+    form_locked_for_verification,
+    inspection_decided,
+    risk_facts,
+    risk_rules_for,
+    stamp_body_of,
+)
 from customs.stamps import key_id, stamp_message, stamp_sign
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm, RefundFormLine
@@ -66,7 +73,6 @@ from stores.scopes import (
     forms_in_scope,
     presentation_record,
 )
-from stores.selectors import form_lock
 
 # A mailbox is emptied and processed later: its forms may carry a departure up to this old.
 MAILBOX_MAX_AGE_DAYS = 30
@@ -399,7 +405,9 @@ def _verify(
     document_number: str | None = None,
     signer_label: str = "",
 ) -> Verification:
-    form = form_lock(number=form_number)
+    form = form_locked_for_verification(number=form_number)
+    if form is None:
+        raise FormNotFound(f"No refund form {form_number}.")
     if qr:
         _check_qr(form, qr)
         if channel != VerificationChannel.KIOSK:
@@ -447,9 +455,9 @@ def _verify(
             {"latest": latest.isoformat()},
         )
 
-    lines = list(form.lines.order_by("position"))
+    lines = form_lines_in_order(number=form.number)
     final = _presented(form, lines, quantities)
-    decision = InspectionDecision.objects.filter(form=form).first()
+    decision = inspection_decided(number=form.number)
     if decision is None:
         decision = _decide_locked(form=form, port=port, lines=lines)
     if channel == VerificationChannel.KIOSK and decision.selected:

@@ -56,13 +56,11 @@ def _lock_key(number: str) -> str:
     return f"kiosk:form-lock:{number}"
 
 
-def form_lock_check(*, number: str | None) -> None:
-    """Raise ``FormLocked`` while the form is locked for kiosk lookups."""
-    if number is not None and cache.get(_lock_key(number)):
-        raise FormLocked(
-            "Too many wrong document numbers for this form: try again in 15 minutes.",
-            extra={"retry_after": settings.KIOSK_FORM_LOCK_SECONDS},
-        )
+def _locked() -> FormLocked:
+    return FormLocked(
+        "Too many wrong document numbers for this form: try again in 15 minutes.",
+        extra={"retry_after": settings.KIOSK_FORM_LOCK_SECONDS},
+    )
 
 
 def _client_tag(client: str) -> str:
@@ -122,12 +120,16 @@ def form_guarded(
     and by every other anonymous endpoint that proves possession with the document number.
     ``client`` (``core.net.client_ip``) goes, hashed, into the lock record.
     """
-    form_lock_check(number=number)
+    # The lock and the failure count in one read: a lookup without earlier typos (the
+    # usual one) then has nothing to forget.
+    seen = cache.get_many([_lock_key(number), _fail_key(number)]) if number is not None else {}
+    if number is not None and seen.get(_lock_key(number)):
+        raise _locked()
     try:
         result = attempt()
     except miss:
         form_lock_failure(number=number, client=client)
         raise
-    if number is not None:
+    if number is not None and _fail_key(number) in seen:
         form_lock_success(number=number)
     return result

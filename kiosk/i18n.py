@@ -12,6 +12,7 @@ reads differently in some languages as a state and as an event.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from django.utils.functional import Promise
@@ -211,9 +212,16 @@ def language_of(code: str | None) -> str:
 
 def text(lang: str, key: str, **values: str) -> str:
     """The phrase ``key`` in ``lang`` (the English msgid if untranslated), placeholders filled."""
-    with override(language_of(lang)):
-        phrase = str(MESSAGES[key])
+    phrase = _phrase(language_of(lang), key)
     return phrase % values if values else phrase
+
+
+@cache
+def _phrase(lang: str, key: str) -> str:
+    # The catalogs are read once per process: a phrase is translated once, not per request
+    # (a bounded cache: the languages times the catalog's keys).
+    with override(lang):
+        return str(MESSAGES[key])
 
 
 def strings(lang: str) -> dict[str, str]:

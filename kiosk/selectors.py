@@ -10,31 +10,29 @@ two cases also take about the same time.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Case, FilteredRelation, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from agencies.guarantee_models import Prepayment, PrepaymentStatus
-from agencies.models import PayoutMethod, Refund, RefundStatus
+from agencies.models import PayoutMethod, RefundStatus
 from core import rules
 from core.crypto import document_hash, normalize_document_number
-from core.ledger import record_history
+from core.models import LedgerEntry
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
+from core.prepared import PreparedValues
 from core.selectors import fee_rate_on, policies_all
 from core.signing import FORM_NUMBER_LENGTH, QR_LENGTH, QR_PREFIX, MalformedQr, parse_form_qr
-from customs.models import Verification, VerificationChannel, VerificationLine
-from customs.selectors import inspection_for, verification_for
+from customs.models import VerificationChannel, VerificationLine
 from kiosk.i18n import language_of, money, text
 from kiosk.models import Device
 from stores.models import FormStatus, RefundForm
-from travelers.selectors import pre_choice_dict
 
 MAX_INPUT_LENGTH = 200
 # A trip's other forms shown with one lookup (a traveler with more is shown the latest).
@@ -168,44 +166,235 @@ def _document_ok(value: Any) -> str | None:
     return value
 
 
-def _verified_net(form: RefundForm, verification: Verification, today: Any) -> Decimal:
-    """FAQ Q36 on the verified goods: what the refund counter will pay."""
-    rows = (
-        VerificationLine.objects.filter(verification=verification, verified_total__gt=0)
-        .values("form_line__vat_rate")
-        .annotate(total=Sum("verified_total"))
-        .order_by("form_line__vat_rate")
+@dataclass
+class _Form:
+    """One form's row as the lookup reads it: its own columns and its one-to-one neighbours."""
+
+    id: int
+    number: str
+    status: str
+    total: Decimal
+    net_refund: Decimal
+    purchase_date: Any
+    buy_and_refund: bool
+    agency_id: int | None
+    verification_id: int | None
+    channel: str | None
+    verified_total: Decimal | None
+    inspected: bool | None  # selected for inspection; None: not decided
+    choice: dict[str, Any] | None
+    paid: dict[str, Any] | None  # the paid refund: net_refund, payout_method, account, paid_at
+
+
+# What the lookup reads of a form and its one-to-one neighbours, in one statement (the paid
+# refund: at most one per form, refund_one_live_per_form).
+FORM_COLUMNS = (
+    "id",
+    "number",
+    "status",
+    "total",
+    "net_refund",
+    "purchase_date",
+    "buy_and_refund",
+    "store__serving_agency_id",
+    "verification__id",
+    "verification__channel",
+    "verification__verified_total",
+    "inspection_decision__selected",
+    "pre_choice__id",
+    "pre_choice__payout_method",
+    "pre_choice__payout_account_masked",
+    "pre_choice__status",
+    "pre_choice__failure_code",
+    "paid__id",
+    "paid__net_refund",
+    "paid__payout_method",
+    "paid__payout_account_masked",
+    "paid__paid_at",
+)
+
+
+def _form_of(row: tuple[Any, ...]) -> _Form:
+    (
+        pk,
+        number,
+        status,
+        total,
+        net_refund,
+        purchase_date,
+        buy_and_refund,
+        agency_id,
+        verification_id,
+        channel,
+        verified_total,
+        inspected,
+        choice_id,
+        choice_method,
+        choice_account,
+        choice_status,
+        choice_failure,
+        paid_id,
+        paid_net,
+        paid_method,
+        paid_account,
+        paid_at,
+    ) = row
+    return _Form(
+        id=pk,
+        number=number,
+        status=status,
+        total=total,
+        net_refund=net_refund,
+        purchase_date=purchase_date,
+        buy_and_refund=buy_and_refund,
+        agency_id=agency_id,
+        verification_id=verification_id,
+        channel=channel,
+        verified_total=verified_total,
+        inspected=inspected,
+        choice=None
+        if choice_id is None
+        else {
+            "payout_method": choice_method,
+            "payout_account": choice_account,
+            "status": choice_status,
+            "failure_code": choice_failure or None,
+        },
+        paid=None
+        if paid_id is None
+        else {
+            "net_refund": paid_net,
+            "method": paid_method,
+            "account": paid_account,
+            "paid_at": paid_at,
+        },
     )
-    lines = [rules.LineFacts(vat_rate=r["form_line__vat_rate"], total=r["total"]) for r in rows]
-    if not lines:
-        return ZERO
-    policy = rules.in_force(policies_all(), form.purchase_date)
-    fee_rate = fee_rate_on(agency_id=form.store.serving_agency_id, day=today)
-    return rules.compute_refund(lines, policy=policy, fee_rate=fee_rate).net
 
 
-def _refunded_net(form: RefundForm) -> Decimal:
+def _trip_query(*, number: str, document_hash: str) -> QuerySet[RefundForm]:
+    """The forms of this document hash whose last entry is the form's (none if it is not)."""
+    mine = RefundForm.objects.filter(document_hash=document_hash)
+    entry = mine.filter(number=number).values("last_entry_date")[:1]
+    return mine.filter(last_entry_date=Subquery(entry))
+
+
+# Built and compiled once per process (core.prepared): the lookup's reads are its cost.
+TRIP_FORMS = PreparedValues(
+    lambda number, document_hash: (
+        _trip_query(number=number, document_hash=document_hash)
+        .annotate(
+            paid=FilteredRelation("refunds", condition=Q(refunds__status=RefundStatus.PAID)),
+            own=Case(When(number=number, then=Value(0)), default=Value(1)),
+        )
+        .order_by("own", "-issued_at", "-number")
+        .values_list(*FORM_COLUMNS)[: MAX_TRIP_FORMS + 1]
+    ),
+    "number",
+    "document_hash",
+)
+TRIP_VERIFIED_GOODS = PreparedValues(
+    lambda number, document_hash: (
+        VerificationLine.objects.filter(
+            verification__form__in=_trip_query(number=number, document_hash=document_hash),
+            verified_total__gt=0,
+        )
+        .values_list("verification_id", "form_line__vat_rate")
+        .annotate(total=Sum("verified_total"))
+        .order_by("verification_id", "form_line__vat_rate")
+    ),
+    "number",
+    "document_hash",
+)
+HISTORIES = PreparedValues(
+    lambda ids: (
+        LedgerEntry.objects.filter(record_type=RefundForm._meta.label_lower, record_id__in=ids)
+        .order_by("record_id", "seq")
+        .values_list("record_id", "action", "to_status", "created_at", "payload")
+    ),
+    "ids",
+)
+
+
+def _trip_forms(*, number: str, presented_hash: str) -> list[_Form]:
+    """The form (first) and the latest other forms of its trip, if the document matches.
+
+    One statement: an unknown form and a wrong document both find nothing.
+    """
+    rows = TRIP_FORMS.rows(number=number, document_hash=presented_hash)
+    forms = [_form_of(row) for row in rows]
+    if forms and forms[0].number != number:  # cannot happen: the form sorts first
+        return []
+    return forms
+
+
+def _verified_nets(
+    forms: list[_Form], today: Any, *, number: str, presented_hash: str
+) -> dict[int, Decimal]:
+    """FAQ Q36 on the verified goods: what the refund counter will pay, per form id."""
+    verified = {
+        form.verification_id: form
+        for form in forms
+        if form.status in VERIFIED_STATUSES and form.verification_id is not None
+    }
+    if not verified:
+        return {}
+    lines: dict[int, list[rules.LineFacts]] = {}
+    for verification_id, vat_rate, total in TRIP_VERIFIED_GOODS.rows(
+        number=number, document_hash=presented_hash
+    ):
+        lines.setdefault(verification_id, []).append(
+            rules.LineFacts(vat_rate=vat_rate, total=total)
+        )
+    nets = {}
+    for verification_id, form in verified.items():
+        facts = lines.get(verification_id)
+        if not facts:
+            nets[form.id] = ZERO
+            continue
+        policy = rules.in_force(policies_all(), form.purchase_date)
+        fee_rate = fee_rate_on(agency_id=form.agency_id, day=today)
+        nets[form.id] = rules.compute_refund(facts, policy=policy, fee_rate=fee_rate).net
+    return nets
+
+
+def _histories(forms: list[_Form]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each form's ledger entries in order (action, to_status, created_at, payload), by id."""
+    histories: dict[str, list[tuple[Any, ...]]] = {str(form.id): [] for form in forms}
+    for record_id, *entry in HISTORIES.rows(ids=list(histories)):
+        histories[record_id].append(tuple(entry))
+    return histories
+
+
+def _prepayments(forms: list[_Form]) -> dict[int, list[Prepayment]]:
+    """The Buy & Refund forms' prepayments, newest first, with their guarantees, by form id."""
+    ids = [form.id for form in forms if form.buy_and_refund]
+    found: dict[int, list[Prepayment]] = {}
+    if ids:
+        for prepayment in Prepayment.objects.select_related("guarantee").filter(form_id__in=ids):
+            found.setdefault(prepayment.form_id, []).append(prepayment)
+    return found
+
+
+def _refunded_net(form: _Form, history: list[tuple[Any, ...]]) -> Decimal:
     """What the traveler was paid: the counter's refund, else the Buy & Refund settlement."""
-    paid = Refund.objects.filter(form=form, status=RefundStatus.PAID).first()
-    if paid is not None:
-        return paid.net_refund
+    if form.paid is not None:
+        return form.paid["net_refund"]  # type: ignore[no-any-return]
     # A Buy & Refund form is refunded when its guarantee settles; the ledger entry
     # records the prepayment less what was charged back to the card.
-    entry = next((e for e in reversed(record_history(form)) if e.action == "form_refunded"), None)
+    payload = next((e[3] for e in reversed(history) if e[0] == "form_refunded"), None)
     try:
-        return Decimal(str(entry.payload.get("net_refund"))) if entry else ZERO
-    except ArithmeticError:
+        return Decimal(str(payload.get("net_refund"))) if payload is not None else ZERO
+    except (ArithmeticError, AttributeError):
         return ZERO
 
 
 def _next_step(
-    form: RefundForm,
-    verification: Verification | None,
+    form: _Form,
     prepayment: Prepayment | None,
     net: Decimal,
     lang: str,
 ) -> dict[str, str]:
-    mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
+    mailbox = form.channel == VerificationChannel.MAILBOX
     values: dict[str, str] = {}
     if prepayment is not None and form.status == FormStatus.ISSUED:
         # Buy & Refund: paid at the store; customs must still see the goods in time.
@@ -217,11 +406,10 @@ def _next_step(
     elif prepayment is not None and form.status == FormStatus.PARTIALLY_VERIFIED:
         code = "next_prepaid_partial"
     elif form.status == FormStatus.ISSUED:
-        decision = inspection_for(form)
-        if decision is None:
+        if form.inspected is None:
             code = "next_customs"
         else:
-            code = "next_red_lane" if decision.selected else "next_green_lane"
+            code = "next_red_lane" if form.inspected else "next_green_lane"
     elif form.status in VERIFIED_STATUSES and mailbox:
         code = "next_mailbox"
     elif form.status == FormStatus.VERIFIED:
@@ -239,11 +427,7 @@ def _next_step(
 
 
 def _payout_options(
-    form: RefundForm,
-    net: Decimal,
-    verification: Verification | None,
-    prepayment: Prepayment | None,
-    lang: str,
+    form: _Form, net: Decimal, prepayment: Prepayment | None, lang: str
 ) -> list[dict[str, Any]]:
     """Cash within the invoice-date policy's cap and never for mailbox forms; transfers always.
 
@@ -252,7 +436,7 @@ def _payout_options(
     if prepayment is not None or form.status not in (FormStatus.ISSUED, *VERIFIED_STATUSES):
         return []
     cash_cap = rules.in_force(policies_all(), form.purchase_date).cash_cap
-    mailbox = verification is not None and verification.channel == VerificationChannel.MAILBOX
+    mailbox = form.channel == VerificationChannel.MAILBOX
     options = []
     for method in PayoutMethod:
         allowed = rules.payout_allowed(
@@ -277,7 +461,7 @@ def _payout_options(
 
 
 def _payment(
-    form: RefundForm, verification: Verification | None, net: Decimal, lang: str
+    form: _Form, prepayments: list[Prepayment], net: Decimal, lang: str
 ) -> dict[str, Any] | None:
     """How a paid refund was paid: method, masked account, amount, and why it differs.
 
@@ -286,19 +470,14 @@ def _payment(
     """
     if form.status != FormStatus.REFUNDED:
         return None
-    refund = Refund.objects.filter(form=form, status=RefundStatus.PAID).first()
-    if refund is not None:
-        method, account, paid_at = (
-            refund.payout_method,
-            refund.payout_account_masked,
-            refund.paid_at,
-        )
-    else:  # Buy & Refund: paid at the store, settled by the guarantee
-        prepayment = Prepayment.objects.filter(form=form).order_by("-created_at").first()
-        if prepayment is None:
-            return None
+    if form.paid is not None:
+        method, account, paid_at = form.paid["method"], form.paid["account"], form.paid["paid_at"]
+    elif prepayments:  # Buy & Refund: paid at the store, settled by the guarantee
+        prepayment = prepayments[0]
         method, account, paid_at = prepayment.payout_method, "", prepayment.paid_at
-    verified = verification.verified_total if verification is not None else form.total
+    else:
+        return None
+    verified = form.verified_total if form.verified_total is not None else form.total
     why = {"code": "", "text": ""}
     if verified < form.total and net < form.net_refund:
         why = {
@@ -325,18 +504,13 @@ def _payment(
     }
 
 
-def _timeline(form: RefundForm, lang: str) -> list[dict[str, Any]]:
+def _timeline(history: list[tuple[Any, ...]], lang: str) -> list[dict[str, Any]]:
     events = []
-    for entry in record_history(form):
-        key = f"ev_{entry.action}" if entry.action in TIMELINE_ACTIONS else "ev_other"
-        at: datetime = timezone.localtime(entry.created_at)
+    for action, to_status, created_at, _payload in history:
+        key = f"ev_{action}" if action in TIMELINE_ACTIONS else "ev_other"
+        at: datetime = timezone.localtime(created_at)
         events.append(
-            {
-                "at": at.isoformat(),
-                "action": entry.action,
-                "status": entry.to_status,
-                "text": text(lang, key),
-            }
+            {"at": at.isoformat(), "action": action, "status": to_status, "text": text(lang, key)}
         )
     return events
 
@@ -345,86 +519,84 @@ def kiosk_lookup(*, form: Any, document_number: Any, lang: Any = None) -> KioskR
     """The form's status, amounts, next step, payout options and history for its traveler,
     with the traveler's other forms of the same trip (same document, same last entry).
 
-    Raises ``KioskNotFound`` for any mismatch or bad input, all alike.
+    Raises ``KioskNotFound`` for any mismatch or bad input, all alike. Its statements do not
+    grow with the form's lines or the trip's forms: the forms with their one-to-one
+    neighbours, their ledger entries, and the verified goods or prepayments when some form
+    has them.
     """
     language = language_of(lang if isinstance(lang, str) else None)
     number = form_number_from_input(form)
     document = _document_ok(document_number)
     # Hash before looking anything up, so an unknown form costs what a wrong document costs.
     presented_hash = document_hash(document) if document is not None else ""
-    record = (
-        RefundForm.objects.select_related("store", "pre_choice").filter(number=number).first()
-        if number is not None
-        else None
-    )
-    if (
-        record is None
-        or not presented_hash
-        or not hmac.compare_digest(presented_hash, record.document_hash)
-    ):
+    if number is None or not presented_hash:
+        raise KioskNotFound("no form matches")
+    forms = _trip_forms(number=number, presented_hash=presented_hash)
+    if not forms:
         raise KioskNotFound("no form matches")
     today = timezone.localdate()
-    others = list(
-        RefundForm.objects.select_related("store", "pre_choice")
-        .filter(document_hash=record.document_hash, last_entry_date=record.last_entry_date)
-        .exclude(pk=record.pk)
-        .order_by("-issued_at", "-number")[:MAX_TRIP_FORMS]
-    )
-    trip = [
-        form_view(record=other, lang=language, today=today).as_dict() for other in reversed(others)
-    ]
-    return replace(form_view(record=record, lang=language, today=today), trip=trip)
-
-
-def form_view(*, record: RefundForm, lang: str, today: Any) -> KioskResult:
-    """What the kiosk shows of one form (its trip left empty)."""
-    language = lang
-    verification = verification_for(record)
-    prepayment = (
-        Prepayment.objects.select_related("guarantee")
-        # Cash the clerk has not confirmed yet was still given out at the store: the
-        # traveler holds a prepaid form either way (the counter refuses it too).
-        .filter(
-            form=record,
-            status__in=[PrepaymentStatus.PAID, PrepaymentStatus.AWAITING_HANDOVER],
+    nets = _verified_nets(forms, today, number=number, presented_hash=presented_hash)
+    histories = _histories(forms)
+    prepayments = _prepayments(forms)
+    views = [
+        _view(
+            form,
+            lang=language,
+            verified_net=nets.get(form.id),
+            history=histories[str(form.id)],
+            prepayments=prepayments.get(form.id, []),
         )
-        .first()
-        if record.buy_and_refund
-        else None
+        for form in forms
+    ]
+    # The trip oldest first, as the traveler made it.
+    trip = [view.as_dict() for view in reversed(views[1:])]
+    return replace(views[0], trip=trip)
+
+
+def _view(
+    form: _Form,
+    *,
+    lang: str,
+    verified_net: Decimal | None,
+    history: list[tuple[Any, ...]],
+    prepayments: list[Prepayment],
+) -> KioskResult:
+    """What the kiosk shows of one form (its trip left empty)."""
+    # Cash the clerk has not confirmed yet was still given out at the store: the
+    # traveler holds a prepaid form either way (the counter refuses it too).
+    prepayment = next(
+        (
+            p
+            for p in prepayments
+            if p.status in (PrepaymentStatus.PAID, PrepaymentStatus.AWAITING_HANDOVER)
+        ),
+        None,
     )
-    if record.status == FormStatus.REFUNDED:
-        net = _refunded_net(record)
-    elif prepayment is not None and record.status == FormStatus.ISSUED:
+    if form.status == FormStatus.REFUNDED:
+        net = _refunded_net(form, history)
+    elif prepayment is not None and form.status == FormStatus.ISSUED:
         net = prepayment.amount
-    elif record.status in VERIFIED_STATUSES and verification is not None:
-        net = _verified_net(record, verification, today)
-    elif record.status == FormStatus.ISSUED:
-        net = record.net_refund
+    elif verified_net is not None:
+        net = verified_net
+    elif form.status == FormStatus.ISSUED:
+        net = form.net_refund
     else:
         net = ZERO
     return KioskResult(
-        number=record.number,
-        lang=language,
-        status=record.status,
-        status_text=text(language, f"status_{record.status}"),
-        total=record.total,
+        number=form.number,
+        lang=lang,
+        status=form.status,
+        status_text=text(lang, f"status_{form.status}"),
+        total=form.total,
         net_refund=net,
-        next_step=_next_step(record, verification, prepayment, net, language),
-        timeline=_timeline(record, language),
-        payout_options=_payout_options(record, net, verification, prepayment, language),
-        estimate=record.net_refund,
-        payment=_payment(record, verification, net, language),
-        green_lane=_green_lane_possible(record),
-        payout_choice=pre_choice_dict(record),
+        next_step=_next_step(form, prepayment, net, lang),
+        timeline=_timeline(history, lang),
+        payout_options=_payout_options(form, net, prepayment, lang),
+        estimate=form.net_refund,
+        payment=_payment(form, prepayments, net, lang),
+        green_lane=form.status == FormStatus.ISSUED and not form.inspected,
+        payout_choice=form.choice,
     )
-
-
-def _green_lane_possible(form: RefundForm) -> bool:
-    """Issued, and not selected for inspection (undecided: the green lane decides it first)."""
-    if form.status != FormStatus.ISSUED:
-        return False
-    decision = inspection_for(form)
-    return decision is None or not decision.selected
 
 
 def device_for_key(*, key: str) -> Device | None:

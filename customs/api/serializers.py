@@ -139,6 +139,67 @@ class VerificationOut(serializers.Serializer):
         return InspectionOut(decision).data if decision else None
 
 
+# The reply to a verification, by hand: what ``VerificationOut(verification).data`` gives
+# (the schema stays VerificationOut's; tests compare the two), without building the
+# serializer's fields on every request (issue 12). The fields convert as the serializer's.
+_MONEY = serializers.DecimalField(max_digits=14, decimal_places=2)
+_QUANTITY = serializers.DecimalField(max_digits=12, decimal_places=2)
+_DAY = serializers.DateField()
+_WHEN = serializers.DateTimeField()
+_WARNING_FIELDS = (("code", str), ("check", str), ("days", int), ("limit", int), ("message", str))
+
+
+def verification_out(verification: Verification) -> dict[str, Any]:
+    """``VerificationOut(verification).data`` for a verification with its form, port, lines
+    (with their form lines) and the form's inspection decision (port, rule) loaded."""
+    lines = sorted(verification.lines.all(), key=lambda line: line.form_line.position)
+    decision = getattr(verification.form, "inspection_decision", None)
+    return {
+        "form": str(verification.form.number),
+        "result": str(verification.result),
+        "verified_total": _MONEY.to_representation(verification.verified_total),
+        "channel": str(verification.channel),
+        "departure_date": _DAY.to_representation(verification.departure_date),
+        "flight": str(verification.flight),
+        "traveler_matches": bool(verification.traveler_matches),
+        "lines": [
+            {
+                "id": int(line.form_line_id),
+                "position": int(line.form_line.position),
+                "item": str(line.form_line.item),
+                "quantity": _QUANTITY.to_representation(line.form_line.quantity),
+                "quantity_presented": _QUANTITY.to_representation(line.quantity_presented),
+                "verified_total": _MONEY.to_representation(line.verified_total),
+            }
+            for line in lines
+        ],
+        "warnings": [
+            {name: convert(warning[name]) for name, convert in _WARNING_FIELDS}
+            for warning in verification.warnings
+        ],
+        "inspection": None
+        if not decision
+        else {
+            "selected": bool(decision.selected),
+            "lane": decision.lane,
+            "reason": str(decision.reason),
+            "detail": str(decision.detail),
+            "rule": None if decision.rule is None else str(decision.rule.name),
+            "port": str(decision.port.code),
+            "decided_at": _WHEN.to_representation(decision.decided_at),
+        },
+        "stamp": {
+            "port": str(verification.port.code),
+            "officer": str(verification.officer_label),
+            "signed_at": _WHEN.to_representation(verification.verified_at),
+            "algorithm": "Ed25519",
+            "key_id": str(verification.stamp_key_id),
+            "signature": str(verification.stamp_signature),
+            "message": str(verification.stamp_message),
+        },
+    }
+
+
 class FormLineOut(serializers.Serializer):
     id = serializers.IntegerField()
     position = serializers.IntegerField()

@@ -34,6 +34,7 @@ from customs.api.serializers import (
     VerificationIn,
     VerificationListOut,
     VerificationOut,
+    verification_out,
 )
 from customs.exceptions import QrRefused
 from customs.exports import mailbox_batch_csv
@@ -138,7 +139,7 @@ class VerificationsView(OfficerMixin, generics.ListAPIView):
             traveler_matches=values["traveler_matches"],
         )
         return Response(
-            VerificationOut(verification_reply(verification)).data,
+            verification_out(verification_reply(verification)),
             status=status.HTTP_201_CREATED,
         )
 

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 from core.api.errors import error_body
 from core.api.schema import error_response
 from core.net import client_ip
-from customs.api.serializers import VerificationOut
-from customs.selectors import verification_detail
+from customs.api.serializers import VerificationOut, verification_out
+from customs.selectors import verification_reply
 from kiosk.api.serializers import (
     DeviceOut,
     GreenLaneIn,
@@ -173,7 +173,7 @@ class GreenLaneView(APIView):
             client=client_ip(request),
         )
         return Response(
-            VerificationOut(verification_detail(pk=verification.pk)).data,
+            verification_out(verification_reply(verification)),
             status=status.HTTP_201_CREATED,
             headers=NO_STORE,
         )

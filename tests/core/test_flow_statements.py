@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from agencies.services import refund_handover, refund_pay
 from customs.services import verification_create
 from stores.models import RefundForm
 from tests.agencies.conftest import DOCUMENT, GOOD_CARD
@@ -206,3 +207,68 @@ def test_prepayment(demo, api, method):
         assert reply.status_code == 201, reply.json()
         counts[count] = n
     assert_flow(f"prepayment {method}", counts)
+
+
+def test_kiosk_lookup(demo, api):
+    # Anonymous, throttled and under the form's lock, as the bench sends it: a refunded
+    # form (the counter paid it), a verified one and an issued one, each for its own
+    # traveler; the lookup's statements do not depend on the form's lines.
+    from django.core.cache import cache
+
+    cache.clear()
+    client = api()
+    counts: dict[str, dict[int, int]] = {}
+    for state in ("issued", "verified", "refunded"):
+        counts[state] = {}
+        for index, count in enumerate((1, 1, 50)):
+            document = f"K{state[0].upper()}{index}{count:05d}"
+            form = make_form(
+                demo.store_sh,
+                demo.clerk,
+                *lines_of(count),
+                who=traveler(document_number=document),
+            )
+            if state != "issued":
+                verification_create(
+                    port=demo.port,
+                    officer=demo.officer,
+                    form_number=form.number,
+                    qr=form.qr_payload,
+                    departure_date=timezone.localdate(),
+                )
+            if state == "refunded":
+                refund = refund_pay(
+                    form_number=form.number,
+                    qr=form.qr_payload,
+                    document_number=document,
+                    payout_method="cash",
+                    agent=demo.agent,
+                    agency=demo.agency,
+                    port=demo.port,
+                )
+                refund_handover(refund_id=refund.pk, agent=demo.agent, agency=demo.agency)
+            body = {"form": form.number, "document_number": document}
+            n, reply, _ = counted(
+                partial(client.post, "/api/v1/kiosk/lookup/", body, format="json")
+            )
+            assert reply.status_code == 200, reply.json()
+            assert reply.json()["status"] == state
+            counts[state][count] = n
+        assert_flow(f"kiosk lookup {state}", counts[state])
+    # A trip of several forms (same document, same entry) costs what one form costs.
+    trip = [
+        make_form(demo.store_sh, demo.clerk, *lines_of(2), who=traveler(document_number="KTRIP001"))
+        for _ in range(4)
+    ]
+    verification_create(
+        port=demo.port,
+        officer=demo.officer,
+        form_number=trip[1].number,
+        qr=trip[1].qr_payload,
+        departure_date=timezone.localdate(),
+    )
+    body = {"form": trip[1].number, "document_number": "KTRIP001"}
+    n, reply, _ = counted(partial(client.post, "/api/v1/kiosk/lookup/", body, format="json"))
+    assert reply.status_code == 200, reply.json()
+    assert len(reply.json()["trip"]) == 3
+    assert n == counts["verified"][50], (n, counts)
