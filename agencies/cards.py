@@ -23,14 +23,16 @@ is recorded: the fault-injection tests kill a process in that gap.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from hashlib import sha256
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -91,7 +93,14 @@ def card_gateway() -> CardGateway:
 
 
 class SandboxCardGateway:
-    """A card gateway simulated in its own table (``SandboxCardOperation``), idempotent by key."""
+    """A card gateway simulated in its own table (``SandboxCardOperation``), idempotent by key.
+
+    A call is one statement: an upsert keyed by the idempotency key that records the
+    call, executes the operation if it is due (first call; a flaky token's third) and
+    answers with the row (RETURNING), committed before the answer travels back. A
+    capture or release reads its hold first and, in the same short transaction, marks
+    a released hold, as an acquirer books both at once.
+    """
 
     APPROVING = {"tok_visa": 7, "tok_flaky": 7, "tok_short_hold": 5}
     DECLINING = "tok_declined"
@@ -100,75 +109,94 @@ class SandboxCardGateway:
 
     def execute(self, request: CardRequest) -> CardResult:
         """Execute the operation once per key; replay the recorded outcome for a repeated key."""
-        from agencies.models import SandboxCardOperation
-
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    SandboxCardOperation.objects.create(
-                        key=request.key,
-                        kind=request.kind,
-                        token=request.token,
-                        amount=request.amount,
-                        hold_reference=request.hold_reference,
-                    )
-            except IntegrityError:
-                pass  # the key is known: fall through to the recorded row
-            row = SandboxCardOperation.objects.select_for_update().get(key=request.key)
-            if (row.kind, row.token, row.amount) != (request.kind, request.token, request.amount):
-                return CardResult(
-                    succeeded=False,
-                    code="idempotency_key_mismatch",
-                    message="This key was already used for a different operation.",
-                )
-            row.calls += 1
-            if row.status != SandboxCardOperation.Status.NOT_EXECUTED:
-                row.save(update_fields=["calls"])
-                return self._result(row)
-            if request.token == self.FLAKY and row.calls <= self.FLAKY_FAILURES:
-                row.save(update_fields=["calls"])
-                timeout: CardGatewayError | None = CardGatewayError(
-                    "The card gateway timed out.", "card_gateway_timeout"
-                )
-            else:
-                timeout = None
-                code = self._decline_code(request)
-                row.executed_at = timezone.now()
-                if code:
-                    row.status = SandboxCardOperation.Status.DECLINED
-                    row.decline_code = code
-                else:
-                    row.status = SandboxCardOperation.Status.SUCCEEDED
-                    row.reference = f"SBXC-{row.pk:08d}"
-                    if request.kind == "authorize":
-                        days = self.APPROVING[request.token]
-                        row.expires_at = request.requested_at + timedelta(days=days)
-                    if request.kind == "release":
-                        SandboxCardOperation.objects.filter(
-                            reference=request.hold_reference, kind="authorize"
-                        ).update(released_at=row.executed_at)
-                row.save()
+        if request.kind in ("authorize", "charge"):
+            row = self._record(request, self._decline_code(request))
+        else:
+            with transaction.atomic():
+                row = self._record(request, self._decline_code(request))
+                if (
+                    row is not None
+                    and request.kind == "release"
+                    and self._executed_now(request, row)
+                    and row.status == _SUCCEEDED
+                ):
+                    _sandbox_model().objects.filter(
+                        reference=request.hold_reference, kind="authorize"
+                    ).update(released_at=row.executed_at)
         delay = float(getattr(settings, "SANDBOX_GATEWAY_DELAY_SECONDS", 0) or 0)
         if delay:
             time.sleep(delay)  # the answer travels back: a crash now loses only the answer
-        if timeout is not None:
-            raise timeout
+        if row is None:
+            return CardResult(
+                succeeded=False,
+                code="idempotency_key_mismatch",
+                message="This key was already used for a different operation.",
+            )
+        if row.status == _NOT_EXECUTED:
+            raise CardGatewayError("The card gateway timed out.", "card_gateway_timeout")
         return self._result(row)
 
-    def _decline_code(self, request: CardRequest) -> str:
-        from agencies.models import SandboxCardOperation
+    def _failures(self, request: CardRequest) -> int:
+        """Calls of one key that time out (nothing executed) before it executes."""
+        return self.FLAKY_FAILURES if request.token == self.FLAKY else 0
 
+    def _executed_now(self, request: CardRequest, row: Any) -> bool:
+        return bool(row.status != _NOT_EXECUTED and row.calls == self._failures(request) + 1)
+
+    def _record(self, request: CardRequest, code: str) -> Any:
+        """The upsert: the key's row after this call (None: the key names another operation)."""
+        model = _sandbox_model()
+        now = timezone.now()
+        outcome = {
+            "status": _DECLINED if code else _SUCCEEDED,
+            "reference": "" if code else "SBXC-" + sha256(request.key.encode()).hexdigest()[:12],
+            "expires_at": (
+                request.requested_at + timedelta(days=self.APPROVING[request.token])
+                if not code and request.kind == "authorize"
+                else None
+            ),
+            "decline_code": code,
+            "executed_at": now,
+        }
+        first = (
+            outcome
+            if self._failures(request) == 0
+            else {
+                "status": _NOT_EXECUTED,
+                "reference": "",
+                "expires_at": None,
+                "decline_code": "",
+                "executed_at": None,
+            }
+        )
+        inserted = {
+            "key": request.key,
+            "kind": request.kind,
+            "token": request.token,
+            "amount": request.amount,
+            "hold_reference": request.hold_reference,
+            **first,
+            "created_at": now,
+        }
+        params = [_prep(model, name, inserted[name]) for name in _INSERTED]
+        params += [_prep(model, name, outcome[name]) for name in _OUTCOME]
+        rows = list(model.objects.raw(_upsert_sql(self._failures(request)), params))
+        return rows[0] if rows else None
+
+    def _decline_code(self, request: CardRequest) -> str:
         if request.kind in ("authorize", "charge"):
             if request.token == self.DECLINING:
                 return "card_declined"
             if request.token not in self.APPROVING:
                 return "unknown_token"
             return ""
-        hold = SandboxCardOperation.objects.filter(
-            reference=request.hold_reference,
-            kind="authorize",
-            status=SandboxCardOperation.Status.SUCCEEDED,
-        ).first()
+        # Locked: a capture and a release of one hold are booked one after the other.
+        hold = (
+            _sandbox_model()
+            .objects.select_for_update()
+            .filter(reference=request.hold_reference, kind="authorize", status=_SUCCEEDED)
+            .first()
+        )
         if hold is None or hold.token != request.token:
             return "unknown_hold"
         if hold.released_at is not None:
@@ -181,11 +209,8 @@ class SandboxCardGateway:
         return ""
 
     @staticmethod
-    def _result(row: object) -> CardResult:
-        from agencies.models import SandboxCardOperation
-
-        assert isinstance(row, SandboxCardOperation)
-        if row.status == SandboxCardOperation.Status.SUCCEEDED:
+    def _result(row: Any) -> CardResult:
+        if row.status == _SUCCEEDED:
             return CardResult(
                 succeeded=True, reference=row.reference, hold_expires_at=row.expires_at
             )
@@ -202,3 +227,50 @@ class SandboxCardGateway:
             code=row.decline_code,
             message=messages.get(row.decline_code, "Declined."),
         )
+
+
+_NOT_EXECUTED, _SUCCEEDED, _DECLINED = "not_executed", "succeeded", "declined"
+# The columns an upsert sets when the operation executes on this call.
+_OUTCOME = ("status", "reference", "expires_at", "decline_code", "executed_at")
+_INSERTED = ("key", "kind", "token", "amount", "hold_reference", *_OUTCOME, "created_at")
+
+
+def _sandbox_model() -> Any:
+    from agencies.models import SandboxCardOperation
+
+    return SandboxCardOperation
+
+
+def _prep(model: Any, name: str, value: Any) -> Any:
+    """A value as the database takes it (what the ORM would send for that field)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+@functools.cache
+def _upsert_sql(failures: int) -> str:
+    """INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING: one call of one key, one statement.
+
+    A new key executes at once unless its first ``failures`` calls time out; a known key
+    counts the call and executes on the call that makes it due (never twice: only while
+    the row is ``not_executed``). A known key sent for another operation (kind, token or
+    amount differ) changes nothing and returns no row. SQLite and PostgreSQL alike.
+    """
+    model = _sandbox_model()
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+
+    def col(name: str) -> str:
+        return f"{table}.{q(name)}"
+
+    due = f"{col('status')} = '{_NOT_EXECUTED}' AND {col('calls')} + 1 > {int(failures)}"
+    sets = ",\n  ".join(
+        f"{q(name)} = CASE WHEN {due} THEN %s ELSE {col(name)} END" for name in _OUTCOME
+    )
+    same = " AND ".join(f"{col(n)} = excluded.{q(n)}" for n in ("kind", "token", "amount"))
+    returning = ", ".join(q(f.column) for f in model._meta.concrete_fields)
+    return (
+        f"INSERT INTO {table} ({', '.join(q(n) for n in _INSERTED)}, {q('calls')})\n"
+        f"VALUES ({', '.join('%s' for _ in _INSERTED)}, 1)\n"
+        f"ON CONFLICT ({q('key')}) DO UPDATE SET\n  {q('calls')} = {col('calls')} + 1,\n"
+        f"  {sets}\nWHERE {same}\nRETURNING {returning}"
+    )

@@ -21,6 +21,7 @@ __all__ = [
     "ACTIVE_GUARANTEE_STATUSES",
     "GUARANTEE_TRANSITIONS",
     "PREPAYMENT_TRANSITIONS",
+    "REQUEST_ATTEMPT_PREFIX",
     "Guarantee",
     "GuaranteeOperation",
     "GuaranteeStatus",
@@ -30,6 +31,11 @@ __all__ = [
     "PrepaymentStatus",
     "SandboxCardOperation",
 ]
+
+
+# ``attempt`` of a request made with an Idempotency-Key (``core.api.idempotency.current_attempt``):
+# it names one client request, so it makes at most one prepayment.
+REQUEST_ATTEMPT_PREFIX = "idem:"
 
 
 class PrepaymentStatus(models.TextChoices):
@@ -127,6 +133,14 @@ class Prepayment(LedgerHead):
                     "This form already has a prepayment (only a declined one may be followed by "
                     "another)."
                 ),
+            ),
+            # Once per client request (its Idempotency-Key): the same request sent again,
+            # whatever became of its first attempt, finds its own prepayment (an index too).
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=Q(attempt__startswith=REQUEST_ATTEMPT_PREFIX),
+                name="prepayment_one_per_request",
+                violation_error_message="This request already made a prepayment.",
             ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0),

@@ -16,6 +16,7 @@ the deadline and its grace have passed without customs verification.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ from agencies.models import (
     ACTIVE_GUARANTEE_STATUSES,
     GUARANTEE_TRANSITIONS,
     PREPAYMENT_TRANSITIONS,
+    REQUEST_ATTEMPT_PREFIX,
     Guarantee,
     GuaranteeOperation,
     GuaranteeStatus,
@@ -45,19 +47,19 @@ from agencies.models import (
     PrepaymentStatus,
 )
 from agencies.services import payout_method_parse
+from buyrefund.rows import row_insert, row_update
 from core import events, rules
 from core.api.idempotency import idempotency_bind
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
-from core.ledger import ledger_append
-from core.models import Store
+from core.ledger import LedgerItem, ledger_append_many, ledger_batch, ledger_entries_save
+from core.models import LedgerHead, Store
 from core.money import quantize_money
 from core.selectors import buy_and_refund_days, policies_all, working_days_add
-from core.transitions import transition
+from core.transitions import transition_prepare
 from customs.models import VerificationLine, VerificationResult
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
 from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm
-from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,12 @@ class PrepaymentInProgress(StateConflict):
     """The form's guarantee is being placed right now by another request."""
 
     default_code = "prepayment_in_progress"
+
+
+class PrepaymentAbandoned(StateConflict):
+    """The request's authorization got no answer in time and was undone: nothing was paid."""
+
+    default_code = "prepayment_abandoned"
 
 
 class PrepaymentNotAwaitingHandover(StateConflict):
@@ -225,6 +233,9 @@ def prepayment_pay(
     guarantee and prepayment are recorded ``failed``; another card may be
     tried); 503 ``card_gateway_unavailable`` when it does not answer (the same
     request again resumes with the same key).
+
+    The returned prepayment carries its guarantee (``prepayment.guarantee``): the
+    rows as this request wrote them, nothing read back.
     """
     token = _token_parse(card_token)
     method = payout_method_parse(payout_method)
@@ -236,7 +247,7 @@ def prepayment_pay(
             {"fields": {"card_holder_name": ["This field may not be blank."]}},
         )
     day = today or timezone.localdate()
-    operation = _prepayment_open(
+    opened = _prepayment_open(
         form_number=form_number.strip(),
         clerk=clerk,
         store=store,
@@ -246,22 +257,61 @@ def prepayment_pay(
         day=day,
         attempt=attempt,
     )
+    if isinstance(opened, Prepayment):
+        return _answer_again(opened)
     try:
-        operation = _operation_send(operation, attempts=INLINE_ATTEMPTS, actor=clerk)
+        operation = _operation_send(opened, attempts=INLINE_ATTEMPTS, actor=clerk, in_hand=True)
     except CardGatewayError as exc:
         raise CardGatewayUnavailable(
             "The card gateway did not answer; nothing was paid. Send the same request again.",
             extra={"retryable": True},
         ) from exc
-    prepayment = Prepayment.objects.select_related("guarantee").get(
-        pk=operation.guarantee.prepayment_id
-    )
+    guarantee = operation.guarantee
+    prepayment = guarantee.prepayment
+    prepayment.guarantee = guarantee
     if prepayment.status == PrepaymentStatus.FAILED:
         raise CardDeclined(
             f"The card was declined: {operation.failure_message or operation.failure_code}",
-            extra={"reason": operation.failure_code, "guarantee": prepayment.guarantee.status},
+            extra={"reason": operation.failure_code, "guarantee": guarantee.status},
         )
     return prepayment
+
+
+def _answer_again(prepayment: Prepayment) -> Prepayment:
+    """The answer the first attempt of the same request got (or would have got)."""
+    guarantee = prepayment.guarantee
+    if prepayment.status != PrepaymentStatus.FAILED:
+        return prepayment
+    if guarantee.status == GuaranteeStatus.FAILED:
+        raise CardDeclined(
+            f"The card was declined: {guarantee.failure_message or guarantee.failure_code}",
+            extra={"reason": guarantee.failure_code, "guarantee": guarantee.status},
+        )
+    raise PrepaymentAbandoned(
+        "The authorization was never answered in time and was undone: nothing was paid.",
+        extra={"reason": "prepayment_abandoned", "guarantee": guarantee.status},
+    )
+
+
+@functools.cache
+def _form_related() -> tuple[str, ...]:
+    """What the prepayment's form lock reads along: the store, and the traveler's phone page
+    when the travelers app keeps one (its hold-placed notice then reads nothing more)."""
+    names = {field.name for field in RefundForm._meta.get_fields()}
+    return ("store", *(("traveler_page",) if "traveler_page" in names else ()))
+
+
+def _form_locked(*, number: str = "", pk: int | None = None) -> RefundForm:
+    """The form row locked for update (caller's transaction) with its store; 404 if unknown."""
+    lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"number": number}
+    try:
+        return (
+            RefundForm.objects.select_for_update(of=("self",))
+            .select_related(*_form_related())
+            .get(**lookup)
+        )
+    except RefundForm.DoesNotExist:
+        raise FormNotFound(f"No refund form {number or pk}.") from None
 
 
 @transaction.atomic
@@ -275,42 +325,89 @@ def _prepayment_open(
     method: str,
     day: date,
     attempt: str = "",
-) -> GuaranteeOperation:
-    """Transaction 1: lock the form, check, record prepayment, guarantee, authorize intent."""
-    form = form_lock(number=form_number)
+) -> GuaranteeOperation | Prepayment:
+    """Transaction 1: lock the form, check, record prepayment, guarantee, authorize intent.
+
+    The prepayment's INSERT is the check for an existing one (the partial unique
+    constraints: one prepayment per form but declined ones, one per client request):
+    only when it conflicts is the existing one read, to resume it, to answer with it
+    (the same request again) or to tell its state. Returns the operation to send, or
+    the prepayment that is the answer already.
+    """
+    form = _form_locked(number=form_number)
     if form.store_id != store.pk:
         raise FormNotFound(f"No refund form {form_number} at your store.")
     if not (form.buy_and_refund and form.store.buy_and_refund):
         raise NotBuyAndRefundStore(
             f"Form {form.number} is not a Buy & Refund form of a Buy & Refund store."
         )
-    existing = (
-        Prepayment.objects.select_for_update(of=("self",))
-        .filter(form=form)
-        .exclude(status=PrepaymentStatus.FAILED)
-        .select_related("guarantee")
-        .first()
+    try:
+        deadline, window = _prepayment_check(form, holder=holder, method=method)
+    except ApplicationError:
+        # As before any check: an existing prepayment is the answer (or is resumed).
+        found = _existing(form, token=token, attempt=attempt)
+        if found is not None:
+            return found
+        raise
+    prepayment = Prepayment(
+        form=form,
+        store=store,
+        clerk=clerk,
+        amount=form.net_refund,
+        payout_method=method,
+        attempt=attempt[:100],
     )
-    if existing is not None:
-        guarantee = existing.guarantee
-        if (
-            existing.status == PrepaymentStatus.PENDING
-            and attempt
-            and existing.attempt == attempt
-            and guarantee.card_token == token
-        ):
-            # The same request again after no answer from the gateway: resume its key.
-            operation = guarantee.operations.get(status=OperationStatus.PENDING)
-            if not _lease_claim(operation.pk):
-                raise PrepaymentInProgress(
-                    f"The guarantee of form {form.number} is being placed right now.",
-                    extra={"prepayment": existing.status, "guarantee": guarantee.status},
-                )
-            return operation
-        raise PrepaymentExists(
-            f"Form {form.number} already has a prepayment ({existing.status}).",
-            extra={"prepayment": existing.status, "guarantee": guarantee.status},
-        )
+    if not row_insert(prepayment, skip_conflict=True):
+        found = _existing(form, token=token, attempt=attempt)
+        if found is None:  # a conflict on the uid alone (never seen: a random UUID)
+            raise PrepaymentInProgress(f"Form {form.number} is being prepaid right now.")
+        return found
+    # Not bound to the Idempotency-Key record: the request sent again finds its
+    # prepayment by ``attempt`` (one per request, a unique constraint), see ``_existing``.
+    guarantee = Guarantee(
+        prepayment=prepayment,
+        form=form,
+        agency_id=form.store.serving_agency_id,
+        amount=prepayment.amount,
+        card_token=token,
+        card_holder_name=holder,
+        deadline=deadline,
+        grace_until=add_working_days(deadline, GRACE_WORKING_DAYS),
+    )
+    row_insert(guarantee)
+    ledger_append_many(
+        [
+            LedgerItem(
+                record=prepayment,
+                created=True,
+                action="prepayment_created",
+                actor=clerk,
+                to_status=PrepaymentStatus.PENDING,
+                payload={"form": form.number, "amount": prepayment.amount, "payout_method": method},
+            ),
+            LedgerItem(
+                record=guarantee,
+                created=True,
+                action="guarantee_created",
+                actor=clerk,
+                to_status=GuaranteeStatus.PENDING,
+                payload={
+                    "form": form.number,
+                    "amount": guarantee.amount,
+                    "deadline": deadline,
+                    "grace_until": guarantee.grace_until,
+                    "window_days": window,
+                },
+            ),
+        ]
+    )
+    return _operation_record(
+        guarantee, kind=OperationKind.AUTHORIZE, amount=guarantee.amount, day=day, leased=True
+    )
+
+
+def _prepayment_check(form: RefundForm, *, holder: str, method: str) -> tuple[date, int]:
+    """The refusals before any card call; the guarantee's deadline and window when none."""
     if form.status != FormStatus.ISSUED:
         raise FormNotPrepayable(
             f"Form {form.number} is {form.status}; only an issued form can be prepaid.",
@@ -344,50 +441,51 @@ def _prepayment_open(
         raise NoBuyAndRefundWindow(
             f"No Buy & Refund window is configured for region {form.store.region_code}."
         )
-    deadline = form.purchase_date + timedelta(days=window)
-    prepayment = Prepayment.objects.create(
-        form=form,
-        store=store,
-        clerk=clerk,
-        amount=form.net_refund,
-        payout_method=method,
-        attempt=attempt[:100],
+    return form.purchase_date + timedelta(days=window), window
+
+
+def _existing(
+    form: RefundForm, *, token: str, attempt: str
+) -> GuaranteeOperation | Prepayment | None:
+    """An existing prepayment decides (None: the form has none and this request made none).
+
+    The same client request sent again (its Idempotency-Key: ``REQUEST_ATTEMPT_PREFIX``)
+    gets what its first attempt got, whatever became of it: the prepayment to answer
+    with, its decline again (422), or 409 ``prepayment_abandoned``. The same request
+    (key or page session) whose authorization got no answer resumes it: its operation is
+    returned, lease taken. Any other request is told the prepayment's true state (409).
+    """
+    mine = Q(attempt=attempt) if attempt.startswith(REQUEST_ATTEMPT_PREFIX) else Q(pk__in=[])
+    rows = list(
+        Prepayment.objects.select_for_update(of=("self",))
+        .filter(Q(form=form) & (~Q(status=PrepaymentStatus.FAILED) | mine))
+        .select_related("guarantee")
+        .order_by("-pk")
     )
-    idempotency_bind(prepayment)
-    guarantee = Guarantee.objects.create(
-        prepayment=prepayment,
-        form=form,
-        agency=form.store.serving_agency,
-        amount=prepayment.amount,
-        card_token=token,
-        card_holder_name=holder,
-        deadline=deadline,
-        grace_until=add_working_days(deadline, GRACE_WORKING_DAYS),
-    )
-    ledger_append(
-        record=prepayment,
-        created=True,
-        action="prepayment_created",
-        actor=clerk,
-        to_status=PrepaymentStatus.PENDING,
-        payload={"form": form.number, "amount": prepayment.amount, "payout_method": method},
-    )
-    ledger_append(
-        record=guarantee,
-        created=True,
-        action="guarantee_created",
-        actor=clerk,
-        to_status=GuaranteeStatus.PENDING,
-        payload={
-            "form": form.number,
-            "amount": guarantee.amount,
-            "deadline": deadline,
-            "grace_until": guarantee.grace_until,
-            "window_days": window,
-        },
-    )
-    return _operation_record(
-        guarantee, kind=OperationKind.AUTHORIZE, amount=guarantee.amount, day=day, leased=True
+    own = next((p for p in rows if attempt and p.attempt == attempt), None)
+    existing = own or next((p for p in rows if p.status != PrepaymentStatus.FAILED), None)
+    if existing is None:
+        return None
+    guarantee = existing.guarantee
+    existing.form = guarantee.form = form
+    guarantee.prepayment = existing
+    if existing is own and existing.status == PrepaymentStatus.PENDING:
+        if guarantee.card_token == token:
+            # The same request again after no answer from the gateway: resume its key.
+            operation = guarantee.operations.get(status=OperationStatus.PENDING)
+            if not _lease_claim(operation.pk):
+                raise PrepaymentInProgress(
+                    f"The guarantee of form {form.number} is being placed right now.",
+                    extra={"prepayment": existing.status, "guarantee": guarantee.status},
+                )
+            operation.guarantee = guarantee
+            operation.attempts += 1  # counted with the lease
+            return operation
+    elif existing is own and attempt.startswith(REQUEST_ATTEMPT_PREFIX):
+        return existing  # what this request's first attempt got: its answer again
+    raise PrepaymentExists(
+        f"Form {form.number} already has a prepayment ({existing.status}).",
+        extra={"prepayment": existing.status, "guarantee": guarantee.status},
     )
 
 
@@ -403,10 +501,11 @@ def _operation_record(
 ) -> GuaranteeOperation:
     """The intent: an operation row with its idempotency key (caller's transaction).
 
-    ``leased``: the caller sends it next, so no other process re-sends it meanwhile.
+    ``leased``: the caller sends it next, so no other process re-sends it meanwhile
+    (and its first attempt is counted now, with the lease).
     """
     suffix = f"-{seq}" if seq is not None else ""
-    return GuaranteeOperation.objects.create(
+    operation = GuaranteeOperation(
         guarantee=guarantee,
         kind=kind,
         key=f"guarantee-{guarantee.prepayment.uid}-{kind}{suffix}",
@@ -414,7 +513,10 @@ def _operation_record(
         hold_reference=guarantee.hold_reference if hold_reference is None else hold_reference,
         business_date=day,
         lease_expires_at=_lease_end() if leased else None,
+        attempts=1 if leased else 0,
     )
+    row_insert(operation)
+    return operation
 
 
 def _lease_end() -> datetime:
@@ -422,7 +524,8 @@ def _lease_end() -> datetime:
 
 
 def _lease_claim(operation_id: int) -> bool:
-    """Take the lease of a pending operation; False while another process holds it.
+    """Take the lease of a pending operation to send it next; False while another process
+    holds it. Taking it counts the attempt.
 
     The sender of an operation holds its lease until the answer is recorded; a
     sender that died is replaced once the lease has expired (same key, so the
@@ -432,7 +535,7 @@ def _lease_claim(operation_id: int) -> bool:
     return bool(
         GuaranteeOperation.objects.filter(pk=operation_id, status=OperationStatus.PENDING)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-        .update(lease_expires_at=_lease_end())
+        .update(lease_expires_at=_lease_end(), attempts=F("attempts") + 1)
     )
 
 
@@ -449,14 +552,18 @@ def _operation_send(
     attempts: int = 1,
     actor: Any = "system",
     abandon: bool = False,
+    in_hand: bool = False,
 ) -> GuaranteeOperation:
     """Call the gateway with the stored key outside any transaction, then record the outcome.
 
+    The caller holds the operation's lease (taking it counted the first attempt).
     Re-sends at once up to ``attempts`` times while the gateway gives no
     answer; raises CardGatewayError if it never does (the operation stays
     ``pending`` and is re-sent later with the same key). ``abandon``: an
     authorization the clerk never got an answer for is only settled to be
-    undone (see ``_apply``).
+    undone (see ``_apply``). ``in_hand``: the operation's guarantee, prepayment and
+    form are the rows the caller's transaction 1 wrote or locked (see
+    ``_operation_settle``).
     """
     guarantee = operation.guarantee
     request = CardRequest(
@@ -470,14 +577,17 @@ def _operation_send(
     )
     gateway = card_gateway()
     last: CardGatewayError | None = None
-    for _ in range(max(1, attempts)):
-        _attempt_count(operation.pk)
+    for attempt in range(max(1, attempts)):
+        if attempt:
+            _attempt_count(operation)
         try:
             result = gateway.execute(request)
         except CardGatewayError as exc:
             last = exc
             continue
-        return _operation_settle(operation.pk, result=result, actor=actor, abandon=abandon)
+        return _operation_settle(
+            operation, result=result, actor=actor, abandon=abandon, in_hand=in_hand
+        )
     assert last is not None
     logger.warning("card gateway gave no answer for %s: %s", operation.key, last.code)
     # No answer: free the lease so the next retry (same key) need not wait for it.
@@ -485,30 +595,17 @@ def _operation_send(
     raise last
 
 
-def _attempt_count(operation_id: int) -> None:
-    GuaranteeOperation.objects.filter(pk=operation_id).update(attempts=F("attempts") + 1)
+def _attempt_count(operation: GuaranteeOperation) -> None:
+    GuaranteeOperation.objects.filter(pk=operation.pk).update(attempts=F("attempts") + 1)
+    operation.attempts += 1
 
 
-@transaction.atomic
-def _operation_settle(
-    operation_id: int, *, result: CardResult, actor: Any, abandon: bool = False
-) -> GuaranteeOperation:
-    """Transaction 2: lock form, guarantee, operation; apply the gateway's answer once."""
-    guarantee_id, form_id = (
-        GuaranteeOperation.objects.filter(pk=operation_id)
-        .values_list("guarantee_id", "guarantee__form_id")
-        .get()
-    )
-    form = RefundForm.objects.select_for_update().get(pk=form_id)
-    guarantee = (
-        Guarantee.objects.select_for_update(of=("self",))
-        .select_related("prepayment")
-        .get(pk=guarantee_id)
-    )
-    operation = GuaranteeOperation.objects.select_for_update().get(pk=operation_id)
-    operation.guarantee = guarantee
-    if operation.status != OperationStatus.PENDING:
-        return operation  # settled meanwhile by a concurrent re-send
+class _SettledMeanwhile(Exception):
+    """The rows in hand are no longer current: another process settled the operation."""
+
+
+def _outcome_set(operation: GuaranteeOperation, result: CardResult) -> dict[str, Any]:
+    """The gateway's answer on the operation (in memory); the columns to write."""
     operation.status = OperationStatus.SUCCEEDED if result.succeeded else OperationStatus.DECLINED
     operation.reference = result.reference[:80]
     operation.hold_expires_at = result.hold_expires_at
@@ -516,29 +613,181 @@ def _operation_settle(
     operation.failure_message = result.message[:300]
     operation.completed_at = timezone.now()
     operation.lease_expires_at = None
-    operation.save()
-    _apply(guarantee, operation, form=form, actor=actor, abandon=abandon)
+    return {name: getattr(operation, name) for name in _OUTCOME_FIELDS}
+
+
+_OUTCOME_FIELDS = (
+    "status",
+    "reference",
+    "hold_expires_at",
+    "failure_code",
+    "failure_message",
+    "completed_at",
+    "lease_expires_at",
+)
+
+
+def _operation_settle(
+    operation: GuaranteeOperation,
+    *,
+    result: CardResult,
+    actor: Any,
+    abandon: bool = False,
+    in_hand: bool = False,
+) -> GuaranteeOperation:
+    """Transaction 2: apply the gateway's answer once.
+
+    ``in_hand`` (the clerk's own authorization, its rows from transaction 1 and its
+    lease held): no read at all. The guarantee is written first and only while it is
+    still ``pending``, then the prepayment, then the operation (the order every writer
+    of these rows follows: guarantee, prepayment, operation); should another process
+    have settled it meanwhile (a lease outlived), nothing is written and the locked
+    path below re-reads everything. Otherwise: lock form, guarantee, operation.
+    """
+    if in_hand:
+        try:
+            return _settle_in_hand(operation, result=result, actor=actor)
+        except _SettledMeanwhile:
+            logger.warning("operation %s was settled by another process", operation.key)
+    return _settle_locked(operation, result=result, actor=actor, abandon=abandon)
+
+
+def _settle_in_hand(
+    operation: GuaranteeOperation, *, result: CardResult, actor: Any
+) -> GuaranteeOperation:
+    guarantee = operation.guarantee
+    with transaction.atomic(), ledger_batch():
+        outcome = _outcome_set(operation, result)
+        changes = _Changes(fence={id(guarantee): guarantee.status})
+        _apply(guarantee, operation, form=guarantee.form, actor=actor, changes=changes)
+        changes.write_rows()
+        if not row_update(
+            GuaranteeOperation, operation.pk, outcome, status=OperationStatus.PENDING
+        ):
+            raise _SettledMeanwhile
+        changes.write_operations()
+        changes.announce()
     return operation
 
 
+@transaction.atomic
+def _settle_locked(
+    operation: GuaranteeOperation, *, result: CardResult, actor: Any, abandon: bool
+) -> GuaranteeOperation:
+    form = _form_locked(pk=operation.guarantee.form_id)
+    guarantee = (
+        Guarantee.objects.select_for_update(of=("self",))
+        .select_related("prepayment")
+        .get(pk=operation.guarantee_id)
+    )
+    guarantee.form = form
+    outcome = _outcome_set(operation, result)
+    settled = row_update(GuaranteeOperation, operation.pk, outcome, status=OperationStatus.PENDING)
+    if not settled:  # settled meanwhile by a concurrent re-send
+        operation = GuaranteeOperation.objects.get(pk=operation.pk)
+        operation.guarantee = guarantee
+        return operation
+    operation.guarantee = guarantee
+    with ledger_batch():
+        changes = _Changes()
+        _apply(guarantee, operation, form=form, actor=actor, abandon=abandon, changes=changes)
+        changes.write_rows()
+        changes.write_operations()
+        changes.announce()
+    return operation
+
+
+class _Changes:
+    """What one settle changed in memory, written at its end: one UPDATE per row (its
+    ledger head with it), then the operations it recorded; then its events.
+
+    ``fence``: rows (by ``id()``) written only while their status is still the given
+    one; a fenced row found changed raises ``_SettledMeanwhile`` (nothing is kept).
+    """
+
+    def __init__(self, fence: dict[int, str] | None = None) -> None:
+        self.rows: dict[int, tuple[models.Model, set[str]]] = {}
+        self.operations: list[dict[str, Any]] = []
+        self.moved: list[tuple[Guarantee, str]] = []
+        self.fence = fence or {}
+
+    def save(self, record: models.Model, *fields: str) -> None:
+        """Write these fields of ``record`` (and its ledger head) at the end."""
+        self.rows.setdefault(id(record), (record, set()))[1].update(fields)
+
+    def write_rows(self) -> None:
+        now = timezone.now()
+        for key, (record, fields) in self.rows.items():
+            values: dict[str, Any] = {name: getattr(record, name) for name in sorted(fields)}
+            if isinstance(record, LedgerHead):
+                values["ledger_seq"], values["ledger_hash"] = record.ledger_seq, record.ledger_hash
+            if isinstance(record, (Guarantee, Prepayment)):
+                record.updated_at = values["updated_at"] = now
+            fence = self.fence.get(key)
+            if not row_update(type(record), record.pk, values, status=fence) and fence:
+                raise _SettledMeanwhile
+
+    def write_operations(self) -> None:
+        for operation in self.operations:
+            _operation_record(**operation)
+
+    def announce(self) -> None:
+        for guarantee, previous in self.moved:
+            events.publish("guarantee_moved", guarantee=guarantee, previous=previous)
+
+
+def _entry(
+    record: models.Model, *, to: str, actor: Any, action: str, payload: dict[str, Any]
+) -> None:
+    """The ledger entry of a change of ``record`` (``to``: its status after), batched; its
+    status and in-memory ledger head move (the row is written by ``_Changes``)."""
+    current: str = record.status  # type: ignore[attr-defined]
+    entry = transition_prepare(
+        record, to=to, actor=actor, action=action, payload=payload, from_status=current
+    )
+    ledger_entries_save([entry])
+
+
 def _guarantee_move(
-    guarantee: Guarantee, target: str, *, actor: Any, action: str, payload: dict[str, Any]
+    guarantee: Guarantee,
+    target: str,
+    *,
+    actor: Any,
+    action: str,
+    payload: dict[str, Any],
+    changes: _Changes,
+    fields: tuple[str, ...] = (),
 ) -> None:
     previous = guarantee.status
-    transition(
-        guarantee,
-        to=target,
-        transitions=GUARANTEE_TRANSITIONS,
-        fields=None,
-        actor=actor,
-        action=action,
-        payload=payload,
-    )
-    events.publish("guarantee_moved", guarantee=guarantee, previous=previous)
+    GUARANTEE_TRANSITIONS.check(previous, target)
+    _entry(guarantee, to=target, actor=actor, action=action, payload=payload)
+    changes.save(guarantee, "status", *fields)
+    changes.moved.append((guarantee, previous))
+
+
+def _guarantee_note(
+    guarantee: Guarantee,
+    *,
+    actor: Any,
+    action: str,
+    payload: dict[str, Any],
+    changes: _Changes,
+    fields: tuple[str, ...] = (),
+) -> None:
+    """A guarantee's ledger entry that changes no status (a decline, a partial capture,
+    the previous hold released), saved with ``fields``."""
+    _entry(guarantee, to=guarantee.status, actor=actor, action=action, payload=payload)
+    changes.save(guarantee, *fields)
 
 
 def _prepayment_move(
-    prepayment: Prepayment, target: str, *, actor: Any, action: str, payload: dict[str, Any]
+    prepayment: Prepayment,
+    target: str,
+    *,
+    actor: Any,
+    action: str,
+    payload: dict[str, Any],
+    changes: _Changes,
 ) -> None:
     PREPAYMENT_TRANSITIONS.check(prepayment.status, target)
     now = timezone.now()
@@ -546,16 +795,14 @@ def _prepayment_move(
         prepayment.paid_at = prepayment.handed_over_at or now
     if target == PrepaymentStatus.RETURNED:
         prepayment.returned_at = now
-    transition(
-        prepayment,
-        to=target,
-        transitions=PREPAYMENT_TRANSITIONS,
-        check=False,
-        fields=None,
-        actor=actor,
-        action=action,
-        payload=payload,
+    _entry(prepayment, to=target, actor=actor, action=action, payload=payload)
+    changes.save(
+        prepayment, "status", "paid_at", "returned_at", "handed_over_by_id", "handed_over_at"
     )
+
+
+_DECLINE_FIELDS = ("failure_code", "failure_message")
+_HOLD_FIELDS = ("hold_reference", "hold_expires_at", "authorizations")
 
 
 def _apply(
@@ -564,9 +811,11 @@ def _apply(
     *,
     form: RefundForm,
     actor: Any,
+    changes: _Changes,
     abandon: bool = False,
 ) -> None:
-    """The state change an operation's outcome makes, with its ledger entries.
+    """The state change an operation's outcome makes, with its ledger entries (in memory;
+    ``changes`` writes the rows).
 
     An abandoned authorization (the clerk's request never got its answer, and
     a later day's sweep learned it) was never paid out: the prepayment fails
@@ -593,6 +842,8 @@ def _apply(
                     "hold_reference": guarantee.hold_reference,
                     "hold_expires_at": guarantee.hold_expires_at,
                 },
+                changes=changes,
+                fields=_HOLD_FIELDS,
             )
             if abandon:
                 _prepayment_move(
@@ -601,9 +852,15 @@ def _apply(
                     actor=actor,
                     action="prepayment_abandoned",
                     payload={"form": form.number, "code": "abandoned"},
+                    changes=changes,
                 )
-                _operation_record(
-                    guarantee, kind=OperationKind.RELEASE, amount=ZERO, day=operation.business_date
+                changes.operations.append(
+                    {
+                        "guarantee": guarantee,
+                        "kind": OperationKind.RELEASE,
+                        "amount": ZERO,
+                        "day": operation.business_date,
+                    }
                 )
                 return
             if prepayment.payout_method == PayoutMethod.CASH:
@@ -614,6 +871,7 @@ def _apply(
                     actor=actor,
                     action="prepayment_awaiting_handover",
                     payload={"form": form.number, "amount": prepayment.amount},
+                    changes=changes,
                 )
                 return
             _prepayment_move(
@@ -622,6 +880,7 @@ def _apply(
                 actor=actor,
                 action="prepayment_paid",
                 payload={"form": form.number, "amount": prepayment.amount},
+                changes=changes,
             )
         else:
             guarantee.failure_code = operation.failure_code
@@ -632,6 +891,8 @@ def _apply(
                 actor=actor,
                 action="guarantee_failed",
                 payload={**base, "code": operation.failure_code},
+                changes=changes,
+                fields=_DECLINE_FIELDS,
             )
             _prepayment_move(
                 prepayment,
@@ -639,23 +900,23 @@ def _apply(
                 actor=actor,
                 action="prepayment_failed",
                 payload={"form": form.number, "code": operation.failure_code},
+                changes=changes,
             )
         return
     if kind == OperationKind.RELEASE_PREVIOUS:
         # The hold a re-authorization replaced; the guarantee itself is unchanged.
-        ledger_append(
-            record=guarantee,
+        _guarantee_note(
+            guarantee,
+            actor=actor,
             action="guarantee_previous_hold_released"
             if ok
             else "guarantee_previous_hold_release_declined",
-            actor=actor,
-            from_status=guarantee.status,
-            to_status=guarantee.status,
             payload={
                 **base,
                 "hold_reference": operation.hold_reference,
                 "code": operation.failure_code,
             },
+            changes=changes,
         )
         return
     if kind == OperationKind.REAUTHORIZE:
@@ -675,43 +936,45 @@ def _apply(
                     "hold_expires_at": guarantee.hold_expires_at,
                     "replaces": replaced,
                 },
+                changes=changes,
+                fields=_HOLD_FIELDS,
             )
             if replaced:
                 # The new hold is in place: release the one it replaces (its own key).
-                _operation_record(
-                    guarantee,
-                    kind=OperationKind.RELEASE_PREVIOUS,
-                    amount=ZERO,
-                    day=operation.business_date,
-                    seq=guarantee.authorizations,
-                    hold_reference=replaced,
+                changes.operations.append(
+                    {
+                        "guarantee": guarantee,
+                        "kind": OperationKind.RELEASE_PREVIOUS,
+                        "amount": ZERO,
+                        "day": operation.business_date,
+                        "seq": guarantee.authorizations,
+                        "hold_reference": replaced,
+                    }
                 )
         else:
             # The old hold lapses; at the deadline the stored token is charged instead
             # (the traveler consented to it, SPEC §2 Buy & Refund 5).
             guarantee.failure_code = operation.failure_code
             guarantee.failure_message = operation.failure_message
-            guarantee.save()
-            ledger_append(
-                record=guarantee,
-                action="guarantee_reauthorization_declined",
+            _guarantee_note(
+                guarantee,
                 actor=actor,
-                from_status=guarantee.status,
-                to_status=guarantee.status,
+                action="guarantee_reauthorization_declined",
                 payload={**base, "code": operation.failure_code},
+                changes=changes,
+                fields=_DECLINE_FIELDS,
             )
         return
     if not ok:
         guarantee.failure_code = operation.failure_code
         guarantee.failure_message = operation.failure_message
-        guarantee.save()
-        ledger_append(
-            record=guarantee,
-            action=f"guarantee_{kind}_declined",
+        _guarantee_note(
+            guarantee,
             actor=actor,
-            from_status=guarantee.status,
-            to_status=guarantee.status,
+            action=f"guarantee_{kind}_declined",
             payload={**base, "code": operation.failure_code, "amount": operation.amount},
+            changes=changes,
+            fields=_DECLINE_FIELDS,
         )
         return
     if kind == OperationKind.RELEASE:
@@ -727,8 +990,10 @@ def _apply(
             actor=actor,
             action="guarantee_released",
             payload={**base, "captured_amount": guarantee.captured_amount},
+            changes=changes,
+            fields=("settled_at",),
         )
-        _form_settle(form, guarantee, actor=actor)
+        _form_settle(form, guarantee, actor=actor, changes=changes)
         return
     # capture or charge
     guarantee.captured_amount = operation.amount
@@ -740,21 +1005,22 @@ def _apply(
             actor=actor,
             action=f"guarantee_{kind}d",
             payload={**base, "captured_amount": operation.amount},
+            changes=changes,
+            fields=("captured_amount", "settled_at"),
         )
         return
     # A partial capture: the rest of the hold is released next.
-    guarantee.save()
-    ledger_append(
-        record=guarantee,
-        action=f"guarantee_partial_{kind}",
+    _guarantee_note(
+        guarantee,
         actor=actor,
-        from_status=guarantee.status,
-        to_status=guarantee.status,
+        action=f"guarantee_partial_{kind}",
         payload={**base, "captured_amount": operation.amount},
+        changes=changes,
+        fields=("captured_amount",),
     )
 
 
-def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
+def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any, changes: _Changes) -> None:
     """After customs, the prepayment was the refund: the form is refunded (never paid again).
 
     On partial verification the traveler keeps the prepayment minus what was
@@ -764,11 +1030,9 @@ def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
         return  # returned (goods returned): the form stays as it is, to be voided
     if not FORM_TRANSITIONS.can(form.status, FormStatus.REFUNDED):
         return
-    transition(
+    _entry(
         form,
         to=FormStatus.REFUNDED,
-        transitions=FORM_TRANSITIONS,
-        check=False,
         actor=actor,
         action="form_refunded",
         payload={
@@ -778,6 +1042,7 @@ def _form_settle(form: RefundForm, guarantee: Guarantee, *, actor: Any) -> None:
             "net_refund": guarantee.prepayment.amount - guarantee.captured_amount,
         },
     )
+    changes.save(form, "status")
 
 
 # --- Handing the cash over ---------------------------------------------------------------
@@ -790,7 +1055,7 @@ def prepayment_handover(*, form_number: str, clerk: User, store: Store) -> Prepa
     Idempotent: a prepayment already confirmed is returned unchanged. 404 for
     a form of another store; 409 ``prepayment_not_awaiting_handover`` otherwise.
     """
-    form = form_lock(number=form_number.strip())
+    form = _form_locked(number=form_number.strip())
     if form.store_id != store.pk:
         raise FormNotFound(f"No refund form {form_number} at your store.")
     prepayment = (
@@ -812,18 +1077,22 @@ def prepayment_handover(*, form_number: str, clerk: User, store: Store) -> Prepa
         )
     prepayment.handed_over_by = clerk
     prepayment.handed_over_at = timezone.now()
-    _prepayment_move(
-        prepayment,
-        PrepaymentStatus.PAID,
-        actor=clerk,
-        action="prepayment_handed_over",
-        payload={
-            "form": form.number,
-            "amount": prepayment.amount,
-            "handed_over_by": clerk.get_username(),
-            "handed_over_at": prepayment.handed_over_at,
-        },
-    )
+    with ledger_batch():
+        changes = _Changes()
+        _prepayment_move(
+            prepayment,
+            PrepaymentStatus.PAID,
+            actor=clerk,
+            action="prepayment_handed_over",
+            payload={
+                "form": form.number,
+                "amount": prepayment.amount,
+                "handed_over_by": clerk.get_username(),
+                "handed_over_at": prepayment.handed_over_at,
+            },
+            changes=changes,
+        )
+        changes.write_rows()
     guarantee_sweep_soon(form_id=form.pk)
     return prepayment
 
@@ -847,7 +1116,7 @@ def prepayment_return(*, form_number: str, clerk: User, store: Store) -> Prepaym
 def _prepayment_return_open(
     *, form_number: str, clerk: User, store: Store
 ) -> GuaranteeOperation | None:
-    form = form_lock(number=form_number)
+    form = _form_locked(number=form_number)
     if form.store_id != store.pk:
         raise FormNotFound(f"No refund form {form_number} at your store.")
     prepayment = (
@@ -863,13 +1132,17 @@ def _prepayment_return_open(
             f"Form {form.number} has no paid prepayment that can be returned.",
             extra={"status": form.status},
         )
-    _prepayment_move(
-        prepayment,
-        PrepaymentStatus.RETURNED,
-        actor=clerk,
-        action="prepayment_returned",
-        payload={"form": form.number, "amount": prepayment.amount},
-    )
+    with ledger_batch():
+        changes = _Changes()
+        _prepayment_move(
+            prepayment,
+            PrepaymentStatus.RETURNED,
+            actor=clerk,
+            action="prepayment_returned",
+            payload={"form": form.number, "amount": prepayment.amount},
+            changes=changes,
+        )
+        changes.write_rows()
     guarantee_sweep_soon(form_id=form.pk)
     idempotency_bind(prepayment)
     guarantee = Guarantee.objects.select_for_update().get(prepayment=prepayment)
@@ -1133,7 +1406,7 @@ def _report(report: SweepReport, operation: GuaranteeOperation) -> None:
     if operation.status != OperationStatus.SUCCEEDED:
         report.declined.append(gid)
         return
-    status = Guarantee.objects.values_list("status", flat=True).get(pk=gid)
+    status = operation.guarantee.status  # as its settle left it (locked, written)
     if operation.kind == OperationKind.RELEASE_PREVIOUS:
         report.previous_holds_released.append(gid)
     elif operation.kind == OperationKind.REAUTHORIZE:

@@ -29,7 +29,10 @@ logger = logging.getLogger(__name__)
 
 
 def _page_for(form: RefundForm) -> TravelerPage | None:
-    return TravelerPage.objects.filter(form=form).first()
+    try:
+        return form.traveler_page  # no query when the caller's form read brought it along
+    except TravelerPage.DoesNotExist:
+        return None
 
 
 def notice_create(

@@ -102,15 +102,22 @@ def guarantee_body(guarantee: Guarantee) -> dict[str, Any]:
 
 
 def _reply(prepayment: Prepayment) -> dict[str, Any]:
-    guarantee = Guarantee.objects.get(prepayment=prepayment)
-    return {"prepayment": prepayment_body(prepayment), "guarantee": guarantee_body(guarantee)}
+    """The reply body (``PrepaymentReplySerializer``'s shape), from the rows in hand: the
+    services return the prepayment with its guarantee."""
+    return {
+        "prepayment": prepayment_body(prepayment),
+        "guarantee": guarantee_body(prepayment.guarantee),
+    }
 
 
 def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
     """The answer a prepayment request whose process died gets, from the prepayment it bound.
 
     Pending (the authorization got no answer): the same request runs again and
-    resumes the stored key. Otherwise the answer it would have had.
+    resumes the stored key. Otherwise the answer it would have had. (The POST binds
+    nothing since issue 12: run again, it finds its own prepayment by ``attempt``,
+    one per request, and gives that same answer; records bound before, and the
+    return, are resolved here.)
     """
     prepayment = Prepayment.objects.filter(pk=record.resource_id).first()
     if prepayment is None or prepayment.status == PrepaymentStatus.PENDING:
@@ -154,7 +161,8 @@ class PrepaymentView(APIView):
             404: error_response("No such form at your store."),
             409: error_response(
                 "prepayment_exists (extra.prepayment: its true status), prepayment_in_progress,"
-                " form_not_prepayable, idempotency_in_progress (Retry-After)"
+                " prepayment_abandoned, form_not_prepayable, idempotency_in_progress"
+                " (Retry-After)"
             ),
             422: error_response(
                 "card_declined, not_buy_and_refund_store, card_holder_mismatch,"
@@ -181,7 +189,7 @@ class PrepaymentView(APIView):
             payout_method=body["payout_method"],
             attempt=current_attempt(),
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data, status=201)
+        return Response(_reply(prepayment), status=201)
 
 
 class PrepaymentReturnView(APIView):
@@ -209,7 +217,7 @@ class PrepaymentReturnView(APIView):
             clerk=request.user,  # type: ignore[arg-type]
             store=store,
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+        return Response(_reply(prepayment))
 
 
 class PrepaymentHandoverView(APIView):
@@ -237,7 +245,7 @@ class PrepaymentHandoverView(APIView):
             clerk=request.user,  # type: ignore[arg-type]
             store=store,
         )
-        return Response(PrepaymentReplySerializer(_reply(prepayment)).data)
+        return Response(_reply(prepayment))
 
 
 # --- Form detail sections ----------------------------------------------------------------
