@@ -8,7 +8,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import QuerySet
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 
 from agencies.models import (
     LIVE_REFUND_STATUSES,
@@ -19,14 +29,15 @@ from agencies.models import (
 )
 from core import rules
 from core.crypto import document_hash
+from core.ledger import ledger_head_annotate
 from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
-from core.selectors import fee_rate_on, policies_all
+from core.selectors import fee_rate_on, policies_all, prefetched_set
 from core.signing import ParsedQr
-from customs.models import Verification, VerificationChannel
+from customs.models import Verification, VerificationChannel, VerificationLine
 from customs.selectors import stamp_is_valid, verification_for
-from stores.models import FormStatus, RefundForm
-from stores.selectors import form_current_digest
+from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice
+from stores.selectors import content_digest, form_content, form_current_digest
 
 VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
 
@@ -152,18 +163,29 @@ def refund_assess(
     refund_date: date,
     existing: Refund | None = None,
     verification: Verification | Literal["read"] | None = "read",
+    form_lines: Sequence[RefundFormLine] | None = None,
+    invoice_numbers: Sequence[str] | None = None,
+    prepaid: bool | None = None,
 ) -> RefundAssessment:
     """Run checks A-F (FAQ Q37(3)) and compute the amounts on the verified goods.
 
     ``qr`` None is the damaged-QR path (number and document typed): check F then
     compares the record alone (its content digest, not voided, not refunded).
     ``verification``: the form's, already read with its lines (written once, never
-    changed), else it is read here. A fixed number of queries whatever the lines.
+    changed), else it is read here. ``form_lines`` and ``invoice_numbers``: the form's rows as
+    the caller read them (``counter_lines``, ``counter_form_lock``), else read here;
+    ``prepaid`` likewise. A fixed number of queries whatever the lines.
     """
     if verification == "read":
         verification = verification_for(form)
-    line_count = len(verification.lines.all()) if verification else form.lines.count()
-    record_digest = form_current_digest(form)
+    if form_lines is not None and invoice_numbers is not None:
+        record_digest = _digest_of(form, form_lines, invoice_numbers)
+        line_count = len(form_lines)
+    else:
+        record_digest = form_current_digest(form)
+        line_count = len(verification.lines.all()) if verification else form.lines.count()
+    if prepaid is None:
+        prepaid = form_prepaid(form)
     customs_verified = (
         verification is not None
         and verification.result in VERIFIED_STATUSES
@@ -188,7 +210,7 @@ def refund_assess(
             existing is not None
             and existing.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER)
         )
-        or form_prepaid(form),
+        or prepaid,
         document_expires_on=form.document_expires_on,
         refund_date=refund_date,
     )
@@ -237,6 +259,137 @@ def form_prepaid(form: RefundForm) -> bool:
     return (
         form.buy_and_refund
         and Prepayment.objects.filter(form=form, status__in=["paid", "awaiting_handover"]).exists()
+    )
+
+
+class _Joined(Aggregate):
+    """A group's text values joined with commas (SQLite group_concat, PostgreSQL string_agg)."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s)"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="STRING_AGG",
+            template="%(function)s(%(expressions)s, ',')",
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class CounterFacts:
+    """What the counter's locked read brings along with the form (``counter_form_lock``)."""
+
+    live_refund_id: int | None
+    prepayment_paid: bool
+    invoice_numbers: list[str]
+
+
+def counter_form_lock(*, number: str) -> tuple[RefundForm, CounterFacts] | None:
+    """The form locked for the counter's refund transaction, or None; one statement.
+
+    With the row come its store, its verification and port (``form.verification``),
+    its ledger head, and the facts: its live refund's id (at most one: a unique
+    constraint), whether a Buy & Refund prepayment was paid, its invoice numbers (for
+    check F). Only the form row is locked.
+    """
+    invoices = (
+        VatInvoice.objects.filter(form_id=OuterRef("pk"))
+        .order_by()
+        .values("form_id")
+        .annotate(numbers=_Joined("number"))
+        .values("numbers")
+    )
+    form = (
+        ledger_head_annotate(RefundForm.objects.select_for_update(of=("self",)))
+        .select_related("store", "verification", "verification__port")
+        .annotate(
+            live_refund=FilteredRelation(
+                "refunds", condition=Q(refunds__status__in=LIVE_REFUND_STATUSES)
+            ),
+            live_refund_id=F("live_refund__id"),
+            prepayment_paid=Exists(
+                Prepayment.objects.filter(
+                    form_id=OuterRef("pk"), status__in=["paid", "awaiting_handover"]
+                )
+            ),
+            invoice_numbers=Subquery(invoices),
+        )
+        .filter(number=number)
+        .first()
+    )
+    if form is None:
+        return None
+    annotated: Any = form
+    numbers: str = annotated.invoice_numbers or ""
+    return form, CounterFacts(
+        live_refund_id=annotated.live_refund_id,
+        prepayment_paid=bool(form.buy_and_refund and annotated.prepayment_paid),
+        invoice_numbers=numbers.split(",") if numbers else [],
+    )
+
+
+def counter_verification(form: RefundForm) -> Verification | None:
+    """The verification read with ``counter_form_lock`` (None: customs has not decided)."""
+    try:
+        verification: Verification = form.verification
+    except Verification.DoesNotExist:
+        return None
+    return verification
+
+
+def counter_lines(form: RefundForm, verification: Verification | None) -> list[RefundFormLine]:
+    """The form's lines, each with its verification line, in one statement; the
+    verification's lines (``verification.lines.all()``) are set from them."""
+    lines = list(
+        RefundFormLine.objects.filter(form_id=form.pk)
+        .select_related("verification_line")
+        .order_by("position")
+    )
+    if verification is not None:
+        verified: list[VerificationLine] = []
+        for line in lines:
+            try:
+                verification_line = line.verification_line
+            except VerificationLine.DoesNotExist:
+                continue
+            if verification_line.verification_id == verification.pk:
+                verified.append(verification_line)
+        prefetched_set(verification, "lines", verified)
+    return lines
+
+
+def _digest_of(
+    form: RefundForm, lines: Sequence[RefundFormLine], invoice_numbers: Sequence[str]
+) -> str:
+    """The form's content digest recomputed from rows in hand (``form_current_digest``)."""
+    return content_digest(
+        form_content(
+            number=form.number,
+            store_code=form.store.code,
+            traveler_name=form.traveler_name,
+            document_type=form.document_type,
+            document_hash=form.document_hash,
+            nationality=form.nationality,
+            last_entry_date=form.last_entry_date,
+            purchase_date=form.purchase_date,
+            invoice_numbers=invoice_numbers,
+            lines=[
+                {
+                    "position": line.position,
+                    "item": line.item,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "vat_rate": line.vat_rate,
+                    "total": line.total,
+                }
+                for line in lines
+            ],
+            total=form.total,
+        )
     )
 
 

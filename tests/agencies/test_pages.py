@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from agencies.models import Refund, RefundAttempt, RefundStatus
 from core.models import LedgerEntry
@@ -242,7 +243,8 @@ def test_settlement_page_chart_tables_and_downloads(demo, verified_form):
     url = start_visit(client, form)
     client.post(url + "pay/", {"payout_method": "alipay", "alipay_account": "13800138000"})
     refund = Refund.objects.get()
-    period = f"{refund.paid_at:%Y-%m}"
+    # The business month (Asia/Shanghai): late on a month's last day (UTC) it is the next.
+    period = f"{timezone.localtime(refund.paid_at):%Y-%m}"
 
     page = client.get(f"/agency/settlement/?month={period}")
     assert page.status_code == 200

@@ -28,17 +28,13 @@ from tests.stores.helpers import FORMS, form_body
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MAX_STATEMENTS = 12
-# Not there yet (issue 12): a bank-card refund runs two transactions around the payout
-# call (intent, then outcome), and the payout sandbox keeps its transfers in this database
-# (5 statements a real provider would not cost); a prepayment writes the prepayment, its
-# guarantee, the gateway operation and the idempotency record. Bounds as measured, so
-# they cannot grow unnoticed. The traveler's side (issue 11) added its own rows to three
-# of them: the form's phone page and the trip's known email address (form issue, +2), the
-# pre-choice settled and the refund notice (bank-card refund, +2), the hold-placed notice
-# and the page it reads (prepayment, +2).
+# Not there yet (issue 12): a prepayment writes the prepayment, its guarantee, the gateway
+# operation and the idempotency record. Bounds as measured, so they cannot grow unnoticed.
+# The traveler's side (issue 11) added its own rows to two of them: the form's phone page
+# and the trip's known email address (form issue, +2), the hold-placed notice and the
+# page it reads (prepayment, +2).
 NOT_YET = {
     "form": 14,
-    "refund bank_card": 23,
     "prepayment cash": 33,
     "prepayment alipay": 33,
 }
