@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,9 +13,7 @@ from django.db.models import (
     CharField,
     Exists,
     F,
-    FilteredRelation,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
 )
@@ -29,7 +27,6 @@ from agencies.models import (
 )
 from core import rules
 from core.crypto import document_hash
-from core.ledger import ledger_head_annotate
 from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
 from core.selectors import fee_rate_on, policies_all, prefetched_set
@@ -279,22 +276,14 @@ class _Joined(Aggregate):
         )
 
 
-@dataclass(frozen=True)
-class CounterFacts:
-    """What the counter's locked read brings along with the form (``counter_form_lock``)."""
-
-    live_refund_id: int | None
-    prepayment_paid: bool
-    invoice_numbers: list[str]
-
-
-def counter_form_lock(*, number: str) -> tuple[RefundForm, CounterFacts] | None:
+def counter_form_lock(*, number: str) -> RefundForm | None:
     """The form locked for the counter's refund transaction, or None; one statement.
 
-    With the row come its store, its verification and port (``form.verification``),
-    its ledger head, and the facts: its live refund's id (at most one: a unique
-    constraint), whether a Buy & Refund prepayment was paid, its invoice numbers (for
-    check F). Only the form row is locked.
+    With the row come its store, its verification and port (``form.verification``) and
+    its invoice numbers (``form.invoice_numbers``, comma-joined, for check F). Only the
+    form row is locked, and only its own columns are re-read if the lock had to wait
+    (PostgreSQL, READ COMMITTED): what a concurrent writer may have added meanwhile is
+    read after the lock (``counter_lines``).
     """
     invoices = (
         VatInvoice.objects.filter(form_id=OuterRef("pk"))
@@ -303,32 +292,12 @@ def counter_form_lock(*, number: str) -> tuple[RefundForm, CounterFacts] | None:
         .annotate(numbers=_Joined("number"))
         .values("numbers")
     )
-    form = (
-        ledger_head_annotate(RefundForm.objects.select_for_update(of=("self",)))
+    return (
+        RefundForm.objects.select_for_update(of=("self",))
         .select_related("store", "verification", "verification__port")
-        .annotate(
-            live_refund=FilteredRelation(
-                "refunds", condition=Q(refunds__status__in=LIVE_REFUND_STATUSES)
-            ),
-            live_refund_id=F("live_refund__id"),
-            prepayment_paid=Exists(
-                Prepayment.objects.filter(
-                    form_id=OuterRef("pk"), status__in=["paid", "awaiting_handover"]
-                )
-            ),
-            invoice_numbers=Subquery(invoices),
-        )
+        .annotate(invoice_numbers=Subquery(invoices))
         .filter(number=number)
         .first()
-    )
-    if form is None:
-        return None
-    annotated: Any = form
-    numbers: str = annotated.invoice_numbers or ""
-    return form, CounterFacts(
-        live_refund_id=annotated.live_refund_id,
-        prepayment_paid=bool(form.buy_and_refund and annotated.prepayment_paid),
-        invoice_numbers=numbers.split(",") if numbers else [],
     )
 
 
@@ -341,14 +310,81 @@ def counter_verification(form: RefundForm) -> Verification | None:
     return verification
 
 
-def counter_lines(form: RefundForm, verification: Verification | None) -> list[RefundFormLine]:
-    """The form's lines, each with its verification line, in one statement; the
-    verification's lines (``verification.lines.all()``) are set from them."""
-    lines = list(
+def counter_invoice_numbers(form: RefundForm) -> list[str]:
+    """The invoice numbers read with ``counter_form_lock``."""
+    numbers: str = getattr(form, "invoice_numbers", None) or ""
+    return numbers.split(",") if numbers else []
+
+
+@dataclass(frozen=True)
+class CounterFacts:
+    """What other writers may change while the counter waits for the form's lock, read
+    after it: the live refund (at most one: a unique constraint), whether a Buy & Refund
+    prepayment was paid, the verification's id (written once: the row read with the form
+    is current when the ids agree)."""
+
+    live_refund_id: int | None
+    prepayment_paid: bool
+    verification_id: int | None
+
+
+def _live_refund_id() -> Subquery:
+    return Subquery(
+        Refund.objects.filter(form_id=OuterRef("form_id"), status__in=LIVE_REFUND_STATUSES).values(
+            "pk"
+        )[:1]
+    )
+
+
+def _prepayment_paid() -> Exists:
+    return Exists(
+        Prepayment.objects.filter(
+            form_id=OuterRef("form_id"), status__in=["paid", "awaiting_handover"]
+        )
+    )
+
+
+def _verification_id() -> Subquery:
+    return Subquery(Verification.objects.filter(form_id=OuterRef("form_id")).values("pk")[:1])
+
+
+def counter_lines(
+    form: RefundForm, verification: Verification | None
+) -> tuple[list[RefundFormLine], CounterFacts]:
+    """The form's lines, each with its verification line, and the facts other writers may
+    have changed (``CounterFacts``, on every line: read after the form's lock, in the same
+    statement); the verification's lines (``verification.lines.all()``) are set from them.
+    """
+    lines: list[RefundFormLine] = list(
         RefundFormLine.objects.filter(form_id=form.pk)
         .select_related("verification_line")
+        .annotate(
+            form_live_refund_id=_live_refund_id(),
+            form_prepayment_paid=_prepayment_paid(),
+            form_verification_id=_verification_id(),
+        )
         .order_by("position")
     )
+    if lines:
+        first: Any = lines[0]
+        facts = CounterFacts(
+            live_refund_id=first.form_live_refund_id,
+            prepayment_paid=bool(first.form_prepayment_paid),
+            verification_id=first.form_verification_id,
+        )
+    else:  # no lines (check A fails): the facts on their own
+        row = (
+            RefundForm.objects.filter(pk=form.pk)
+            .annotate(form_id=F("pk"))
+            .values(live=_live_refund_id(), paid=_prepayment_paid(), verified=_verification_id())
+            .get()
+        )
+        facts = CounterFacts(
+            live_refund_id=row["live"],
+            prepayment_paid=bool(row["paid"]),
+            verification_id=row["verified"],
+        )
+    facts = replace(facts, prepayment_paid=form.buy_and_refund and facts.prepayment_paid)
     if verification is not None:
         verified: list[VerificationLine] = []
         for line in lines:
@@ -359,7 +395,7 @@ def counter_lines(form: RefundForm, verification: Verification | None) -> list[R
             if verification_line.verification_id == verification.pk:
                 verified.append(verification_line)
         prefetched_set(verification, "lines", verified)
-    return lines
+    return lines, facts
 
 
 def _digest_of(

@@ -66,6 +66,7 @@ from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
 from agencies.selectors import (
     RefundAssessment,
     counter_form_lock,
+    counter_invoice_numbers,
     counter_lines,
     counter_verification,
     groups_as_dicts,
@@ -559,11 +560,13 @@ def _refund_open(
     presentation is recorded here: a refusal rolls it back and records it again with the
     refused attempt (``visit``).
     """
-    found = counter_form_lock(number=number)
-    if found is None or (parsed is None and not _document_matches(found[0], document_number)):
+    form = counter_form_lock(number=number)
+    if form is None or (parsed is None and not _document_matches(form, document_number)):
         raise FormNotFound(f"No refund form {number}.")
-    form, facts = found
     verification = counter_verification(form)
+    lines, facts = counter_lines(form, verification)
+    if facts.verification_id != (verification.pk if verification is not None else None):
+        verification = verification_for(form)  # customs decided while the lock was awaited
     if verification is not None and verification.port.agency_id != agency.pk:
         # SPEC §4: verified at a port the agency does not serve: it may not pay it.
         raise FormNotFound(f"No refund form {number}.")
@@ -602,7 +605,6 @@ def _refund_open(
             f"Form {form.number} has a failed refund at another agency; it must be re-sent there.",
             extra={"refund": existing.pk, "status": existing.status},
         )
-    lines = counter_lines(form, verification)
     assessment = refund_assess(
         form=form,
         verification=verification,
@@ -613,7 +615,7 @@ def _refund_open(
         refund_date=day,
         existing=existing,
         form_lines=lines,
-        invoice_numbers=facts.invoice_numbers,
+        invoice_numbers=counter_invoice_numbers(form),
         prepaid=False,
     )
     if not assessment.passed or assessment.computation is None:
