@@ -31,7 +31,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -49,7 +48,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+sys.path.insert(0, str(ROOT))
+from bench.common import PYTHON, Postgres, free_port, machine  # noqa: E402
+
 GUNICORN = str(Path(PYTHON).parent / "gunicorn")
 
 
@@ -76,103 +77,6 @@ class Flow:
     @property
     def median_statements(self) -> float:
         return statistics.median(self.statements) if self.statements else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pg_bin() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if candidates:
-        return candidates[-1].parent
-    found = shutil.which("pg_ctl")
-    if not found:
-        sys.exit("PostgreSQL is not installed: run scripts/setup --dev")
-    return Path(found).parent
-
-
-class Postgres:
-    """A throwaway PostgreSQL server in a temp dir (trust auth, fsync off), like scripts/test."""
-
-    def __init__(self, base: Path) -> None:
-        self.dir = base / "pg"
-        self.dir.mkdir()
-        self.port = free_port()
-        self.runas: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-            self.runas = ["runuser", "-u", "postgres", "--"]
-        self.bin = pg_bin()
-
-    def start(self) -> str:
-        subprocess.run(
-            [
-                *self.runas,
-                str(self.bin / "initdb"),
-                "-D",
-                str(self.dir / "data"),
-                "-U",
-                "refund",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-            "-c max_connections=100 -c fsync=off"
-        )
-        subprocess.run(
-            [
-                *self.runas,
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(self.dir / "data"),
-                "-l",
-                str(self.dir / "log"),
-                "-w",
-                "-o",
-                options,
-                "start",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            [
-                str(self.bin / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "refund",
-                "refund",
-            ],
-            check=True,
-        )
-        return f"postgres://refund@127.0.0.1:{self.port}/refund"
-
-    def stop(self) -> None:
-        subprocess.run(
-            [
-                *self.runas,
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(self.dir / "data"),
-                "-m",
-                "fast",
-                "stop",
-            ],
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -298,16 +202,6 @@ def worker_rss_mib(master: int) -> list[float]:
     return sorted(sizes)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":")[1].strip()
-    return f"{os.cpu_count()} cores ({cpu}), {mem} memory, {platform.platform()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -325,7 +219,8 @@ def main() -> None:
     pg = Postgres(base)
     gunicorn: subprocess.Popen[bytes] | None = None
     try:
-        url = pg.start()
+        pg.start()
+        url = pg.create("refund")
         env = {
             **os.environ,
             "DATABASE_URL": url,

@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,102 +40,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+sys.path.insert(0, str(ROOT))
+from bench.common import BULK, PYTHON, Postgres, machine  # noqa: E402
+
 SECTION = "## Guarantee sweep and ledger at 1 M rows — `bench/bench_sweep.py`"
 
 
 # --- The orchestrating process: PostgreSQL, one subprocess per phase ---------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def pg_bin() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if candidates:
-        return candidates[-1].parent
-    found = shutil.which("pg_ctl")
-    if not found:
-        sys.exit("PostgreSQL is not installed (scripts/setup --dev installs it).")
-    return Path(found).parent
-
-
-class Postgres:
-    """A throwaway server in a temp dir: trust auth, fsync off (as scripts/test)."""
-
-    def __init__(self, base: Path) -> None:
-        self.dir = base / "pg"
-        self.dir.mkdir()
-        self.port = free_port()
-        self.runas: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-            self.runas = ["runuser", "-u", "postgres", "--"]
-        self.bin = pg_bin()
-
-    def start(self) -> None:
-        data = str(self.dir / "data")
-        subprocess.run(
-            [*self.runas, str(self.bin / "initdb"), "-D", data, "-U", "refund", "--auth=trust"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
-            "-c shared_buffers=256MB -c work_mem=32MB -c maintenance_work_mem=256MB"
-        )
-        subprocess.run(
-            [
-                *self.runas,
-                str(self.bin / "pg_ctl"),
-                "-D",
-                data,
-                "-l",
-                str(self.dir / "log"),
-                "-w",
-                "-o",
-                options,
-                "start",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def create(self, name: str) -> str:
-        subprocess.run(
-            [
-                str(self.bin / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "refund",
-                name,
-            ],
-            check=True,
-        )
-        return f"postgres://refund@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        subprocess.run(
-            [
-                *self.runas,
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(self.dir / "data"),
-                "-m",
-                "fast",
-                "stop",
-            ],
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
 
 
 def phase(url: str, scratch: Path, name: str, **options: Any) -> dict[str, Any]:
@@ -161,20 +70,10 @@ def phase(url: str, scratch: Path, name: str, **options: Any) -> dict[str, Any]:
     return answer
 
 
-def machine() -> str:
-    cores = os.cpu_count()
-    memory = ""
-    try:
-        memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{cores} cores, {memory} memory, {platform.platform()}"
-
-
 def main(args: argparse.Namespace) -> None:
     base = Path(tempfile.mkdtemp(prefix="refund-bench-sweep-"))
     base.chmod(0o755)  # the postgres user (when run as root) must reach its data dir
-    pg = Postgres(base)
+    pg = Postgres(base, options=BULK)
     pg.start()
     figures: dict[str, Any] = {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     try:

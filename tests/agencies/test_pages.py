@@ -243,7 +243,7 @@ def test_settlement_page_chart_tables_and_downloads(demo, verified_form):
     url = start_visit(client, form)
     client.post(url + "pay/", {"payout_method": "alipay", "alipay_account": "13800138000"})
     refund = Refund.objects.get()
-    # The business month (Asia/Shanghai): late on a month's last day (UTC) it is the next.
+    # the month in the business time zone (Shanghai), as the settlement counts it
     period = f"{timezone.localtime(refund.paid_at):%Y-%m}"
 
     page = client.get(f"/agency/settlement/?month={period}")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.test import Client
+from django.utils import timezone
 
 from agencies.models import Guarantee, Prepayment, SandboxCardOperation
 from stores.models import RefundForm
@@ -114,7 +115,8 @@ def test_success_pays_the_prepayment_and_authorizes_the_guarantee(demo: Any) -> 
     assert "RMB 324.00" in html
     assert guarantee.deadline.isoformat() in html
     assert guarantee.hold_expires_at is not None
-    assert guarantee.hold_expires_at.strftime("%Y-%m-%d") in html
+    # shown in the business time zone (Shanghai)
+    assert timezone.localtime(guarantee.hold_expires_at).strftime("%Y-%m-%d") in html
     assert "Alipay · 支付宝" in html
     assert 'id="prepayment-form"' not in html  # no second payment offered
 
