@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import QuerySet
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 
 from agencies.models import (
     LIVE_REFUND_STATUSES,
@@ -21,12 +29,12 @@ from core import rules
 from core.crypto import document_hash
 from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
-from core.selectors import fee_rate_on, policies_all
+from core.selectors import fee_rate_on, policies_all, prefetched_set
 from core.signing import ParsedQr
-from customs.models import Verification, VerificationChannel
+from customs.models import Verification, VerificationChannel, VerificationLine
 from customs.selectors import stamp_is_valid, verification_for
-from stores.models import FormStatus, RefundForm
-from stores.selectors import form_current_digest
+from stores.models import FormStatus, RefundForm, RefundFormLine, VatInvoice
+from stores.selectors import content_digest, form_content, form_current_digest
 
 VERIFIED_STATUSES = (FormStatus.VERIFIED, FormStatus.PARTIALLY_VERIFIED)
 
@@ -152,18 +160,29 @@ def refund_assess(
     refund_date: date,
     existing: Refund | None = None,
     verification: Verification | Literal["read"] | None = "read",
+    form_lines: Sequence[RefundFormLine] | None = None,
+    invoice_numbers: Sequence[str] | None = None,
+    prepaid: bool | None = None,
 ) -> RefundAssessment:
     """Run checks A-F (FAQ Q37(3)) and compute the amounts on the verified goods.
 
     ``qr`` None is the damaged-QR path (number and document typed): check F then
     compares the record alone (its content digest, not voided, not refunded).
     ``verification``: the form's, already read with its lines (written once, never
-    changed), else it is read here. A fixed number of queries whatever the lines.
+    changed), else it is read here. ``form_lines`` and ``invoice_numbers``: the form's rows as
+    the caller read them (``counter_lines``, ``counter_form_lock``), else read here;
+    ``prepaid`` likewise. A fixed number of queries whatever the lines.
     """
     if verification == "read":
         verification = verification_for(form)
-    line_count = len(verification.lines.all()) if verification else form.lines.count()
-    record_digest = form_current_digest(form)
+    if form_lines is not None and invoice_numbers is not None:
+        record_digest = _digest_of(form, form_lines, invoice_numbers)
+        line_count = len(form_lines)
+    else:
+        record_digest = form_current_digest(form)
+        line_count = len(verification.lines.all()) if verification else form.lines.count()
+    if prepaid is None:
+        prepaid = form_prepaid(form)
     customs_verified = (
         verification is not None
         and verification.result in VERIFIED_STATUSES
@@ -188,7 +207,7 @@ def refund_assess(
             existing is not None
             and existing.status in (RefundStatus.PAID, RefundStatus.AWAITING_HANDOVER)
         )
-        or form_prepaid(form),
+        or prepaid,
         document_expires_on=form.document_expires_on,
         refund_date=refund_date,
     )
@@ -237,6 +256,176 @@ def form_prepaid(form: RefundForm) -> bool:
     return (
         form.buy_and_refund
         and Prepayment.objects.filter(form=form, status__in=["paid", "awaiting_handover"]).exists()
+    )
+
+
+class _Joined(Aggregate):
+    """A group's text values joined with commas (SQLite group_concat, PostgreSQL string_agg)."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s)"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function="STRING_AGG",
+            template="%(function)s(%(expressions)s, ',')",
+            **extra,
+        )
+
+
+def counter_form_lock(*, number: str) -> RefundForm | None:
+    """The form locked for the counter's refund transaction, or None; one statement.
+
+    With the row come its store, its verification and port (``form.verification``) and
+    its invoice numbers (``form.invoice_numbers``, comma-joined, for check F). Only the
+    form row is locked, and only its own columns are re-read if the lock had to wait
+    (PostgreSQL, READ COMMITTED): what a concurrent writer may have added meanwhile is
+    read after the lock (``counter_lines``).
+    """
+    invoices = (
+        VatInvoice.objects.filter(form_id=OuterRef("pk"))
+        .order_by()
+        .values("form_id")
+        .annotate(numbers=_Joined("number"))
+        .values("numbers")
+    )
+    return (
+        RefundForm.objects.select_for_update(of=("self",))
+        .select_related("store", "verification", "verification__port")
+        .annotate(invoice_numbers=Subquery(invoices))
+        .filter(number=number)
+        .first()
+    )
+
+
+def counter_verification(form: RefundForm) -> Verification | None:
+    """The verification read with ``counter_form_lock`` (None: customs has not decided)."""
+    try:
+        verification: Verification = form.verification
+    except Verification.DoesNotExist:
+        return None
+    return verification
+
+
+def counter_invoice_numbers(form: RefundForm) -> list[str]:
+    """The invoice numbers read with ``counter_form_lock``."""
+    numbers: str = getattr(form, "invoice_numbers", None) or ""
+    return numbers.split(",") if numbers else []
+
+
+@dataclass(frozen=True)
+class CounterFacts:
+    """What other writers may change while the counter waits for the form's lock, read
+    after it: the live refund (at most one: a unique constraint), whether a Buy & Refund
+    prepayment was paid, the verification's id (written once: the row read with the form
+    is current when the ids agree)."""
+
+    live_refund_id: int | None
+    prepayment_paid: bool
+    verification_id: int | None
+
+
+def _live_refund_id() -> Subquery:
+    return Subquery(
+        Refund.objects.filter(form_id=OuterRef("form_id"), status__in=LIVE_REFUND_STATUSES).values(
+            "pk"
+        )[:1]
+    )
+
+
+def _prepayment_paid() -> Exists:
+    return Exists(
+        Prepayment.objects.filter(
+            form_id=OuterRef("form_id"), status__in=["paid", "awaiting_handover"]
+        )
+    )
+
+
+def _verification_id() -> Subquery:
+    return Subquery(Verification.objects.filter(form_id=OuterRef("form_id")).values("pk")[:1])
+
+
+def counter_lines(
+    form: RefundForm, verification: Verification | None
+) -> tuple[list[RefundFormLine], CounterFacts]:
+    """The form's lines, each with its verification line, and the facts other writers may
+    have changed (``CounterFacts``, on every line: read after the form's lock, in the same
+    statement); the verification's lines (``verification.lines.all()``) are set from them.
+    """
+    lines: list[RefundFormLine] = list(
+        RefundFormLine.objects.filter(form_id=form.pk)
+        .select_related("verification_line")
+        .annotate(
+            form_live_refund_id=_live_refund_id(),
+            form_prepayment_paid=_prepayment_paid(),
+            form_verification_id=_verification_id(),
+        )
+        .order_by("position")
+    )
+    if lines:
+        first: Any = lines[0]
+        facts = CounterFacts(
+            live_refund_id=first.form_live_refund_id,
+            prepayment_paid=bool(first.form_prepayment_paid),
+            verification_id=first.form_verification_id,
+        )
+    else:  # no lines (check A fails): the facts on their own
+        row = (
+            RefundForm.objects.filter(pk=form.pk)
+            .annotate(form_id=F("pk"))
+            .values(live=_live_refund_id(), paid=_prepayment_paid(), verified=_verification_id())
+            .get()
+        )
+        facts = CounterFacts(
+            live_refund_id=row["live"],
+            prepayment_paid=bool(row["paid"]),
+            verification_id=row["verified"],
+        )
+    facts = replace(facts, prepayment_paid=form.buy_and_refund and facts.prepayment_paid)
+    if verification is not None:
+        verified: list[VerificationLine] = []
+        for line in lines:
+            try:
+                verification_line = line.verification_line
+            except VerificationLine.DoesNotExist:
+                continue
+            if verification_line.verification_id == verification.pk:
+                verified.append(verification_line)
+        prefetched_set(verification, "lines", verified)
+    return lines, facts
+
+
+def _digest_of(
+    form: RefundForm, lines: Sequence[RefundFormLine], invoice_numbers: Sequence[str]
+) -> str:
+    """The form's content digest recomputed from rows in hand (``form_current_digest``)."""
+    return content_digest(
+        form_content(
+            number=form.number,
+            store_code=form.store.code,
+            traveler_name=form.traveler_name,
+            document_type=form.document_type,
+            document_hash=form.document_hash,
+            nationality=form.nationality,
+            last_entry_date=form.last_entry_date,
+            purchase_date=form.purchase_date,
+            invoice_numbers=invoice_numbers,
+            lines=[
+                {
+                    "position": line.position,
+                    "item": line.item,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "vat_rate": line.vat_rate,
+                    "total": line.total,
+                }
+                for line in lines
+            ],
+            total=form.total,
+        )
     )
 
 

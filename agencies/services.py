@@ -63,14 +63,22 @@ from agencies.models import (
     RefundStatus,
 )
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
-from agencies.selectors import RefundAssessment, form_prepaid, groups_as_dicts, refund_assess
+from agencies.selectors import (
+    RefundAssessment,
+    counter_form_lock,
+    counter_invoice_numbers,
+    counter_lines,
+    counter_verification,
+    groups_as_dicts,
+    refund_assess,
+)
 from core import events
 from core.api.idempotency import idempotency_bind
-from core.crypto import document_hash
+from core.crypto import document_hash, normalize_document_number
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
 from core.ledger import ledger_append, ledger_batch, ledger_entries_save, ledger_head_annotate
-from core.models import LEDGER_HEAD_FIELDS, Agency, Port
+from core.models import LEDGER_HEAD_FIELDS, Agency, LedgerEntry, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
 from core.transitions import transition, transition_prepare
@@ -79,7 +87,6 @@ from customs.selectors import verification_for
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
 from stores.scopes import PresentationHow, form_matching_document, presentation_record
-from stores.selectors import form_lock
 
 logger = logging.getLogger(__name__)
 
@@ -348,10 +355,21 @@ def refund_attempt_record(
     port: Port | None,
     payout_method: str,
     error: ApplicationError,
+    presented: CounterVisit | None = None,
 ) -> RefundAttempt:
-    """Record a refused refund request and its ledger entry, in their own transaction."""
+    """Record a refused refund request and its ledger entry, in their own transaction.
+
+    ``presented``: the form's presentation at the counter, which the refused
+    transaction recorded and rolled back: it is recorded here instead.
+    """
     with transaction.atomic():
-        form = RefundForm.objects.filter(number=form_number[:32]).only("pk").first()
+        form: RefundForm | None
+        if presented is not None and presented.form is not None:
+            form = presented.form
+            if presented.how:
+                presentation_record(form=form, user=agent, how=presented.how, agency=agency)
+        else:
+            form = RefundForm.objects.filter(number=form_number[:32]).only("pk").first()
         attempt = RefundAttempt.objects.create(
             form=form,
             form_number=form_number[:32],
@@ -409,20 +427,15 @@ def refund_pay(
     """
     choice = payout_choice_parse(method=payout_method, account=payout_account)
     doc_type = _document_type_parse(document_type)
-    presented = counter_form_present(
-        form_number=form_number,
-        qr=qr,
-        document_number=document_number,
-        agency=agency,
-        agent=agent,
-        record=record_presentation,
+    number, parsed = _counter_number(
+        form_number=form_number, qr=qr, document_number=document_number
     )
     day = today or business_today()
+    visit = CounterVisit()
     try:
-        refund = _refund_open(
-            form_number=presented.form.number,
-            verification=presented.verification,
-            parsed=presented.qr,
+        opened = _refund_open(
+            number=number,
+            parsed=parsed,
             document_number=document_number,
             document_type=doc_type,
             choice=choice,
@@ -430,6 +443,8 @@ def refund_pay(
             agency=agency,
             port=port,
             day=day,
+            record_presentation=record_presentation,
+            visit=visit,
         )
     except _RECORDED_REFUSALS as error:
         refund_attempt_record(
@@ -439,21 +454,73 @@ def refund_pay(
             port=port,
             payout_method=payout_method,
             error=error,
+            presented=visit,
         )
         raise
-    if refund.status == RefundStatus.PENDING:
-        sent = refund
-        refund = _refund_send(refund, actor=agent)
-        # The people and places it names are the ones it was opened with: the reply
-        # reads them from here.
+    refund = opened.refund
+    if refund.status != RefundStatus.PENDING:
+        return refund
+    settled = _refund_send(refund, actor=agent, opened=opened)
+    if settled is not refund:
+        # Settled on the locking path (re-read rows): the people and places it names are
+        # the ones it was opened with, and the reply reads them from here.
         for relation in ("agent", "agency", "port"):
-            if getattr(Refund, relation).is_cached(sent) and getattr(
-                refund, f"{relation}_id"
-            ) == getattr(sent, f"{relation}_id"):
-                setattr(refund, relation, getattr(sent, relation))
-        if refund.form_id == sent.form_id and RefundForm.store.is_cached(sent.form):
-            refund.form.store = sent.form.store
-    return refund
+            if getattr(Refund, relation).is_cached(refund) and getattr(
+                settled, f"{relation}_id"
+            ) == getattr(refund, f"{relation}_id"):
+                setattr(settled, relation, getattr(refund, relation))
+        if settled.form_id == refund.form_id and RefundForm.store.is_cached(refund.form):
+            settled.form.store = refund.form.store
+    return settled
+
+
+@dataclass
+class CounterVisit:
+    """The form as the refund's first transaction found it, and how it was presented
+    (``how`` set once the presentation was recorded there): a refusal rolls that
+    transaction back, and its own transaction records them again."""
+
+    form: RefundForm | None = None
+    how: str = ""
+
+
+@dataclass
+class _Opened:
+    """What transaction 1 leaves in hand for transaction 2, which then reads nothing.
+
+    ``form_status`` and the form's ledger head are as read under the form's lock;
+    ``refund_row_seq`` is the ``ledger_seq`` stored on the refund's row (0 for a refund
+    created just now: its head is then read from its chain, see ``core.ledger``).
+    Transaction 2 writes on the condition that both rows still hold these values, so
+    anything that moved them in between sends it down the locking path instead.
+    """
+
+    refund: Refund
+    form: RefundForm
+    form_status: str
+    form_seq: int
+    refund_row_seq: int
+
+
+def _counter_number(
+    *, form_number: str, qr: str, document_number: str
+) -> tuple[str, ParsedQr | None]:
+    """The form number presented and its parsed QR (None: typed, the damaged-QR path).
+
+    400 ``invalid_qr`` for a code that is not a form QR; without a QR the full document
+    number is required.
+    """
+    number = (form_number or "").strip()[:32]
+    if (qr or "").strip():
+        parsed = qr_parse(qr)
+        return number or parsed.number, parsed
+    if not (document_number or "").strip():
+        raise BadRequest(
+            "Without the QR, type the full document number with the form number.",
+            "invalid",
+            {"fields": {"document_number": ["Type the full document number."]}},
+        )
+    return number, None
 
 
 def _validate_payout(assessment: RefundAssessment, method: str) -> None:
@@ -474,8 +541,7 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 @ledger_batch()  # the refund's creation and (cash) its handover wait: one INSERT
 def _refund_open(
     *,
-    form_number: str,
-    verification: Verification | None,
+    number: str,
     parsed: ParsedQr | None,
     document_number: str,
     document_type: str | None,
@@ -484,15 +550,39 @@ def _refund_open(
     agency: Agency,
     port: Port | None,
     day: date,
-) -> Refund:
-    """Transaction 1: lock the form, check, create (or re-open) the refund; cash is paid here."""
-    form = form_lock(number=form_number)
-    if form_prepaid(form):
+    record_presentation: bool,
+    visit: CounterVisit,
+) -> _Opened:
+    """Transaction 1: lock the form, check, create (or re-open) the refund; cash waits here.
+
+    The form is read once, locked, with everything the checks need (``counter_form_lock``),
+    and its lines with their verified quantities in a second statement. The form's
+    presentation is recorded here: a refusal rolls it back and records it again with the
+    refused attempt (``visit``).
+    """
+    form = counter_form_lock(number=number)
+    if form is None or (parsed is None and not _document_matches(form, document_number)):
+        raise FormNotFound(f"No refund form {number}.")
+    verification = counter_verification(form)
+    lines, facts = counter_lines(form, verification)
+    if facts.verification_id != (verification.pk if verification is not None else None):
+        verification = verification_for(form)  # customs decided while the lock was awaited
+    if verification is not None and verification.port.agency_id != agency.pk:
+        # SPEC §4: verified at a port the agency does not serve: it may not pay it.
+        raise FormNotFound(f"No refund form {number}.")
+    visit.form = form
+    if record_presentation:
+        how = PresentationHow.SCAN if parsed is not None else PresentationHow.TYPED
+        presentation_record(form=form, user=agent, how=how, agency=agency)
+        visit.how = how
+    if facts.prepayment_paid:
         raise AlreadyRefunded(
             f"Form {form.number} was paid in advance at the store (Buy & Refund).",
             extra={"prepaid": True},
         )
-    existing = Refund.objects.filter(form=form, status__in=LIVE_REFUND_STATUSES).first()
+    existing = None
+    if facts.live_refund_id is not None:
+        existing = Refund.objects.get(pk=facts.live_refund_id)
     if existing is not None and existing.status == RefundStatus.PENDING:
         raise RefundInProgress(
             f"A transfer for form {form.number} is in flight: its outcome is not known yet."
@@ -515,8 +605,6 @@ def _refund_open(
             f"Form {form.number} has a failed refund at another agency; it must be re-sent there.",
             extra={"refund": existing.pk, "status": existing.status},
         )
-    if verification is not None and verification.form_id != form.pk:
-        verification = None  # not this form's (cannot happen: read by this form's id)
     assessment = refund_assess(
         form=form,
         verification=verification,
@@ -526,6 +614,9 @@ def _refund_open(
         agency_id=agency.pk,
         refund_date=day,
         existing=existing,
+        form_lines=lines,
+        invoice_numbers=counter_invoice_numbers(form),
+        prepaid=False,
     )
     if not assessment.passed or assessment.computation is None:
         failed = [c.code for c in assessment.checks if not c.passed]
@@ -538,18 +629,31 @@ def _refund_open(
             "After the agency fee nothing is left to refund.", extra=assessment.amounts()
         )
     _validate_payout(assessment, choice.method)
+    opened = _Opened(
+        refund=Refund(),
+        form=form,
+        form_status=form.status,
+        form_seq=form.ledger_seq,
+        refund_row_seq=0,
+    )
     if existing is not None:
-        return _refund_reopen(existing, choice=choice, agent=agent, form=form)
+        opened.refund = _refund_reopen(
+            existing, choice=choice, agent=agent, agency=agency, form=form
+        )
+        opened.refund_row_seq = opened.refund.ledger_seq
+        return opened
 
     computation = assessment.computation
-    verification = assessment.verification
     assert verification is not None
+    cash = choice.method == PayoutMethod.CASH
     refund = Refund(
         form=form,
         agency=agency,
         agent=agent,
         port=port or verification.port,
-        status=RefundStatus.PENDING,
+        # Cash waits for the handover at once: the row is written once, in that status,
+        # and its two ledger entries (created, awaiting handover) go in one INSERT.
+        status=RefundStatus.AWAITING_HANDOVER if cash else RefundStatus.PENDING,
         payout_method=choice.method,
         payout_account_masked=choice.masked,
         payout_account_encrypted=fernet().encrypt(choice.account.encode()).decode()
@@ -567,8 +671,10 @@ def _refund_open(
         checks=assessment.checks_as_dicts(),
         refund_date=day,
     )
+    if cash:
+        REFUND_TRANSITIONS.check(RefundStatus.PENDING, RefundStatus.AWAITING_HANDOVER)
     refund.payout_key = f"refund-{refund.uid}-1"
-    refund.save()
+    refund.save(force_insert=True)
     idempotency_bind(refund)
     ledger_append(
         record=refund,
@@ -593,13 +699,29 @@ def _refund_open(
             "manual": parsed is None,
         },
     )
-    if choice.method == PayoutMethod.CASH:
-        _mark_awaiting_handover(refund, actor=agent)
-    return refund
+    if cash:
+        entry = transition_prepare(
+            refund,
+            to=RefundStatus.AWAITING_HANDOVER,
+            actor=agent,
+            action="refund_awaiting_handover",
+            from_status=RefundStatus.PENDING,
+            payload=_awaiting_handover_payload(refund),
+        )
+        ledger_entries_save([entry])
+    opened.refund = refund
+    return opened
+
+
+def _document_matches(form: RefundForm, document_number: str) -> bool:
+    """The damaged-QR path: the full document number typed is the form's."""
+    return bool(normalize_document_number(document_number or "")) and (
+        document_hash(document_number) == form.document_hash
+    )
 
 
 def _refund_reopen(
-    refund: Refund, *, choice: PayoutChoice, agent: User, form: RefundForm
+    refund: Refund, *, choice: PayoutChoice, agent: User, agency: Agency, form: RefundForm
 ) -> Refund:
     """A failed refund asked for again: re-send the same key, or new details after a decline."""
     locked = Refund.objects.select_for_update().get(pk=refund.pk)
@@ -635,6 +757,11 @@ def _refund_reopen(
     locked.save()
     ledger_entries_save([entry])
     idempotency_bind(locked)
+    # The rows it names, as the reply shows them: held already (same form, this agency).
+    locked.form = form
+    locked.agent = agent
+    if locked.agency_id == agency.pk:
+        locked.agency = agency
     if locked.payout_method == PayoutMethod.CASH:
         _mark_awaiting_handover(locked, actor=agent)
     return locked
@@ -650,8 +777,12 @@ def _mark_awaiting_handover(refund: Refund, *, actor: object) -> None:
         actor=actor,
         action="refund_awaiting_handover",
         from_status=RefundStatus.PENDING,
-        payload={"form": refund.form.number, "net_refund": refund.net_refund},
+        payload=_awaiting_handover_payload(refund),
     )
+
+
+def _awaiting_handover_payload(refund: Refund) -> dict[str, Any]:
+    return {"form": refund.form.number, "net_refund": refund.net_refund}
 
 
 @transaction.atomic
@@ -692,6 +823,36 @@ def _mark_paid(
     handed_over_by: User | None = None,
 ) -> None:
     """Refund -> paid and form -> refunded, with both ledger entries (caller's txn)."""
+    refund_entry, form_entry = _paid_entries(
+        refund, form=form, actor=actor, reference=reference, handed_over_by=handed_over_by
+    )
+    refund.save(update_fields=_PAID_FIELDS)
+    form.save(update_fields=["status", *LEDGER_HEAD_FIELDS])
+    ledger_entries_save([refund_entry, form_entry])
+    events.publish("refund_paid", refund=refund)
+
+
+_PAID_FIELDS = [
+    "status",
+    "paid_at",
+    "payout_reference",
+    "failure_code",
+    "failure_message",
+    "failure_definite",
+    "updated_at",
+    *LEDGER_HEAD_FIELDS,
+]
+
+
+def _paid_entries(
+    refund: Refund,
+    *,
+    form: RefundForm,
+    actor: object,
+    reference: str,
+    handed_over_by: User | None = None,
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Set both rows paid/refunded in memory (heads moved); their entries, not yet saved."""
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.PAID)
     FORM_TRANSITIONS.check(form.status, FormStatus.REFUNDED)
     refund.paid_at = (refund.handed_over_at if handed_over_by else None) or timezone.now()
@@ -719,18 +880,6 @@ def _mark_paid(
         from_status=refund.status,
         payload=payload,
     )
-    refund.save(
-        update_fields=[
-            "status",
-            "paid_at",
-            "payout_reference",
-            "failure_code",
-            "failure_message",
-            "failure_definite",
-            "updated_at",
-            *LEDGER_HEAD_FIELDS,
-        ]
-    )
     form_entry = transition_prepare(
         form,
         to=FormStatus.REFUNDED,
@@ -746,13 +895,14 @@ def _mark_paid(
             "payout_method": refund.payout_method,
         },
     )
-    form.save(update_fields=["status", *LEDGER_HEAD_FIELDS])
-    ledger_entries_save([refund_entry, form_entry])
-    events.publish("refund_paid", refund=refund)
+    return refund_entry, form_entry
 
 
-def _refund_send(refund: Refund, *, actor: object) -> Refund:
-    """Step 2 and 3: call the gateway outside any transaction, then record the outcome."""
+def _refund_send(refund: Refund, *, actor: object, opened: _Opened | None = None) -> Refund:
+    """Step 2 and 3: call the gateway outside any transaction, then record the outcome.
+
+    ``opened``: the rows as transaction 1 left them, so that transaction 2 reads nothing.
+    """
     request = PayoutRequest(
         key=refund.payout_key,
         method=refund.payout_method,
@@ -772,6 +922,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
             code=exc.code,
             message=exc.message,
             definite=False,
+            opened=opened,
         )
         if settled.status == RefundStatus.PAID:
             return settled
@@ -789,6 +940,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
             code="payout_error",
             message=str(exc)[:300],
             definite=False,
+            opened=opened,
         )
         raise PayoutUnavailable(
             "The payout provider failed; the refund is failed and can be re-sent safely.",
@@ -803,6 +955,7 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
         code=result.code,
         message=result.message,
         definite=True,
+        opened=opened,
     )
     if settled.status != RefundStatus.PAID:
         raise PayoutDeclined(
@@ -817,7 +970,6 @@ def _refund_send(refund: Refund, *, actor: object) -> Refund:
     return settled
 
 
-@transaction.atomic
 def _refund_settle(
     refund_id: int,
     *,
@@ -828,8 +980,168 @@ def _refund_settle(
     code: str = "",
     message: str = "",
     definite: bool,
+    opened: _Opened | None = None,
 ) -> Refund:
-    """Transaction 2: lock form then refund; pending -> paid (form refunded) or failed."""
+    """Transaction 2: pending -> paid (form refunded) or failed.
+
+    With the rows transaction 1 left in hand (``opened``), it writes them on condition
+    that they are unchanged since (``_refund_settle_held``): no read. Else, or when
+    something moved them meanwhile, it locks and re-reads them (``_refund_settle_locked``).
+    """
+    outcome = _Outcome(
+        actor=actor, paid=paid, reference=reference, code=code, message=message, definite=definite
+    )
+    if opened is not None and opened.form.pk == form_id and opened.refund.pk == refund_id:
+        settled = _refund_settle_held(opened, outcome)
+        if settled is not None:
+            return settled
+    return _refund_settle_locked(refund_id, form_id=form_id, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The payout gateway's answer, as transaction 2 records it."""
+
+    actor: object
+    paid: bool
+    reference: str = ""
+    code: str = ""
+    message: str = ""
+    definite: bool = False
+
+
+class _Moved(Exception):
+    """A row changed since transaction 1: roll back, settle on the locking path."""
+
+
+def _failed_payload(refund: Refund, outcome: _Outcome) -> dict[str, Any]:
+    return {
+        "payout_key": refund.payout_key,
+        "code": outcome.code,
+        "definite": outcome.definite,
+        "retryable": True,
+    }
+
+
+def _refund_settle_held(opened: _Opened, outcome: _Outcome) -> Refund | None:
+    """Transaction 2 without a read: conditional UPDATEs of the rows in hand, form first.
+
+    Each UPDATE takes its row's lock (form, then refund: the order of every other
+    writer) and changes the row only if it still holds what transaction 1 left: the
+    form its status and ledger head, the refund ``pending`` under the same payout key
+    with the same head. Every ledger append to either row writes the row's head
+    (``transition``), so an unchanged head means no entry was appended in between and
+    the entries built here chain on the true heads. None (nothing written) when a row
+    moved: the caller settles on the locking path.
+    """
+    refund, form = opened.refund, opened.form
+    if not form.ledger_seq or form.status != opened.form_status:
+        return None  # the form's row carries no head (an old row): read its chain
+    saved = _snapshot(refund), _snapshot(form)
+    try:
+        with transaction.atomic():
+            _settle_held_rows(opened, outcome)
+    except _Moved:
+        _restore(refund, saved[0])
+        _restore(form, saved[1])
+        return None
+    return refund
+
+
+_SNAPSHOT_FIELDS = (
+    "status",
+    "ledger_seq",
+    "ledger_hash",
+    "paid_at",
+    "payout_reference",
+    "failure_code",
+    "failure_message",
+    "failure_definite",
+    "updated_at",
+)
+
+
+def _snapshot(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _SNAPSHOT_FIELDS if hasattr(record, name)}
+
+
+def _restore(record: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(record, name, value)
+
+
+def _settle_held(refund: Refund, opened: _Opened, values: dict[str, Any]) -> None:
+    """UPDATE the refund on condition it is as transaction 1 left it; else _Moved."""
+    refund.updated_at = timezone.now()
+    changed = Refund.objects.filter(
+        pk=refund.pk,
+        status=RefundStatus.PENDING,
+        payout_key=refund.payout_key,
+        ledger_seq=opened.refund_row_seq,
+    ).update(
+        **values,
+        updated_at=refund.updated_at,
+        ledger_seq=refund.ledger_seq,
+        ledger_hash=refund.ledger_hash,
+    )
+    if not changed:
+        raise _Moved
+
+
+def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
+    refund, form = opened.refund, opened.form
+    if outcome.paid:
+        refund_entry, form_entry = _paid_entries(
+            refund, form=form, actor=outcome.actor, reference=outcome.reference
+        )
+        changed = RefundForm.objects.filter(
+            pk=form.pk, status=opened.form_status, ledger_seq=opened.form_seq
+        ).update(status=form.status, ledger_seq=form.ledger_seq, ledger_hash=form.ledger_hash)
+        if not changed:
+            raise _Moved
+        _settle_held(
+            refund,
+            opened,
+            {
+                "status": refund.status,
+                "paid_at": refund.paid_at,
+                "payout_reference": refund.payout_reference,
+                "failure_code": "",
+                "failure_message": "",
+                "failure_definite": False,
+            },
+        )
+        ledger_entries_save([refund_entry, form_entry])
+        events.publish("refund_paid", refund=refund)
+        return
+    REFUND_TRANSITIONS.check(refund.status, RefundStatus.FAILED)
+    refund.failure_code = outcome.code[:64]
+    refund.failure_message = outcome.message[:300]
+    refund.failure_definite = outcome.definite
+    entry = transition_prepare(
+        refund,
+        to=RefundStatus.FAILED,
+        actor=outcome.actor,
+        action="refund_failed",
+        from_status=RefundStatus.PENDING,
+        payload=_failed_payload(refund, outcome),
+    )
+    _settle_held(
+        refund,
+        opened,
+        {
+            "status": refund.status,
+            "failure_code": refund.failure_code,
+            "failure_message": refund.failure_message,
+            "failure_definite": refund.failure_definite,
+        },
+    )
+    ledger_entries_save([entry])
+
+
+@transaction.atomic
+def _refund_settle_locked(refund_id: int, *, form_id: int, outcome: _Outcome) -> Refund:
+    """Transaction 2, reading: lock form then refund; pending -> paid (form refunded) or failed."""
     form = RefundForm.objects.select_for_update().get(pk=form_id)
     refund = (
         ledger_head_annotate(Refund.objects.select_for_update(of=("self",)))
@@ -838,26 +1150,21 @@ def _refund_settle(
     )
     if refund.status != RefundStatus.PENDING:
         return refund  # settled meanwhile by a concurrent re-send: nothing to do
-    if paid:
-        _mark_paid(refund, form=form, actor=actor, reference=reference)
+    if outcome.paid:
+        _mark_paid(refund, form=form, actor=outcome.actor, reference=outcome.reference)
         return refund
-    refund.failure_code = code[:64]
-    refund.failure_message = message[:300]
-    refund.failure_definite = definite
+    refund.failure_code = outcome.code[:64]
+    refund.failure_message = outcome.message[:300]
+    refund.failure_definite = outcome.definite
     transition(
         refund,
         to=RefundStatus.FAILED,
         transitions=REFUND_TRANSITIONS,
         fields=["failure_code", "failure_message", "failure_definite", "updated_at"],
-        actor=actor,
+        actor=outcome.actor,
         action="refund_failed",
         from_status=RefundStatus.PENDING,
-        payload={
-            "payout_key": refund.payout_key,
-            "code": code,
-            "definite": definite,
-            "retryable": True,
-        },
+        payload=_failed_payload(refund, outcome),
     )
     return refund
 

@@ -41,11 +41,31 @@ def on_form_verified(*, verification: Verification, **_: Any) -> None:
 
 
 def on_refund_paid(*, refund: Refund, **_: Any) -> None:
+    from django.db.models import Exists, OuterRef
+
+    from travelers.models import PayoutPreChoice, PreChoiceStatus, TravelerPage
     from travelers.notices import notice_create
     from travelers.services import pre_choice_refund_settled
 
-    pre_choice_refund_settled(refund=refund)
-    notice_create(form=refund.form, kind=NoticeKind.REFUND_PAID)
+    # One read in the refund's transaction (which holds the form's lock): the phone page
+    # (the notice's address) and whether an open pre-choice is to be settled.
+    page = (
+        TravelerPage.objects.filter(form_id=refund.form_id)
+        .annotate(
+            open_pre_choice=Exists(
+                PayoutPreChoice.objects.filter(form_id=OuterRef("form_id")).exclude(
+                    status__in=[PreChoiceStatus.PAID, PreChoiceStatus.LAPSED]
+                )
+            )
+        )
+        .first()
+    )
+    if page is None or page.open_pre_choice:  # type: ignore[attr-defined]
+        pre_choice_refund_settled(refund=refund)  # (no page: a form from before pages)
+    if page is not None:
+        notice_create(form=refund.form, kind=NoticeKind.REFUND_PAID, page=page)
+    else:
+        notice_create(form=refund.form, kind=NoticeKind.REFUND_PAID)
 
 
 _GUARANTEE_NOTICES = {

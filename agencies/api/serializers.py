@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -75,6 +76,21 @@ class RateGroupSerializer(serializers.Serializer):
     net = serializers.CharField()
 
 
+# Fields that render a value the same whatever serializer holds them (stateless).
+_MONEY = serializers.DecimalField(max_digits=14, decimal_places=2)
+_RATE = RateField()
+_DATE = serializers.DateField()
+_DATETIME = serializers.DateTimeField()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
 class RefundSerializer(serializers.ModelSerializer[Refund]):
     """A refund as the agency sees it; the SPEC §4 answer plus the receipt's facts."""
 
@@ -126,6 +142,57 @@ class RefundSerializer(serializers.ModelSerializer[Refund]):
             "handed_over_by",
             "handed_over_at",
         ]
+
+    def to_representation(self, instance: Refund) -> dict[str, Any]:
+        """The fields above, written out: a reply, a list row or a replay costs no field
+        building (``tests/agencies/test_api.py`` holds it equal to DRF's own rendering)."""
+        refund = instance
+        form = refund.form
+        return {
+            "id": refund.pk,
+            "form": form.number,
+            "store": form.store.code,
+            "traveler_name": form.traveler_name,
+            "nationality": form.nationality,
+            "agency": refund.agency.code,
+            "agent": refund.agent.username,
+            "port": self.get_port(refund),
+            "status": str(refund.status),
+            "checks": [
+                {
+                    "code": _text(c["code"]),
+                    "passed": bool(c["passed"]),
+                    "detail": _text(c["detail"]),
+                }
+                for c in refund.checks
+            ],
+            "verified_total": _MONEY.to_representation(refund.verified_total),
+            "refundable_vat": _MONEY.to_representation(refund.refundable_vat),
+            "fee": _MONEY.to_representation(refund.fee),
+            "net_refund": _MONEY.to_representation(refund.net_refund),
+            "fee_rate": _RATE.to_representation(refund.fee_rate),
+            "groups": [
+                {
+                    "vat_rate": _RATE.to_representation(g["vat_rate"]),
+                    "refund_rate": _RATE.to_representation(g["refund_rate"]),
+                    "total": _text(g["total"]),
+                    "refundable": _text(g["refundable"]),
+                    "fee": _text(g["fee"]),
+                    "net": _text(g["net"]),
+                }
+                for g in refund.groups
+            ],
+            "payout_method": str(refund.payout_method),
+            "payout_account": refund.payout_account_masked,
+            "payout_reference": refund.payout_reference,
+            "failure_code": refund.failure_code,
+            "retryable": self.get_retryable(refund),
+            "refund_date": _DATE.to_representation(refund.refund_date),
+            "created_at": _DATETIME.to_representation(refund.created_at),
+            "paid_at": _when(refund.paid_at),
+            "handed_over_by": self.get_handed_over_by(refund),
+            "handed_over_at": _when(refund.handed_over_at),
+        }
 
     def get_port(self, refund: Refund) -> str:
         return refund.port.code if refund.port else ""

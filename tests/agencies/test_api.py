@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from rest_framework import serializers
+from rest_framework.utils.encoders import JSONEncoder
 
+from agencies.api.serializers import RefundSerializer
 from agencies.models import Refund, RefundAttempt, SandboxTransfer
 from core.models import IdempotencyRecord, LedgerEntry
-from tests.agencies.conftest import DOCUMENT, GOOD_CARD, verify
+from tests.agencies.conftest import DECLINED_CARD, DOCUMENT, GOOD_CARD, verify
 from tests.factories import AgencyFactory, PortFactory, line, make_form, staff_user
 
 URL = "/api/v1/refunds/"
@@ -192,3 +196,29 @@ def test_agents_see_only_their_own_agencys_refunds(demo, verified_form, api):
     assert api(demo.agent).get(f"{URL}{their_id}/").status_code == 404
     assert api(other_agent).get(f"{URL}{their_id}/").json()["form"] == theirs.number
     assert api(demo.agent).get(URL, {"status": "failed"}).json()["count"] == 0
+
+
+def test_the_refund_reply_is_drfs_own_rendering_of_its_fields(demo, verified_form, api):
+    """RefundSerializer writes its fields out by hand (no field building per reply): the
+    same JSON as DRF's generic rendering of the declared fields, whatever the state."""
+    client = api(demo.agent)
+    paid = client.post(URL, body(verified_form(line(unit_price="3600.00"))), format="json")
+    cash = client.post(
+        URL, body(verified_form(), payout_method="cash", payout_account=""), format="json"
+    )
+    handed = verified_form(line(unit_price="1234.56"), line(unit_price="99.99", vat_rate="0.09"))
+    handed_id = client.post(
+        URL, body(handed, payout_method="cash", payout_account=""), format="json"
+    ).json()["id"]
+    assert client.post(f"{URL}{handed_id}/handover/").status_code == 200
+    failed = verified_form()
+    assert client.post(URL, body(failed, payout_account=DECLINED_CARD), format="json").status_code
+    assert (paid.status_code, cash.status_code) == (201, 201)
+    refunds = list(Refund.objects.select_related("form__store", "agency", "agent", "port"))
+    assert {r.status for r in refunds} == {"paid", "awaiting_handover", "failed"}
+    for refund in refunds:
+        serializer = RefundSerializer(refund)
+        generic = serializers.ModelSerializer.to_representation(serializer, refund)
+        assert serializer.data == generic
+        assert json.dumps(serializer.data, cls=JSONEncoder) == json.dumps(generic, cls=JSONEncoder)
+    assert paid.json() == RefundSerializer(Refund.objects.get(pk=paid.json()["id"])).data

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agencies.exceptions import PayoutDeclined, PayoutUnavailable, RefundRetryRequired
@@ -19,9 +20,16 @@ from agencies.payouts import (
     SandboxPayoutGateway,
     payout_gateway,
 )
-from agencies.services import refund_pay, refund_retry, refunds_resend_stale
+from agencies.services import (
+    _Outcome,
+    _refund_settle_locked,
+    refund_pay,
+    refund_retry,
+    refunds_resend_stale,
+)
 from agencies.tasks import refunds_resend_stale_task
-from core.ledger import ledger_verify, record_history
+from core.ledger import ledger_append, ledger_verify, record_history
+from stores.models import RefundForm
 from tests.agencies.conftest import (
     DECLINED_CARD,
     DOCUMENT,
@@ -244,3 +252,64 @@ def test_sweep_leaves_a_declined_transfer_alone(demo, verified_form):
     Refund.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
     assert refunds_resend_stale() == 0
     assert SandboxTransfer.objects.get().calls == 1
+
+
+# --- Transaction 2 writes the rows transaction 1 left, unless they moved meanwhile -------
+
+
+class FormMovedGateway:
+    """Pays; meanwhile another writer appends to the form's ledger (its row head moves)."""
+
+    def transfer(self, request: PayoutRequest) -> PayoutResult:
+        with transaction.atomic():
+            form = RefundForm.objects.select_for_update().get(refunds__payout_key=request.key)
+            ledger_append(record=form, action="form_noted", actor="system", payload={})
+        return PayoutResult(succeeded=True, reference="MOVED-1")
+
+
+class SettledMeanwhileGateway:
+    """Pays; before its answer is recorded the system settled the transfer itself (as the
+    stale-transfer sweep does, on the locking path)."""
+
+    def transfer(self, request: PayoutRequest) -> PayoutResult:
+        refund = Refund.objects.get(payout_key=request.key)
+        outcome = _Outcome(actor="system", paid=True, reference="SWEPT-1")
+        _refund_settle_locked(refund.pk, form_id=refund.form_id, outcome=outcome)
+        return PayoutResult(succeeded=True, reference="SWEPT-1")
+
+
+def test_settle_rereads_the_rows_when_the_form_moved_after_transaction_one(
+    demo, verified_form, settings
+):
+    settings.PAYOUT_GATEWAY = "tests.agencies.test_payouts.FormMovedGateway"
+    form = verified_form()
+    refund = pay(form, demo, GOOD_CARD)
+    assert (refund.status, refund.payout_reference) == ("paid", "MOVED-1")
+    assert Refund.objects.get().status == "paid"
+    form.refresh_from_db()
+    assert form.status == "refunded"
+    # the refund's entry chains on the form's new head, not on the one read before
+    assert [e.action for e in record_history(form)][-2:] == ["form_noted", "form_refunded"]
+    assert [e.action for e in record_history(refund)] == ["refund_created", "refund_paid"]
+    assert ledger_verify().intact
+
+
+def test_settle_leaves_a_transfer_the_system_settled_meanwhile(demo, verified_form, settings):
+    settings.PAYOUT_GATEWAY = "tests.agencies.test_payouts.SettledMeanwhileGateway"
+    form = verified_form()
+    refund = pay(form, demo, GOOD_CARD)
+    # paid once, recorded once: the request's own answer changes nothing more
+    assert (refund.status, refund.payout_reference) == ("paid", "SWEPT-1")
+    assert [e.action for e in record_history(refund)] == ["refund_created", "refund_paid"]
+    form.refresh_from_db()
+    assert [e.action for e in record_history(form)].count("form_refunded") == 1
+    assert ledger_verify().intact
+
+
+def test_sandbox_replays_a_repeated_key_in_one_statement(db):
+    gateway = SandboxPayoutGateway()
+    gateway.transfer(order("k-1"))
+    with CaptureQueriesContext(connection) as captured:
+        again = gateway.transfer(order("k-1"))
+    assert again.succeeded
+    assert len(captured.captured_queries) == 1

@@ -26,7 +26,7 @@ from core.models import LedgerEntry
 from core.signing import make_form_qr
 from customs.models import Verification
 from stores.exceptions import FormNotFound
-from stores.models import RefundForm
+from stores.models import FormPresentation, RefundForm
 from stores.services import business_today
 from tests.agencies.conftest import DOCUMENT, GOOD_CARD, verify
 from tests.factories import line, make_form, traveler
@@ -294,6 +294,22 @@ def test_cash_over_the_20000_cap_is_refused_but_a_transfer_pays(demo, verified_f
     refund = pay(form, demo, payout_method="alipay", payout_account="13812345678")
     assert (refund.status, refund.net_refund) == ("paid", Decimal("22500.00"))
     assert refund.payout_account_masked == "138****5678"
+
+
+def test_a_refused_refund_still_records_the_forms_presentation(demo, verified_form):
+    # given a form the agent scans, then types (damaged QR), and the refund is refused
+    form = verified_form(line("腕表 Watch", unit_price="250000.00"))
+    with pytest.raises(CashLimitExceeded):
+        pay(form, demo, payout_method="cash", payout_account="")
+    with pytest.raises(CashLimitExceeded):
+        pay(form, demo, qr="", payout_method="cash", payout_account="")
+    # then the agency had it presented both times (the refused transaction rolled back)
+    assert list(
+        FormPresentation.objects.filter(form=form, agency=demo.agency, user=demo.agent)
+        .order_by("pk")
+        .values_list("how", flat=True)
+    ) == ["scan", "typed"]
+    assert list(RefundAttempt.objects.values_list("form_id", flat=True)) == [form.pk, form.pk]
 
 
 def test_cash_within_the_cap_pays_without_the_gateway(demo, verified_form):
