@@ -29,6 +29,7 @@ from core import rules
 from core.crypto import document_hash
 from core.models import StaffMembership, StaffRole
 from core.money import ZERO, money_str, rate_str
+from core.prepared import PreparedObjects
 from core.selectors import fee_rate_on, policies_all, prefetched_set
 from core.signing import ParsedQr
 from customs.models import Verification, VerificationChannel, VerificationLine
@@ -276,6 +277,31 @@ class _Joined(Aggregate):
         )
 
 
+def _invoice_numbers() -> Subquery:
+    return Subquery(
+        VatInvoice.objects.filter(form_id=OuterRef("pk"))
+        .order_by()
+        .values("form_id")
+        .annotate(numbers=_Joined("number"))
+        .values("numbers")
+    )
+
+
+# Built and compiled once per process (core.prepared): on the counter's hot path the
+# ORM's query building cost more than the statements themselves (issue 12).
+_COUNTER_FORM = PreparedObjects(
+    RefundForm,
+    lambda number: (
+        RefundForm.objects.select_for_update(of=("self",))
+        .annotate(invoice_numbers=_invoice_numbers())
+        .filter(number=number)
+    ),
+    "number",
+    related=("store", "verification", "verification__port"),
+    annotations=("invoice_numbers",),
+)
+
+
 def counter_form_lock(*, number: str) -> RefundForm | None:
     """The form locked for the counter's refund transaction, or None; one statement.
 
@@ -285,20 +311,8 @@ def counter_form_lock(*, number: str) -> RefundForm | None:
     (PostgreSQL, READ COMMITTED): what a concurrent writer may have added meanwhile is
     read after the lock (``counter_lines``).
     """
-    invoices = (
-        VatInvoice.objects.filter(form_id=OuterRef("pk"))
-        .order_by()
-        .values("form_id")
-        .annotate(numbers=_Joined("number"))
-        .values("numbers")
-    )
-    return (
-        RefundForm.objects.select_for_update(of=("self",))
-        .select_related("store", "verification", "verification__port")
-        .annotate(invoice_numbers=Subquery(invoices))
-        .filter(number=number)
-        .first()
-    )
+    found = _COUNTER_FORM.objects(number=number)
+    return found[0] if found else None
 
 
 def counter_verification(form: RefundForm) -> Verification | None:
@@ -348,6 +362,23 @@ def _verification_id() -> Subquery:
     return Subquery(Verification.objects.filter(form_id=OuterRef("form_id")).values("pk")[:1])
 
 
+_COUNTER_LINES = PreparedObjects(
+    RefundFormLine,
+    lambda number: (
+        RefundFormLine.objects.filter(form__number=number)
+        .annotate(
+            form_live_refund_id=_live_refund_id(),
+            form_prepayment_paid=_prepayment_paid(),
+            form_verification_id=_verification_id(),
+        )
+        .order_by("position")
+    ),
+    "number",
+    related=("verification_line",),
+    annotations=("form_live_refund_id", "form_prepayment_paid", "form_verification_id"),
+)
+
+
 def counter_lines(
     form: RefundForm, verification: Verification | None
 ) -> tuple[list[RefundFormLine], CounterFacts]:
@@ -355,16 +386,7 @@ def counter_lines(
     have changed (``CounterFacts``, on every line: read after the form's lock, in the same
     statement); the verification's lines (``verification.lines.all()``) are set from them.
     """
-    lines: list[RefundFormLine] = list(
-        RefundFormLine.objects.filter(form_id=form.pk)
-        .select_related("verification_line")
-        .annotate(
-            form_live_refund_id=_live_refund_id(),
-            form_prepayment_paid=_prepayment_paid(),
-            form_verification_id=_verification_id(),
-        )
-        .order_by("position")
-    )
+    lines: list[RefundFormLine] = _COUNTER_LINES.objects(number=form.number)
     if lines:
         first: Any = lines[0]
         facts = CounterFacts(

@@ -113,17 +113,25 @@ class PreparedObjects(PreparedValues):
     ) -> None:
         self.model = model
         self.columns = [f.attname for f in model._meta.concrete_fields]
-        self.related = [(name, model._meta.get_field(name).related_model) for name in related]
+        # ``related``: paths as select_related takes them ("store", "verification__port"):
+        # forward foreign keys and reverse one-to-ones, a path's parent listed before it.
+        self.related: list[tuple[tuple[str, ...], Any, Any]] = []
+        for path in related:
+            parts = tuple(path.split("__"))
+            owner: Any = model
+            for part in parts:
+                field = owner._meta.get_field(part)
+                owner = field.related_model
+            self.related.append((parts, field, owner))
         self.related_columns = [
-            [f.attname for f in other._meta.concrete_fields]  # type: ignore[union-attr]
-            for _, other in self.related
+            [f.attname for f in other._meta.concrete_fields] for _, _, other in self.related
         ]
         self.annotations = tuple(annotations)
         lookups = [
             *self.columns,
             *(
-                f"{name}__{column}"
-                for (name, _), columns in zip(self.related, self.related_columns, strict=True)
+                f"{'__'.join(parts)}__{column}"
+                for (parts, _, _), columns in zip(self.related, self.related_columns, strict=True)
                 for column in columns
             ),
             *self.annotations,
@@ -131,17 +139,30 @@ class PreparedObjects(PreparedValues):
         super().__init__(lambda **values: build(**values).values_list(*lookups), *names)
 
     def objects(self, using: str = "default", **values: Any) -> list[Any]:
-        """The instances for these values, related rows and annotations set on them."""
+        """The instances for these values, related rows and annotations set on them.
+
+        A reverse one-to-one with no row is cached as missing (its access raises
+        DoesNotExist without a query, as after ``select_related``)."""
         found = []
         width = len(self.columns)
         for row in self.rows(using, **values):
             instance = self.model.from_db(using, self.columns, row[:width])
+            owners: dict[tuple[str, ...], Any] = {(): instance}
             offset = width
-            for (name, other), columns in zip(self.related, self.related_columns, strict=True):
+            for (parts, field, other), columns in zip(
+                self.related, self.related_columns, strict=True
+            ):
                 part = row[offset : offset + len(columns)]
                 offset += len(columns)
+                owner = owners.get(parts[:-1])
+                if owner is None:
+                    continue
                 if any(v is not None for v in part):
-                    setattr(instance, name, other.from_db(using, columns, part))  # type: ignore[union-attr]
+                    related = other.from_db(using, columns, part)
+                    setattr(owner, parts[-1], related)
+                    owners[parts] = related
+                elif field.one_to_one and not field.concrete:
+                    field.set_cached_value(owner, None)
             for name in self.annotations:
                 setattr(instance, name, row[offset])
                 offset += 1
