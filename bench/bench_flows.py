@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import PYTHON, Postgres, free_port, machine  # noqa: E402
 
 GUNICORN = str(Path(PYTHON).parent / "gunicorn")
+SWEEP_SECTION = "## Guarantee sweep and ledger at 1 M rows"
 
 
 @dataclass
@@ -498,8 +499,13 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "",
         ]
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # bench_sweep's section of the same file (written by that bench) stays as it is.
+    current = out.read_text() if out.exists() else ""
+    if SWEEP_SECTION in current:
+        text = text.rstrip() + "\n\n\n" + current[current.index(SWEEP_SECTION) :]
+    out.write_text(text)
     print()
     print(text)
     plot(results, Path(args.out).with_name("results.png"))
