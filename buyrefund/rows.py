@@ -1,10 +1,11 @@
-"""One-row INSERT and UPDATE whose SQL is built once per process, for the prepayment's hot path.
+"""One-row UPDATE whose SQL is built once per process, for the prepayment's hot path.
 
 The prepayment request writes a handful of rows; through the ORM each statement is built
-and compiled again on every request, which is most of its Python cost. These helpers
-build the same statement once per model and column set and bind the values through each
+and compiled again on every request, which is most of its Python cost. ``row_update``
+builds the same statement once per model and column set and binds the values through each
 field's own ``get_db_prep_save``, so the database receives what the ORM would send. No
-model signals are sent (none is connected to the Buy & Refund models).
+model signals are sent (none is connected to the Buy & Refund models). Its INSERTs use
+``stores.sql.insert_row``, the same mechanism for inserts.
 """
 
 from __future__ import annotations
@@ -17,40 +18,6 @@ from django.db import connection, models
 
 def _quote(name: str | None) -> str:
     return connection.ops.quote_name(str(name))
-
-
-@functools.cache
-def _insert_sql(model: type[models.Model], skip_conflict: bool) -> tuple[str, tuple[Any, ...]]:
-    meta = model._meta
-    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
-    # Identifiers from the model's own metadata, quoted; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)})"  # noqa: S608
-        f" VALUES ({', '.join('%s' for _ in fields)})"
-        + (" ON CONFLICT DO NOTHING" if skip_conflict else "")
-        + f" RETURNING {_quote(meta.pk.column)}"
-    )
-    return sql, fields
-
-
-def row_insert(record: models.Model, *, skip_conflict: bool = False) -> bool:
-    """INSERT ``record`` (a new row) and set its primary key: one statement.
-
-    ``skip_conflict``: when a unique constraint already holds a row like it, write
-    nothing and return False (the check for an existing row costs nothing when there is
-    none).
-    """
-    sql, fields = _insert_sql(type(record), skip_conflict)
-    values = [f.get_db_prep_save(f.pre_save(record, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    record.pk = row[0]
-    record._state.adding = False
-    record._state.db = connection.alias
-    return True
 
 
 def _field(meta: Any, name: str) -> models.Field[Any, Any]:

@@ -47,7 +47,7 @@ from agencies.models import (
     PrepaymentStatus,
 )
 from agencies.services import payout_method_parse
-from buyrefund.rows import row_insert, row_update
+from buyrefund.rows import row_update
 from core import events, rules
 from core.api.idempotency import idempotency_bind
 from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateConflict
@@ -60,6 +60,7 @@ from customs.models import VerificationLine, VerificationResult
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound, FormNotVoidable, NotBuyAndRefundStore
 from stores.models import FORM_TRANSITIONS, FormStatus, RefundForm
+from stores.sql import insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -357,7 +358,7 @@ def _prepayment_open(
         payout_method=method,
         attempt=attempt[:100],
     )
-    if not row_insert(prepayment, skip_conflict=True):
+    if not insert_row(prepayment, skip_conflict=True):
         found = _existing(form, token=token, attempt=attempt)
         if found is None:  # a conflict on the uid alone (never seen: a random UUID)
             raise PrepaymentInProgress(f"Form {form.number} is being prepaid right now.")
@@ -374,7 +375,7 @@ def _prepayment_open(
         deadline=deadline,
         grace_until=add_working_days(deadline, GRACE_WORKING_DAYS),
     )
-    row_insert(guarantee)
+    insert_row(guarantee)
     ledger_append_many(
         [
             LedgerItem(
@@ -515,7 +516,7 @@ def _operation_record(
         lease_expires_at=_lease_end() if leased else None,
         attempts=1 if leased else 0,
     )
-    row_insert(operation)
+    insert_row(operation)
     return operation
 
 

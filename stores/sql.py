@@ -192,11 +192,36 @@ def insert_rows(objs: Sequence[Model]) -> None:
             obj._state.db = connection.alias
 
 
-def insert_row(obj: Model) -> None:
+def insert_row(obj: Model, *, skip_conflict: bool = False) -> bool:
     """INSERT one new row (``obj.save()`` of a new instance), as ``insert_rows``; a model
-    with save signal receivers is saved by the ORM, which sends them."""
+    with save signal receivers is saved by the ORM, which sends them.
+
+    ``skip_conflict``: when a unique constraint already holds a row like it, write nothing
+    and return False (``ON CONFLICT DO NOTHING``: the check for an existing row costs no
+    statement of its own).
+    """
     model = type(obj)
-    if pre_save.has_listeners(model) or post_save.has_listeners(model):
-        obj.save(force_insert=True)
-    else:
-        insert_rows([obj])
+    if not skip_conflict:
+        if pre_save.has_listeners(model) or post_save.has_listeners(model):
+            obj.save(force_insert=True)
+        else:
+            insert_rows([obj])
+        return True
+    connection = connections[router.db_for_write(model)]
+    inserter = _inserter(model, connection.alias)
+    params = []
+    for field, plain in zip(inserter.fields, inserter.plain, strict=True):
+        value = field.pre_save(obj, True)
+        if type(value) not in plain:
+            value = field.get_db_prep_save(value, connection)
+        params.append(value)
+    sql = inserter.start + inserter.row + " ON CONFLICT DO NOTHING" + inserter.returning
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
