@@ -18,7 +18,7 @@ from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatu
 from buyrefund.services import prepayment_handover, prepayment_pay, prepayment_return
 from core.api.errors import error_body
 from core.api.idempotency import Resolution, current_attempt, idempotent, register_resolver
-from core.api.permissions import IsClerk, request_membership
+from core.api.permissions import IsClerk, request_store
 from core.api.schema import error_response
 from core.api.serializers import StrictCharField, StrictSerializer
 from core.models import IdempotencyRecord
@@ -178,8 +178,7 @@ class PrepaymentView(APIView):
         data = PrepaymentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        store = request_membership(request).store
-        assert store is not None
+        store = request_store(request)
         prepayment = prepayment_pay(
             form_number=number,
             clerk=request.user,  # type: ignore[arg-type]
@@ -210,8 +209,7 @@ class PrepaymentReturnView(APIView):
     )
     @idempotent(resolve=prepayment_resolution)
     def post(self, request: Request, number: str) -> Response:
-        store = request_membership(request).store
-        assert store is not None
+        store = request_store(request)
         prepayment = prepayment_return(
             form_number=number,
             clerk=request.user,  # type: ignore[arg-type]
@@ -238,8 +236,7 @@ class PrepaymentHandoverView(APIView):
     )
     @idempotent
     def post(self, request: Request, number: str) -> Response:
-        store = request_membership(request).store
-        assert store is not None
+        store = request_store(request)
         prepayment = prepayment_handover(
             form_number=number,
             clerk=request.user,  # type: ignore[arg-type]

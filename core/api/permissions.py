@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from core.models import StaffMembership, StaffRole
+from core.models import StaffMembership, StaffRole, Store
 from core.selectors import membership_of
 
 
@@ -15,6 +15,13 @@ def request_membership(request: Any) -> StaffMembership:
     """The membership a role permission or page decorator put on the request."""
     membership: StaffMembership = request.membership
     return membership
+
+
+def request_store(request: Any) -> Store:
+    """The store of the clerk a role permission let through (a clerk always has one)."""
+    store = request_membership(request).store
+    assert store is not None
+    return store
 
 
 class _HasRole(BasePermission):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
-from core.api.permissions import IsAnalyst, IsClerk, IsStaff, request_membership
+from core.api.permissions import IsAnalyst, IsClerk, IsStaff, request_membership, request_store
 from core.api.schema import error_response
 from core.crypto import document_hash
 from stores.api.filters import FormFilter
@@ -90,10 +90,8 @@ class InvoiceCreateView(APIView):
     def post(self, request: Request) -> Response:
         serializer = InvoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = request_membership(request)
-        assert membership.store is not None
         invoice = invoice_issue(
-            store=membership.store,
+            store=request_store(request),
             clerk=request.user,  # type: ignore[arg-type]
             buyer_name=serializer.validated_data["buyer_name"],
             issued_on=serializer.validated_data.get("issued_on"),
@@ -198,10 +196,8 @@ class FormListCreateView(generics.ListAPIView[RefundForm]):
     def post(self, request: Request) -> Response:
         serializer = FormCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = request_membership(request)
-        assert membership.store is not None
         form = refund_form_issue(
-            store=membership.store,
+            store=request_store(request),
             clerk=request.user,  # type: ignore[arg-type]
             traveler=serializer.traveler_input(),
             invoice_numbers=serializer.validated_data["invoice_numbers"],
