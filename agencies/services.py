@@ -63,6 +63,7 @@ from agencies.models import (
     RefundStatus,
 )
 from agencies.payouts import PayoutError, PayoutRequest, payout_gateway
+from agencies.rows import update_if
 from agencies.selectors import (
     RefundAssessment,
     counter_form_lock,
@@ -77,7 +78,14 @@ from core.api.idempotency import idempotency_bind
 from core.crypto import document_hash, normalize_document_number
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
-from core.ledger import ledger_append, ledger_batch, ledger_entries_save, ledger_head_annotate
+from core.ledger import (
+    LedgerItem,
+    ledger_append,
+    ledger_batch,
+    ledger_entries_build,
+    ledger_entries_save,
+    ledger_head_annotate,
+)
 from core.models import LEDGER_HEAD_FIELDS, Agency, LedgerEntry, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
@@ -87,6 +95,7 @@ from customs.selectors import verification_for
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
 from stores.scopes import PresentationHow, form_matching_document, presentation_record
+from stores.sql import insert_row, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -538,7 +547,7 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 
 
 @transaction.atomic
-@ledger_batch()  # the refund's creation and (cash) its handover wait: one INSERT
+@ledger_batch()  # a re-opened refund's entries: one INSERT
 def _refund_open(
     *,
     number: str,
@@ -674,9 +683,9 @@ def _refund_open(
     if cash:
         REFUND_TRANSITIONS.check(RefundStatus.PENDING, RefundStatus.AWAITING_HANDOVER)
     refund.payout_key = f"refund-{refund.uid}-1"
-    refund.save(force_insert=True)
+    insert_row(refund)
     idempotency_bind(refund)
-    ledger_append(
+    created = LedgerItem(
         record=refund,
         created=True,
         action="refund_created",
@@ -699,6 +708,7 @@ def _refund_open(
             "manual": parsed is None,
         },
     )
+    entries = ledger_entries_build([created])
     if cash:
         entry = transition_prepare(
             refund,
@@ -708,7 +718,8 @@ def _refund_open(
             from_status=RefundStatus.PENDING,
             payload=_awaiting_handover_payload(refund),
         )
-        ledger_entries_save([entry])
+        entries.append(entry)
+    _entries_insert(entries)  # one INSERT: the creation and (cash) the handover wait
     opened.refund = refund
     return opened
 
@@ -1073,19 +1084,29 @@ def _restore(record: Any, values: dict[str, Any]) -> None:
 def _settle_held(refund: Refund, opened: _Opened, values: dict[str, Any]) -> None:
     """UPDATE the refund on condition it is as transaction 1 left it; else _Moved."""
     refund.updated_at = timezone.now()
-    changed = Refund.objects.filter(
-        pk=refund.pk,
-        status=RefundStatus.PENDING,
-        payout_key=refund.payout_key,
-        ledger_seq=opened.refund_row_seq,
-    ).update(
-        **values,
-        updated_at=refund.updated_at,
-        ledger_seq=refund.ledger_seq,
-        ledger_hash=refund.ledger_hash,
+    changed = update_if(
+        Refund,
+        refund.pk,
+        where={
+            "status": RefundStatus.PENDING,
+            "payout_key": refund.payout_key,
+            "ledger_seq": opened.refund_row_seq,
+        },
+        values={
+            **values,
+            "updated_at": refund.updated_at,
+            "ledger_seq": refund.ledger_seq,
+            "ledger_hash": refund.ledger_hash,
+        },
     )
     if not changed:
         raise _Moved
+
+
+def _entries_insert(entries: list[LedgerEntry]) -> None:
+    """The entries built on the heads of rows this transaction holds (or created), in one
+    INSERT compiled once (stores.sql), not in the caller's ``ledger_batch``."""
+    insert_rows(entries)
 
 
 def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
@@ -1094,9 +1115,16 @@ def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
         refund_entry, form_entry = _paid_entries(
             refund, form=form, actor=outcome.actor, reference=outcome.reference
         )
-        changed = RefundForm.objects.filter(
-            pk=form.pk, status=opened.form_status, ledger_seq=opened.form_seq
-        ).update(status=form.status, ledger_seq=form.ledger_seq, ledger_hash=form.ledger_hash)
+        changed = update_if(
+            RefundForm,
+            form.pk,
+            where={"status": opened.form_status, "ledger_seq": opened.form_seq},
+            values={
+                "status": form.status,
+                "ledger_seq": form.ledger_seq,
+                "ledger_hash": form.ledger_hash,
+            },
+        )
         if not changed:
             raise _Moved
         _settle_held(
@@ -1111,7 +1139,7 @@ def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
                 "failure_definite": False,
             },
         )
-        ledger_entries_save([refund_entry, form_entry])
+        _entries_insert([refund_entry, form_entry])
         events.publish("refund_paid", refund=refund)
         return
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.FAILED)
@@ -1136,7 +1164,7 @@ def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
             "failure_definite": refund.failure_definite,
         },
     )
-    ledger_entries_save([entry])
+    _entries_insert([entry])
 
 
 @transaction.atomic
