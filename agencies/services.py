@@ -638,19 +638,16 @@ def _refund_open(
             "After the agency fee nothing is left to refund.", extra=assessment.amounts()
         )
     _validate_payout(assessment, choice.method)
-    opened = _Opened(
-        refund=Refund(),
-        form=form,
-        form_status=form.status,
-        form_seq=form.ledger_seq,
-        refund_row_seq=0,
-    )
+    form_status, form_seq = form.status, form.ledger_seq
     if existing is not None:
-        opened.refund = _refund_reopen(
-            existing, choice=choice, agent=agent, agency=agency, form=form
+        reopened = _refund_reopen(existing, choice=choice, agent=agent, agency=agency, form=form)
+        return _Opened(
+            refund=reopened,
+            form=form,
+            form_status=form_status,
+            form_seq=form_seq,
+            refund_row_seq=reopened.ledger_seq,
         )
-        opened.refund_row_seq = opened.refund.ledger_seq
-        return opened
 
     computation = assessment.computation
     assert verification is not None
@@ -720,8 +717,9 @@ def _refund_open(
         )
         entries.append(entry)
     _entries_insert(entries)  # one INSERT: the creation and (cash) the handover wait
-    opened.refund = refund
-    return opened
+    return _Opened(
+        refund=refund, form=form, form_status=form_status, form_seq=form_seq, refund_row_seq=0
+    )
 
 
 def _document_matches(form: RefundForm, document_number: str) -> bool:
