@@ -20,8 +20,9 @@ closed loop of ``--clients`` keep-alive HTTP clients:
     baseline (after)    POST /bench/insert/
 
 For each: requests/s, p50, p99, SQL statements per request (median, from the
-``X-Bench-Statements`` header), and the ratio to the baseline (the mean of before and
-after). It writes ``bench/RESULTS.md`` (machine, load, table, resident size of the
+``X-Bench-Statements`` header), the ratio to the baseline (the mean of before and
+after), and the worker's median CPU time per request (``X-Bench-CPU-us``) with its
+ratio to the baseline's. It writes ``bench/RESULTS.md`` (machine, load, table, resident size of the
 gunicorn workers) and ``bench/results.png`` (throughput and latency per flow).
 """
 
@@ -62,6 +63,7 @@ class Flow:
     name: str
     latencies: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
+    cpu_us: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -78,6 +80,11 @@ class Flow:
     @property
     def median_statements(self) -> float:
         return statistics.median(self.statements) if self.statements else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """The gunicorn worker's median CPU time per request (Django's stack), in ms."""
+        return statistics.median(self.cpu_us) / 1000 if self.cpu_us else 0.0
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -98,7 +105,7 @@ class Client:
 
     def post(
         self, path: str, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, Any, int]:
+    ) -> tuple[int, Any, int, int]:
         data = json.dumps(body).encode()
         hdrs = {"Content-Type": "application/json", **headers}
         try:
@@ -111,11 +118,12 @@ class Client:
             response = self.conn.getresponse()
         raw = response.read()
         statements = int(response.getheader("X-Bench-Statements", "0") or 0)
+        cpu_us = int(response.getheader("X-Bench-CPU-us", "0") or 0)
         try:
             payload = json.loads(raw) if raw else None
         except ValueError:
             payload = raw[:200].decode(errors="replace")
-        return response.status, payload, statements
+        return response.status, payload, statements, cpu_us
 
 
 Job = tuple[str, dict[str, Any], dict[str, str]]
@@ -137,13 +145,14 @@ def run_flow(
         client = Client(port)
         for index, (path, body, headers) in mine:
             started = time.perf_counter()
-            status, payload, statements = client.post(path, body, headers)
+            status, payload, statements, cpu_us = client.post(path, body, headers)
             elapsed = time.perf_counter() - started
             with lock:
                 if 200 <= status < 300:
                     if timed:
                         flow.latencies.append(elapsed)
                         flow.statements.append(statements)
+                        flow.cpu_us.append(cpu_us)
                     if on_answer is not None:
                         on_answer(index, payload)
                 else:
@@ -178,7 +187,8 @@ def run_flow(
         print(f"  {name}: {len(flow.failures)} failed, first: {flow.failures[0]}")
     print(
         f"  {name:<18} {flow.rps:8.1f} req/s  p50 {flow.percentile(50):6.1f} ms  "
-        f"p99 {flow.percentile(99):6.1f} ms  {flow.median_statements:4.0f} statements"
+        f"p99 {flow.percentile(99):6.1f} ms  {flow.median_statements:4.0f} statements  "
+        f"CPU {flow.cpu_ms:5.2f} ms"
     )
     return flow
 
@@ -457,16 +467,20 @@ def comparison(results: list[Flow], baseline: float) -> list[str]:
 
 def write_results(results: list[Flow], rss: list[float], args: argparse.Namespace) -> None:
     baseline = statistics.mean([results[0].rps, results[-1].rps])
+    baseline_cpu = statistics.mean([results[0].cpu_ms, results[-1].cpu_ms])
     load = os.getloadavg()
     rows = [
-        "| flow | requests | requests/s | p50 | p99 | statements/request | ratio to baseline |",
-        "|---|---|---|---|---|---|---|",
+        "| flow | requests | requests/s | p50 | p99 | statements/request | ratio to baseline "
+        "| worker CPU/request | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for flow in results:
+        cpu_ratio = baseline_cpu / flow.cpu_ms if flow.cpu_ms else 0.0
         rows.append(
             f"| {flow.name} | {len(flow.latencies)} | {flow.rps:,.0f} "
             f"| {flow.percentile(50):.1f} ms | {flow.percentile(99):.1f} ms "
-            f"| {flow.median_statements:.0f} | {flow.rps / baseline:.2f}x |"
+            f"| {flow.median_statements:.0f} | {flow.rps / baseline:.2f}x "
+            f"| {flow.cpu_ms:.2f} ms | {cpu_ratio:.2f}x |"
         )
     failures = sum(len(f.failures) for f in results)
     text = "\n".join(
@@ -480,6 +494,10 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "(threads of one process, on the same machine); "
             "baseline = mean of the one-row insert before and after "
             f"({baseline:,.0f} requests/s). Failed requests: {failures}.",
+            "Worker CPU/request: the median CPU time a gunicorn worker spent in Django for one "
+            "request (thread CPU time, measured in the worker; the database server's time is "
+            "not in it). CPU ratio: the baseline's over the flow's, a figure that moves less "
+            "with the machine's load than requests/s.",
             "",
             *rows,
             "",

@@ -7,27 +7,38 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy
 from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+from core.prepared import PreparedObjects
 
 # DRF's own messages, translated by DRF's catalog: called through this name so that
 # makemessages does not extract them into ours (core has no catalog of its own).
 drf_message = gettext_lazy
 
 
+# Every authenticated API request runs this read: compiled once per process (core.prepared).
+TOKEN_WITH_MEMBERSHIP = PreparedObjects(
+    Token,
+    lambda key: Token.objects.filter(key=key),
+    "key",
+    related=(
+        "user",
+        "user__membership",
+        "user__membership__store",
+        "user__membership__port",
+        "user__membership__agency",
+    ),
+)
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token authentication; the membership every role check reads comes along."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        model: Any = self.get_model()
-        try:
-            token = model.objects.select_related(
-                "user",
-                "user__membership",
-                "user__membership__store",
-                "user__membership__port",
-                "user__membership__agency",
-            ).get(key=key)
-        except model.DoesNotExist:
-            raise exceptions.AuthenticationFailed(drf_message("Invalid token.")) from None
+        found = TOKEN_WITH_MEMBERSHIP.objects(key=key)
+        if not found:
+            raise exceptions.AuthenticationFailed(drf_message("Invalid token."))
+        token = found[0]
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(drf_message("User inactive or deleted."))
         return (token.user, token)
