@@ -78,24 +78,17 @@ from core.api.idempotency import idempotency_bind
 from core.crypto import document_hash, normalize_document_number
 from core.exceptions import ApplicationError, BadRequest
 from core.keys import fernet
-from core.ledger import (
-    LedgerItem,
-    ledger_append,
-    ledger_batch,
-    ledger_entries_build,
-    ledger_entries_save,
-    ledger_head_annotate,
-)
+from core.ledger import ledger_append, ledger_batch, ledger_entries_save, ledger_head_annotate
 from core.models import LEDGER_HEAD_FIELDS, Agency, LedgerEntry, Port
 from core.money import money_str
 from core.signing import MalformedQr, ParsedQr, parse_form_qr
+from core.sql import insert_row
 from core.transitions import transition, transition_prepare
 from customs.models import Verification
 from customs.selectors import verification_for
 from stores.exceptions import FormNotFound
 from stores.models import FORM_TRANSITIONS, DocumentType, FormStatus, RefundForm
 from stores.scopes import PresentationHow, form_matching_document, presentation_record
-from stores.sql import insert_row, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -547,7 +540,7 @@ def _validate_payout(assessment: RefundAssessment, method: str) -> None:
 
 
 @transaction.atomic
-@ledger_batch()  # a re-opened refund's entries: one INSERT
+@ledger_batch()  # the refund's creation and (cash) its handover wait: one INSERT
 def _refund_open(
     *,
     number: str,
@@ -682,7 +675,7 @@ def _refund_open(
     refund.payout_key = f"refund-{refund.uid}-1"
     insert_row(refund)
     idempotency_bind(refund)
-    created = LedgerItem(
+    ledger_append(
         record=refund,
         created=True,
         action="refund_created",
@@ -705,7 +698,6 @@ def _refund_open(
             "manual": parsed is None,
         },
     )
-    entries = ledger_entries_build([created])
     if cash:
         entry = transition_prepare(
             refund,
@@ -715,8 +707,7 @@ def _refund_open(
             from_status=RefundStatus.PENDING,
             payload=_awaiting_handover_payload(refund),
         )
-        entries.append(entry)
-    _entries_insert(entries)  # one INSERT: the creation and (cash) the handover wait
+        ledger_entries_save([entry])
     return _Opened(
         refund=refund, form=form, form_status=form_status, form_seq=form_seq, refund_row_seq=0
     )
@@ -1101,12 +1092,6 @@ def _settle_held(refund: Refund, opened: _Opened, values: dict[str, Any]) -> Non
         raise _Moved
 
 
-def _entries_insert(entries: list[LedgerEntry]) -> None:
-    """The entries built on the heads of rows this transaction holds (or created), in one
-    INSERT compiled once (stores.sql), not in the caller's ``ledger_batch``."""
-    insert_rows(entries)
-
-
 def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
     refund, form = opened.refund, opened.form
     if outcome.paid:
@@ -1137,7 +1122,7 @@ def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
                 "failure_definite": False,
             },
         )
-        _entries_insert([refund_entry, form_entry])
+        ledger_entries_save([refund_entry, form_entry])
         events.publish("refund_paid", refund=refund)
         return
     REFUND_TRANSITIONS.check(refund.status, RefundStatus.FAILED)
@@ -1162,7 +1147,7 @@ def _settle_held_rows(opened: _Opened, outcome: _Outcome) -> None:
             "failure_definite": refund.failure_definite,
         },
     )
-    _entries_insert([entry])
+    ledger_entries_save([entry])
 
 
 @transaction.atomic
