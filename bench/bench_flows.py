@@ -2,7 +2,7 @@
 
 One command (not part of the tests or CI):
 
-    .venv/bin/python bench/bench_flows.py [--forms 600] [--clients 8] [--workers 2]
+    .venv/bin/python bench/bench_flows.py [--forms 600] [--clients 8] [--workers 2] [--runs 1]
 
 It starts a throwaway PostgreSQL 15 (initdb in a temp dir, as scripts/test does),
 migrates and seeds it, starts gunicorn with ``--workers`` sync workers on the
@@ -222,7 +222,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--baseline", type=int, default=3000, help="baseline requests (each run)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="measure every flow this many times, back to back on the same server: the "
+        "tables show the first run, a repeatability table every run's ratios",
+    )
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     warmup = 16
 
     base = Path(tempfile.mkdtemp(prefix="refund-bench-flows-"))
@@ -273,9 +282,13 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         print(f"gunicorn, {args.workers} workers, on port {port}; {args.clients} clients\n")
-        results = measure(port, tokens, args, warmup)
+        runs = []
+        for number in range(1, args.runs + 1):
+            if args.runs > 1:
+                print(f"run {number} of {args.runs}")
+            runs.append(measure(port, tokens, args, warmup))
         rss = worker_rss_mib(gunicorn.pid)
-        write_results(results, rss, args)
+        write_results(runs, rss, args)
     finally:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
@@ -465,8 +478,55 @@ def comparison(results: list[Flow], baseline: float) -> list[str]:
     return rows
 
 
-def write_results(results: list[Flow], rss: list[float], args: argparse.Namespace) -> None:
-    baseline = statistics.mean([results[0].rps, results[-1].rps])
+def baseline_rps(results: list[Flow]) -> float:
+    """The run's baseline: the mean of the one-row insert before and after the flows."""
+    return statistics.mean([results[0].rps, results[-1].rps])
+
+
+def repeatability(runs: list[list[Flow]]) -> list[str]:
+    """Every run's ratio per flow, their median and in how many runs the target was met."""
+    if len(runs) < 2:
+        return []
+    numbers = range(1, len(runs) + 1)
+    rows = [
+        f"## Repeatability: {len(runs)} runs of the same code, back to back",
+        "",
+        "The tables above are run 1. The same server measured every flow again right after"
+        " it; the ratios move with the machine (the load generator's threads and the two"
+        " gunicorn workers share its cores).",
+        "",
+        "| flow | "
+        + " | ".join(f"run {n}" for n in numbers)
+        + " | median | CPU ratio, median | target | met in |",
+        "|---|" + "---|" * len(runs) + "---|---|---|---|",
+        "| one-row insert, requests/s (mean of before and after) | "
+        + " | ".join(f"{baseline_rps(run):,.0f}" for run in runs)
+        + f" | {statistics.median(baseline_rps(run) for run in runs):,.0f} |  |  |  |",
+    ]
+    for index, flow in enumerate(runs[0]):
+        target = TARGETS.get(flow.name)
+        if target is None:
+            continue
+        ratios = [run[index].rps / baseline_rps(run) for run in runs]
+        cpu = [
+            statistics.mean([run[0].cpu_ms, run[-1].cpu_ms]) / run[index].cpu_ms
+            for run in runs
+            if run[index].cpu_ms
+        ]
+        met = sum(ratio >= target for ratio in ratios)
+        rows.append(
+            f"| {flow.name} | "
+            + " | ".join(f"{ratio:.2f}x" for ratio in ratios)
+            + f" | {statistics.median(ratios):.2f}x"
+            + f" | {f'{statistics.median(cpu):.2f}x' if cpu else ''}"
+            + f" | ≥ {target:.2f}x | {met} of {len(runs)} |"
+        )
+    return [*rows, ""]
+
+
+def write_results(runs: list[list[Flow]], rss: list[float], args: argparse.Namespace) -> None:
+    results = runs[0]
+    baseline = baseline_rps(results)
     baseline_cpu = statistics.mean([results[0].cpu_ms, results[-1].cpu_ms])
     load = os.getloadavg()
     rows = [
@@ -515,6 +575,7 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "",
             "![throughput and latency per flow](results.png)",
             "",
+            *repeatability(runs),
         ]
     )
     out = Path(args.out)
