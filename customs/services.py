@@ -59,7 +59,6 @@ from customs.rules import departure_warnings, inspection_outcome, sample_draw
 from customs.selectors import (
     form_lines_in_order,
     form_locked_for_verification,
-    inspection_decided,
     risk_facts,
     risk_rules_for,
     stamp_body_of,
@@ -73,6 +72,7 @@ from stores.scopes import (
     forms_in_scope,
     presentation_record,
 )
+from stores.sql import insert_row, insert_rows
 
 # A mailbox is emptied and processed later: its forms may carry a departure up to this old.
 MAILBOX_MAX_AGE_DAYS = 30
@@ -250,7 +250,7 @@ def _decide_locked(
         draw=sample_draw(policy.seed, form.number),
         rules=rules,
     )
-    decision = InspectionDecision.objects.create(
+    decision = InspectionDecision(
         form=form,
         port=port,
         selected=outcome.selected,
@@ -262,6 +262,10 @@ def _decide_locked(
         sample_rate=policy.sample_rate,
         decided_at=timezone.now(),
     )
+    if not insert_row(decision, skip_conflict=True):
+        # Decided by a request that held the form's lock while this one waited for it (the
+        # read that came with the lock could not see its decision): that decision stands.
+        return InspectionDecision.objects.select_related("port", "rule").get(form=form)
     ledger_append(
         record=decision,
         created=True,
@@ -457,7 +461,7 @@ def _verify(
 
     lines = form_lines_in_order(number=form.number)
     final = _presented(form, lines, quantities)
-    decision = inspection_decided(number=form.number)
+    decision = getattr(form, "inspection_decision", None)  # read with the lock
     if decision is None:
         decision = _decide_locked(form=form, port=port, lines=lines)
     if channel == VerificationChannel.KIOSK and decision.selected:
@@ -520,19 +524,17 @@ def _verify(
         stamp_signature=stamp_sign(port.code, message),
         stamp_key_id=port_key_id,
     )
-    prefetched_set(
-        verification,
-        "lines",
-        VerificationLine.objects.bulk_create(
-            VerificationLine(
-                verification=verification,
-                form_line=line,
-                quantity_presented=final[line.pk],
-                verified_total=line_totals[line.pk],
-            )
-            for line in lines
-        ),
-    )
+    verification_lines = [
+        VerificationLine(
+            verification=verification,
+            form_line=line,
+            quantity_presented=final[line.pk],
+            verified_total=line_totals[line.pk],
+        )
+        for line in lines
+    ]
+    insert_rows(verification_lines)
+    prefetched_set(verification, "lines", verification_lines)
     form.inspection_decision = decision  # the reply reads it from here
     transition(
         form,
