@@ -29,6 +29,7 @@ from django.utils import timezone
 from core import merkle
 from core.models import LedgerEntry, LedgerHead, LedgerSeal, LedgerSealItem, NumberSequence
 from core.signing import canonical_json, sha256_hex, sign, verify
+from core.sql import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +177,9 @@ def ledger_batch() -> Iterator[None]:
 
 
 def _insert(entries: Sequence[LedgerEntry]) -> None:
-    if len(entries) == 1:
-        entries[0].save()
-    elif entries:
-        LedgerEntry.objects.bulk_create(entries)
+    # One INSERT built once per process (core.sql), not a compiled save()/bulk_create():
+    # entries are only ever new rows, and no signal listens to them.
+    insert_rows(entries)
 
 
 def ledger_entries_save(entries: Sequence[LedgerEntry]) -> None:
