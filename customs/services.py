@@ -27,6 +27,7 @@ from core.refcache import reference_cache_forget, reference_cached
 from core.selectors import prefetched_set
 from core.sequences import sequence_next
 from core.signing import FORM_NUMBER_LENGTH, MalformedQr, parse_form_qr
+from core.sql import insert_row, insert_rows
 from core.transitions import transition
 from customs.exceptions import (
     AlreadyVerified,
@@ -72,7 +73,6 @@ from stores.scopes import (
     forms_in_scope,
     presentation_record,
 )
-from stores.sql import insert_row, insert_rows
 
 # A mailbox is emptied and processed later: its forms may carry a departure up to this old.
 MAILBOX_MAX_AGE_DAYS = 30
