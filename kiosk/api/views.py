@@ -56,24 +56,6 @@ class LookupView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [KioskRateThrottle]
 
-    @extend_schema(
-        request=KioskLookupIn,
-        responses={
-            200: KioskLookupReplyOut,
-            400: error_response(
-                "invalid: a field is empty or malformed (extra.fields: the message per field in"
-                " the requested language; extra.codes: form_empty, form_malformed, form_check,"
-                " qr_incomplete, document_empty, document_malformed). Also a body that is not"
-                " JSON."
-            ),
-            404: error_response("No form matches (the same answer for any mismatch)."),
-            429: error_response(
-                "throttled: too many lookups from this address; form_locked: five wrong"
-                " document numbers for this form, kiosk lookups of it wait 15 minutes."
-            ),
-        },
-        auth=[],
-    )
     def check_throttles(self, request: Request) -> None:
         # A lookup is throttled first thing in ``post``, where the throttle's cache read
         # brings the form's lock along (one read); any other method here as DRF does.
@@ -95,6 +77,24 @@ class LookupView(APIView):
             self.throttled(request, max((w for w in waits if w is not None), default=None))  # type: ignore[arg-type]
         return found
 
+    @extend_schema(
+        request=KioskLookupIn,
+        responses={
+            200: KioskLookupReplyOut,
+            400: error_response(
+                "invalid: a field is empty or malformed (extra.fields: the message per field in"
+                " the requested language; extra.codes: form_empty, form_malformed, form_check,"
+                " qr_incomplete, document_empty, document_malformed). Also a body that is not"
+                " JSON."
+            ),
+            404: error_response("No form matches (the same answer for any mismatch)."),
+            429: error_response(
+                "throttled: too many lookups from this address; form_locked: five wrong"
+                " document numbers for this form, kiosk lookups of it wait 15 minutes."
+            ),
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         try:
             body = request.data
