@@ -14,7 +14,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from core import events
@@ -392,6 +394,18 @@ def _presented(
     return {line.pk: presented.get(line.pk, line.quantity) for line in lines}
 
 
+def _insert_saved(obj: Model) -> None:
+    """``obj.save()`` of a new row through core.sql's once-built INSERT, the model's save
+    signals sent as ``save()`` sends them (buyrefund listens to a verification's)."""
+    model = type(obj)
+    using = router.db_for_write(model, instance=obj)
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    insert_rows([obj])
+    post_save.send(
+        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
+    )
+
+
 @transaction.atomic
 @ledger_batch()  # the decision's and the form's entries: one INSERT
 def _verify(
@@ -503,7 +517,7 @@ def _verify(
             lines=[(line.pk, final[line.pk]) for line in lines],
         )
     )
-    verification = Verification.objects.create(
+    verification = Verification(
         form=form,
         port=port,
         officer=officer,
@@ -524,6 +538,7 @@ def _verify(
         stamp_signature=stamp_sign(port.code, message),
         stamp_key_id=port_key_id,
     )
+    _insert_saved(verification)
     verification_lines = [
         VerificationLine(
             verification=verification,
