@@ -265,7 +265,19 @@ _FORM_LOCKED = PreparedObjects(
         number=number
     ),
     "number",
-    related=("store",),
+    # The one-to-ones the verification uses come with the locked row: the phone page (the
+    # verified notice's address) and the inspection decision with its port and rule. A
+    # decision is made once under this lock and never changes; one made by a request that
+    # held the lock while this one waited is not seen here (PostgreSQL returns the joined
+    # rows as they were when the statement started), which the decision's insert resolves
+    # (``customs.services._decide_locked``: its unique form lets the first one stand).
+    related=(
+        "store",
+        "traveler_page",
+        "inspection_decision",
+        "inspection_decision__port",
+        "inspection_decision__rule",
+    ),
     annotations=("ledger_chain_seq", "ledger_chain_hash"),
 )
 _FORM_LINES = PreparedObjects(
@@ -273,16 +285,14 @@ _FORM_LINES = PreparedObjects(
     lambda number: RefundFormLine.objects.filter(form__number=number).order_by("position"),
     "number",
 )
-_FORM_DECISION = PreparedObjects(
-    InspectionDecision,
-    lambda number: InspectionDecision.objects.filter(form__number=number),
-    "number",
-)
 
 
 def form_locked_for_verification(*, number: str) -> RefundForm | None:
     """``stores.selectors.form_lock``'s row lock and columns (with its store and ledger
-    head), prepared: the form row locked for update in the caller's transaction, or None."""
+    head), prepared: the form row locked for update in the caller's transaction, or None.
+
+    With it come the form's phone page and inspection decision (``form.inspection_decision``
+    raises ``DoesNotExist`` without a query when there is none: see ``_FORM_LOCKED``)."""
     found = _FORM_LOCKED.objects(number=number)
     return found[0] if found else None
 
@@ -290,9 +300,3 @@ def form_locked_for_verification(*, number: str) -> RefundForm | None:
 def form_lines_in_order(*, number: str) -> list[RefundFormLine]:
     """The form's lines by position (prepared)."""
     return _FORM_LINES.objects(number=number)  # type: ignore[no-any-return]
-
-
-def inspection_decided(*, number: str) -> InspectionDecision | None:
-    """The form's inspection decision, or None if not decided yet (prepared)."""
-    found = _FORM_DECISION.objects(number=number)
-    return found[0] if found else None

@@ -14,7 +14,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from core import events
@@ -27,6 +29,7 @@ from core.refcache import reference_cache_forget, reference_cached
 from core.selectors import prefetched_set
 from core.sequences import sequence_next
 from core.signing import FORM_NUMBER_LENGTH, MalformedQr, parse_form_qr
+from core.sql import insert_row, insert_rows
 from core.transitions import transition
 from customs.exceptions import (
     AlreadyVerified,
@@ -59,7 +62,6 @@ from customs.rules import departure_warnings, inspection_outcome, sample_draw
 from customs.selectors import (
     form_lines_in_order,
     form_locked_for_verification,
-    inspection_decided,
     risk_facts,
     risk_rules_for,
     stamp_body_of,
@@ -250,7 +252,7 @@ def _decide_locked(
         draw=sample_draw(policy.seed, form.number),
         rules=rules,
     )
-    decision = InspectionDecision.objects.create(
+    decision = InspectionDecision(
         form=form,
         port=port,
         selected=outcome.selected,
@@ -262,6 +264,10 @@ def _decide_locked(
         sample_rate=policy.sample_rate,
         decided_at=timezone.now(),
     )
+    if not insert_row(decision, skip_conflict=True):
+        # Decided by a request that held the form's lock while this one waited for it (the
+        # read that came with the lock could not see its decision): that decision stands.
+        return InspectionDecision.objects.select_related("port", "rule").get(form=form)
     ledger_append(
         record=decision,
         created=True,
@@ -388,6 +394,18 @@ def _presented(
     return {line.pk: presented.get(line.pk, line.quantity) for line in lines}
 
 
+def _insert_saved(obj: Model) -> None:
+    """``obj.save()`` of a new row through core.sql's once-built INSERT, the model's save
+    signals sent as ``save()`` sends them (buyrefund listens to a verification's)."""
+    model = type(obj)
+    using = router.db_for_write(model, instance=obj)
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    insert_rows([obj])
+    post_save.send(
+        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
+    )
+
+
 @transaction.atomic
 @ledger_batch()  # the decision's and the form's entries: one INSERT
 def _verify(
@@ -457,7 +475,7 @@ def _verify(
 
     lines = form_lines_in_order(number=form.number)
     final = _presented(form, lines, quantities)
-    decision = inspection_decided(number=form.number)
+    decision = getattr(form, "inspection_decision", None)  # read with the lock
     if decision is None:
         decision = _decide_locked(form=form, port=port, lines=lines)
     if channel == VerificationChannel.KIOSK and decision.selected:
@@ -499,7 +517,7 @@ def _verify(
             lines=[(line.pk, final[line.pk]) for line in lines],
         )
     )
-    verification = Verification.objects.create(
+    verification = Verification(
         form=form,
         port=port,
         officer=officer,
@@ -520,19 +538,18 @@ def _verify(
         stamp_signature=stamp_sign(port.code, message),
         stamp_key_id=port_key_id,
     )
-    prefetched_set(
-        verification,
-        "lines",
-        VerificationLine.objects.bulk_create(
-            VerificationLine(
-                verification=verification,
-                form_line=line,
-                quantity_presented=final[line.pk],
-                verified_total=line_totals[line.pk],
-            )
-            for line in lines
-        ),
-    )
+    _insert_saved(verification)
+    verification_lines = [
+        VerificationLine(
+            verification=verification,
+            form_line=line,
+            quantity_presented=final[line.pk],
+            verified_total=line_totals[line.pk],
+        )
+        for line in lines
+    ]
+    insert_rows(verification_lines)
+    prefetched_set(verification, "lines", verification_lines)
     form.inspection_decision = decision  # the reply reads it from here
     transition(
         form,

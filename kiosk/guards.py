@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -46,6 +46,24 @@ class KioskRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+    def allow_request_reading(
+        self, request: Any, view: Any, also: Sequence[str]
+    ) -> tuple[bool, dict[str, Any]]:
+        """``allow_request`` (DRF's sliding window, unchanged), its history read in one
+        cache read with the keys ``also`` (the form's lock, which the lookup reads next):
+        whether the request may go on, and what the cache holds of ``also``."""
+        if self.rate is None:
+            return True, dict(cache.get_many(list(also))) if also else {}
+        self.key = self.get_cache_key(request, view)
+        found = dict(self.cache.get_many([self.key, *also]))
+        self.history = found.pop(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:  # type: ignore[attr-defined]
+            self.history.pop()
+        if len(self.history) >= self.num_requests:  # type: ignore[attr-defined]
+            return self.throttle_failure(), found
+        return self.throttle_success(), found
 
 
 def _fail_key(number: str) -> str:
@@ -106,23 +124,34 @@ def form_lock_success(*, number: str) -> None:
     cache.delete(_fail_key(number))
 
 
+def form_lock_keys(number: str) -> list[str]:
+    """The cache keys ``form_guarded`` reads for the form (to read them with others)."""
+    return [_lock_key(number), _fail_key(number)]
+
+
 def form_guarded(
     *,
     number: str | None,
     attempt: Callable[[], T],
     miss: type[Exception],
     client: str = "unknown",
+    seen: Mapping[str, Any] | None = None,
 ) -> T:
     """Run one lookup of a form by its document number under the form's lock.
 
     ``attempt`` raises ``miss`` for a wrong document (or unknown form); that is counted
     and re-raised. Raises ``FormLocked`` while the form is locked. Used by the kiosk lookup
     and by every other anonymous endpoint that proves possession with the document number.
-    ``client`` (``core.net.client_ip``) goes, hashed, into the lock record.
+    ``client`` (``core.net.client_ip``) goes, hashed, into the lock record. ``seen``: what
+    the cache held of the form's ``form_lock_keys`` when the caller read them (with its
+    throttle's history), else they are read here.
     """
     # The lock and the failure count in one read: a lookup without earlier typos (the
     # usual one) then has nothing to forget.
-    seen = cache.get_many([_lock_key(number), _fail_key(number)]) if number is not None else {}
+    if number is None:
+        seen = {}
+    elif seen is None:
+        seen = cache.get_many(form_lock_keys(number))
     if number is not None and seen.get(_lock_key(number)):
         raise _locked()
     try:

@@ -160,6 +160,17 @@ def form_number_from_input(value: Any) -> str | None:
     return typed if is_valid_form_number(typed) else None
 
 
+def form_number_named(value: Any) -> str | None:
+    """The form number the input names, a QR's signature not checked yet: only to read the
+    form's lock ahead (the lookup itself goes by ``form_number_from_input``)."""
+    if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH:
+        return None
+    typed = "".join(value.split()).upper()
+    if len(typed) == QR_LENGTH and typed.startswith(QR_PREFIX):
+        typed = typed[len(QR_PREFIX) : len(QR_PREFIX) + FORM_NUMBER_LENGTH]
+    return typed if is_valid_form_number(typed) else None
+
+
 def _document_ok(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > MAX_INPUT_LENGTH or not value.strip():
         return None

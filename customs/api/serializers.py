@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_date
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import RateField, SaneDateField, StrictSerializer
+from core.api.serializers import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    RateField,
+    SaneDateField,
+    StrictSerializer,
+)
 from core.money import ZERO, money_str
 from core.numbering import is_valid_form_number
 from customs.models import InspectionDecision, MailboxBatch, MailboxBatchItem, Verification
@@ -57,6 +64,70 @@ class VerificationIn(PresentedIn):
         if len(ids) != len(set(ids)):
             raise serializers.ValidationError("A line is listed twice.")
         return value
+
+
+# ``VerificationIn`` by hand for the usual body (issue 12: building the serializer's fields
+# costs the request more than reading four strings). Only text that DRF would give back
+# as it is (ASCII, printable, no surrounding blanks, within its length) and an exact bool
+# are taken here; anything else (lines, a value DRF would coerce or trim, any error) is
+# left to the serializer, so replies and errors stay the serializer's own.
+_BY_HAND_KEYS = frozenset({"form", "qr", "document_number", "departure_date", "flight"})
+_TEXT_LIMITS = {"qr": 200, "document_number": 40, "flight": 16}
+
+
+def _plain_text(value: Any, limit: int) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= limit
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
+def _verification_in_by_hand(data: Any) -> dict[str, Any] | None:
+    # A JSON object only (a form-encoded QueryDict reads booleans the HTML way in DRF).
+    if type(data) is not dict or not data.keys() <= _BY_HAND_KEYS | {"traveler_matches"}:
+        return None
+    form, qr, day = data.get("form"), data.get("qr"), data.get("departure_date")
+    if not (
+        isinstance(form, str)
+        and len(form) == 16
+        and form.isascii()
+        and form.isdigit()
+        and is_valid_form_number(form)
+        and isinstance(qr, str)
+        and qr  # without a QR, the document number's rules: the serializer's
+        and all(
+            _plain_text(data[name], limit) for name, limit in _TEXT_LIMITS.items() if name in data
+        )
+        and isinstance(day, str)
+        and isinstance(data.get("traveler_matches", True), bool)
+    ):
+        return None
+    try:
+        departure_date = parse_date(day)
+    except ValueError:
+        return None
+    if departure_date is None or not EARLIEST_DATE <= departure_date <= LATEST_DATE:
+        return None
+    values: dict[str, Any] = {"form": form, "qr": qr}
+    if "document_number" in data:
+        values["document_number"] = data["document_number"]
+    values["departure_date"] = departure_date
+    values["flight"] = data.get("flight", "")
+    values["traveler_matches"] = data.get("traveler_matches", True)
+    return values
+
+
+def verification_in(data: Any) -> dict[str, Any]:
+    """``VerificationIn(data=data)``'s validated data; raises its ``ValidationError``."""
+    values = _verification_in_by_hand(data)
+    if values is not None:
+        return values
+    serializer = VerificationIn(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class BatchOpenIn(StrictSerializer):

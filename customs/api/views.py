@@ -34,6 +34,7 @@ from customs.api.serializers import (
     VerificationIn,
     VerificationListOut,
     VerificationOut,
+    verification_in,
     verification_out,
 )
 from customs.exceptions import QrRefused
@@ -119,9 +120,7 @@ class VerificationsView(OfficerMixin, generics.ListAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = VerificationIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        values: dict[str, Any] = data.validated_data
+        values = verification_in(request.data)
         lines = values.get("lines")
         verification = verification_create(
             port=self.port(request),

@@ -24,11 +24,12 @@ from kiosk.api.serializers import (
     KioskLookupReplyOut,
 )
 from kiosk.auth import DeviceAuthentication, IsKioskDevice
-from kiosk.guards import KioskRateThrottle, form_guarded
+from kiosk.guards import KioskRateThrottle, form_guarded, form_lock_keys
 from kiosk.i18n import language_of, text
 from kiosk.selectors import (
     KioskNotFound,
     form_number_from_input,
+    form_number_named,
     kiosk_lookup,
     lookup_field_errors,
 )
@@ -55,6 +56,27 @@ class LookupView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [KioskRateThrottle]
 
+    def check_throttles(self, request: Request) -> None:
+        # A lookup is throttled first thing in ``post``, where the throttle's cache read
+        # brings the form's lock along (one read); any other method here as DRF does.
+        if request.method != "POST":
+            super().check_throttles(request)
+
+    def _throttle(self, request: Request, also: list[str]) -> dict[str, Any]:
+        """The kiosk throttle (429 ``throttled``), its read with the cache keys ``also``."""
+        found: dict[str, Any] = {}
+        waits = []
+        for throttle in self.get_throttles():
+            if isinstance(throttle, KioskRateThrottle):
+                allowed, found = throttle.allow_request_reading(request, self, also)
+            else:
+                allowed = throttle.allow_request(request, self)
+            if not allowed:
+                waits.append(throttle.wait())
+        if waits:
+            self.throttled(request, max((w for w in waits if w is not None), default=None))  # type: ignore[arg-type]
+        return found
+
     @extend_schema(
         request=KioskLookupIn,
         responses={
@@ -74,24 +96,34 @@ class LookupView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        try:
+            body = request.data
+        except Exception:
+            self._throttle(request, [])  # counted, and 429 before a bad body's 400, as ever
+            raise
         # Fields are read by hand rather than validated by KioskLookupIn: what is wrong with
         # the characters typed is said per field (it tells nothing about stored forms);
         # anything well-formed that does not match answers exactly like an unknown form.
-        data = request.data if isinstance(request.data, dict) else {}
+        data = body if isinstance(body, dict) else {}
+        named = form_number_named(data.get("form"))
+        seen = self._throttle(request, form_lock_keys(named) if named else [])
         lang = language_of(_str(data.get("lang")) or request.query_params.get("lang"))
         errors = lookup_field_errors(
             form=data.get("form"), document_number=data.get("document_number")
         )
         if errors:
             return Response(field_errors_body(errors, lang), status=400, headers=NO_STORE)
+        number = form_number_from_input(data.get("form"))
         try:
             result = form_guarded(
-                number=form_number_from_input(data.get("form")),
+                number=number,
                 attempt=lambda: kiosk_lookup(
                     form=data.get("form"), document_number=data.get("document_number"), lang=lang
                 ),
                 miss=KioskNotFound,
                 client=client_ip(request),
+                # the form's lock as read with the throttle, when it is this form's
+                seen=seen if number is not None and number == named else None,
             )
         except KioskNotFound:
             return Response(dict(NOT_FOUND_BODY), status=404, headers=NO_STORE)

@@ -150,6 +150,11 @@ def test_verification(demo, api):
         assert reply.status_code == 201, reply.json()
         counts[count] = n
     assert_flow("verification", counts)
+    # token; the form locked with its store, ledger head, phone page and inspection
+    # decision; its lines; the decision; the presentation; the verification, its lines;
+    # the guarantee's sweep date (buyrefund); the form; the ledger entries (a traveler who
+    # left an address: the verified notice too).
+    assert counts[50] <= 10, counts
 
 
 @pytest.mark.parametrize("method", ["cash", "bank_card"])
@@ -249,6 +254,9 @@ def test_kiosk_lookup(demo, api):
             assert reply.json()["status"] == state
             counts[state][count] = n
         assert_flow(f"kiosk lookup {state}", counts[state])
+        # the throttle's history with the form's lock (one cache read), Django's count and
+        # the history's upsert; the trip's forms, their entries (and verified goods)
+        assert counts[state][50] <= (6 if state == "verified" else 5), counts
     # A trip of several forms (same document, same entry) costs what one form costs.
     trip = [
         make_form(demo.store_sh, demo.clerk, *lines_of(2), who=traveler(document_number="KTRIP001"))

@@ -106,3 +106,55 @@ def test_two_officers_scanning_into_one_batch(pg, demo):
     assert all(isinstance(r, MailboxBatchItem) for r in results), results
     positions = sorted(MailboxBatchItem.objects.values_list("position", flat=True))
     assert positions == [1, 2, 3, 4]
+
+
+@pytest.mark.postgres
+def test_verification_waiting_while_a_scan_decides_the_inspection(pg, demo):
+    """The verification's locked read brings the form's decision along; one made by a scan
+    that held the lock while the verification waited is not in that read. The decision's
+    insert finds it instead: one decision, one ledger entry, and the verification uses it."""
+    from django.db import transaction
+
+    from core.models import LedgerEntry
+    from customs.models import InspectionDecision
+    from customs.selectors import verification_reply
+    from customs.services import _decide_locked
+    from stores.models import RefundForm
+
+    form = make_form(demo.store_sh, demo.clerk, line(quantity="2"), line(item="Tea"))
+    locked = threading.Event()
+
+    def scan() -> Any:
+        with transaction.atomic():
+            row = RefundForm.objects.select_for_update().select_related("store").get(pk=form.pk)
+            locked.set()
+            for _ in range(200):  # until the verification waits for the row lock
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                threading.Event().wait(0.02)
+            return _decide_locked(
+                form=row, port=demo.port, lines=list(row.lines.order_by("position"))
+            )
+
+    def verify() -> Any:
+        locked.wait(5)
+        return verification_create(
+            port=demo.port,
+            officer=demo.officer,
+            form_number=form.number,
+            qr=form.qr_payload,
+            departure_date=timezone.localdate(),
+        )
+
+    decided, verification = run_together(scan, verify)
+    assert isinstance(decided, InspectionDecision), decided
+    assert isinstance(verification, Verification), verification
+    assert InspectionDecision.objects.filter(form=form).count() == 1
+    assert LedgerEntry.objects.filter(action="inspection_decided").count() == 1
+    reply = verification_reply(verification)
+    assert reply.form.inspection_decision.pk == decided.pk

@@ -233,3 +233,40 @@ def test_lookup_reads_a_fixed_number_of_rows(issued: Any, lookup: Any, demo: Any
         if "refund_cache" not in q["sql"] and "SAVEPOINT" not in q["sql"]
     ]
     assert len(reads) <= 11  # one more: the trip (same document, same last entry)
+
+
+def _cache_statements(queries: Any) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "refund_cache" in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)  # committed, as in production (no outer transaction)
+def test_throttle_and_form_lock_are_one_cache_read(issued: Any, lookup: Any) -> None:
+    form = issued()
+    for named in (form.number, form.qr_payload):
+        with CaptureQueriesContext(connection) as queries:
+            assert lookup(named).status_code == 200
+        reads = [sql for sql in _cache_statements(queries) if sql.startswith('SELECT "cache_key"')]
+        assert len(reads) == 1, _cache_statements(queries)
+        assert "throttle_kiosk" in reads[0] and "kiosk:form-lock" in reads[0]
+        # ...and the history written back in one upsert (after Django's count for culling)
+        writes = [sql for sql in _cache_statements(queries) if sql.startswith("INSERT")]
+        assert len(writes) == 1 and "ON CONFLICT" in writes[0]
+
+
+def test_lock_read_with_the_throttle_still_locks(issued: Any, lookup: Any, settings: Any) -> None:
+    form = issued()
+    for _ in range(settings.KIOSK_FORM_LOCK_FAILURES):
+        assert lookup(form.number, "WRONG0001").status_code == 404
+    # Locked: by number, by QR, and a forged QR naming it is a plain 404 (not this form's).
+    assert lookup(form.number).json()["code"] == "form_locked"
+    assert lookup(form.qr_payload).json()["code"] == "form_locked"
+    forged = form.qr_payload[:-4] + ("AAAA" if not form.qr_payload.endswith("AAAA") else "BBBB")
+    assert lookup(forged).status_code == 404
+
+
+def test_bad_body_is_still_throttled_first(api: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(KioskRateThrottle, "THROTTLE_RATES", {"kiosk": "2/min"})
+    replies = [api().post(URL, "{not json", content_type="application/json") for _ in range(3)]
+    # counted like any lookup, and over the rate 429 comes before the body's 400
+    assert [r.status_code for r in replies] == [400, 400, 429]
+    assert replies[-1].json()["code"] == "throttled"
