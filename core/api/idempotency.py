@@ -58,6 +58,7 @@ from core.api.errors import error_body
 from core.exceptions import StateConflict
 from core.models import IdempotencyRecord
 from core.signing import sha256_hex
+from core.sql import insert_row
 
 logger = logging.getLogger(__name__)
 
@@ -291,17 +292,19 @@ def _claim(
     deadline = time.monotonic() + settings.IDEMPOTENCY_WAIT_SECONDS
     while True:
         try:
+            record = IdempotencyRecord(
+                user=user,
+                key=key,
+                request_hash=request_hash,
+                method=request.method or "POST",
+                path=request.path[:300],
+                attempt=attempt,
+                lease_expires_at=timezone.now() + lease(),
+                resource=answered_by,
+            )
             with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    user=user,
-                    key=key,
-                    request_hash=request_hash,
-                    method=request.method or "POST",
-                    path=request.path[:300],
-                    attempt=attempt,
-                    lease_expires_at=timezone.now() + lease(),
-                    resource=answered_by,
-                )
+                insert_row(record)  # its INSERT built once per process (core.sql)
+            return record
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if existing is None:
