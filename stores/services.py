@@ -46,7 +46,7 @@ from stores.models import (
     VatInvoiceLine,
 )
 from stores.selectors import content_digest, form_content, same_day_live_total
-from stores.sql import insert_row, insert_rows, quoted, row_reader, table
+from stores.sql import insert_row, insert_rows, new_instance, quoted, row_reader, table
 
 VAT_RATES = frozenset(
     Decimal(r)
@@ -573,7 +573,8 @@ def refund_form_issue(
         total=computation.total,
     )
     digest = content_digest(content)
-    form = RefundForm(
+    form: RefundForm = new_instance(
+        RefundForm,
         number=number,
         store=store,
         traveler_id=person_id,
@@ -599,7 +600,7 @@ def refund_form_issue(
         issued_at=timezone.now(),
     )
     insert_row(form)
-    form_lines = [RefundFormLine(form=form, **row) for row in line_rows]
+    form_lines = [new_instance(RefundFormLine, form=form, **row) for row in line_rows]
     insert_rows(form_lines)
     prefetched_set(form, "lines", form_lines)
     ledger_append_many(
