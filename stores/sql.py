@@ -75,9 +75,11 @@ class RowReader:
         return instance
 
 
+@functools.cache
 def _plain_init(model: type[Model]) -> bool:
     """Whether a new instance is only its attributes: no init signal listens to the model
-    and it keeps Model.from_db (checked on each call: receivers may connect later)."""
+    and it keeps Model.from_db (decided once per process, at first use: init receivers,
+    e.g. a GenericForeignKey's, are connected while the apps load)."""
     return (
         getattr(model.from_db, "__func__", None) is _FROM_DB
         and not pre_init.has_listeners(model)

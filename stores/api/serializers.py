@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model
 from django.db.models.manager import BaseManager
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -75,6 +77,22 @@ def represent(serializer_class: type[serializers.Serializer], instance: Any) -> 
 _Render = Callable[[Any], dict[str, Any]]
 
 
+def _read(instance: Any, attrs: list[str]) -> Any:
+    """DRF's ``get_attribute`` for a path of model attributes to a plain value; DRF's own
+    where it differs (a mapping or a callable on the way, a related row missing)."""
+    value = instance
+    for attr in attrs:
+        if not isinstance(value, Model):
+            return drf_get_attribute(instance, attrs)
+        try:
+            value = getattr(value, attr)
+        except ObjectDoesNotExist:
+            return None
+        if callable(value):
+            return drf_get_attribute(instance, attrs)
+    return value
+
+
 @functools.cache
 def _plan_of(serializer_class: type[serializers.Serializer]) -> _Render | None:
     return _plan(_shared(serializer_class))
@@ -114,7 +132,7 @@ def _plan(serializer: serializers.Serializer) -> _Render | None:
             if kind == 2:
                 data[name] = convert(instance)
                 continue
-            value = drf_get_attribute(instance, attrs)
+            value = _read(instance, attrs)
             if value is None:
                 data[name] = None
             elif kind == 1:
