@@ -2,7 +2,7 @@
 
 One command (not part of the tests or CI):
 
-    .venv/bin/python bench/bench_flows.py [--forms 600] [--clients 8] [--workers 2]
+    .venv/bin/python bench/bench_flows.py [--forms 600] [--clients 8] [--workers 2] [--runs 1]
 
 It starts a throwaway PostgreSQL 15 (initdb in a temp dir, as scripts/test does),
 migrates and seeds it, starts gunicorn with ``--workers`` sync workers on the
@@ -20,8 +20,9 @@ closed loop of ``--clients`` keep-alive HTTP clients:
     baseline (after)    POST /bench/insert/
 
 For each: requests/s, p50, p99, SQL statements per request (median, from the
-``X-Bench-Statements`` header), and the ratio to the baseline (the mean of before and
-after). It writes ``bench/RESULTS.md`` (machine, load, table, resident size of the
+``X-Bench-Statements`` header), the ratio to the baseline (the mean of before and
+after), and the worker's median CPU time per request (``X-Bench-CPU-us``) with its
+ratio to the baseline's. It writes ``bench/RESULTS.md`` (machine, load, table, resident size of the
 gunicorn workers) and ``bench/results.png`` (throughput and latency per flow).
 """
 
@@ -62,6 +63,7 @@ class Flow:
     name: str
     latencies: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
+    cpu_us: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -78,6 +80,11 @@ class Flow:
     @property
     def median_statements(self) -> float:
         return statistics.median(self.statements) if self.statements else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """The gunicorn worker's median CPU time per request (Django's stack), in ms."""
+        return statistics.median(self.cpu_us) / 1000 if self.cpu_us else 0.0
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -98,7 +105,7 @@ class Client:
 
     def post(
         self, path: str, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, Any, int]:
+    ) -> tuple[int, Any, int, int]:
         data = json.dumps(body).encode()
         hdrs = {"Content-Type": "application/json", **headers}
         try:
@@ -111,11 +118,12 @@ class Client:
             response = self.conn.getresponse()
         raw = response.read()
         statements = int(response.getheader("X-Bench-Statements", "0") or 0)
+        cpu_us = int(response.getheader("X-Bench-CPU-us", "0") or 0)
         try:
             payload = json.loads(raw) if raw else None
         except ValueError:
             payload = raw[:200].decode(errors="replace")
-        return response.status, payload, statements
+        return response.status, payload, statements, cpu_us
 
 
 Job = tuple[str, dict[str, Any], dict[str, str]]
@@ -137,13 +145,14 @@ def run_flow(
         client = Client(port)
         for index, (path, body, headers) in mine:
             started = time.perf_counter()
-            status, payload, statements = client.post(path, body, headers)
+            status, payload, statements, cpu_us = client.post(path, body, headers)
             elapsed = time.perf_counter() - started
             with lock:
                 if 200 <= status < 300:
                     if timed:
                         flow.latencies.append(elapsed)
                         flow.statements.append(statements)
+                        flow.cpu_us.append(cpu_us)
                     if on_answer is not None:
                         on_answer(index, payload)
                 else:
@@ -178,7 +187,8 @@ def run_flow(
         print(f"  {name}: {len(flow.failures)} failed, first: {flow.failures[0]}")
     print(
         f"  {name:<18} {flow.rps:8.1f} req/s  p50 {flow.percentile(50):6.1f} ms  "
-        f"p99 {flow.percentile(99):6.1f} ms  {flow.median_statements:4.0f} statements"
+        f"p99 {flow.percentile(99):6.1f} ms  {flow.median_statements:4.0f} statements  "
+        f"CPU {flow.cpu_ms:5.2f} ms"
     )
     return flow
 
@@ -212,7 +222,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--baseline", type=int, default=3000, help="baseline requests (each run)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="measure every flow this many times, back to back on the same server: the "
+        "tables show the first run, a repeatability table every run's ratios",
+    )
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     warmup = 16
 
     base = Path(tempfile.mkdtemp(prefix="refund-bench-flows-"))
@@ -263,9 +282,13 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         print(f"gunicorn, {args.workers} workers, on port {port}; {args.clients} clients\n")
-        results = measure(port, tokens, args, warmup)
+        runs = []
+        for number in range(1, args.runs + 1):
+            if args.runs > 1:
+                print(f"run {number} of {args.runs}")
+            runs.append(measure(port, tokens, args, warmup))
         rss = worker_rss_mib(gunicorn.pid)
-        write_results(results, rss, args)
+        write_results(runs, rss, args)
     finally:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
@@ -455,18 +478,69 @@ def comparison(results: list[Flow], baseline: float) -> list[str]:
     return rows
 
 
-def write_results(results: list[Flow], rss: list[float], args: argparse.Namespace) -> None:
-    baseline = statistics.mean([results[0].rps, results[-1].rps])
+def baseline_rps(results: list[Flow]) -> float:
+    """The run's baseline: the mean of the one-row insert before and after the flows."""
+    return statistics.mean([results[0].rps, results[-1].rps])
+
+
+def repeatability(runs: list[list[Flow]]) -> list[str]:
+    """Every run's ratio per flow, their median and in how many runs the target was met."""
+    if len(runs) < 2:
+        return []
+    numbers = range(1, len(runs) + 1)
+    rows = [
+        f"## Repeatability: {len(runs)} runs of the same code, back to back",
+        "",
+        "The tables above are run 1. The same server measured every flow again right after"
+        " it; the ratios move with the machine (the load generator's threads and the two"
+        " gunicorn workers share its cores).",
+        "",
+        "| flow | "
+        + " | ".join(f"run {n}" for n in numbers)
+        + " | median | CPU ratio, median | target | met in |",
+        "|---|" + "---|" * len(runs) + "---|---|---|---|",
+        "| one-row insert, requests/s (mean of before and after) | "
+        + " | ".join(f"{baseline_rps(run):,.0f}" for run in runs)
+        + f" | {statistics.median(baseline_rps(run) for run in runs):,.0f} |  |  |  |",
+    ]
+    for index, flow in enumerate(runs[0]):
+        target = TARGETS.get(flow.name)
+        if target is None:
+            continue
+        ratios = [run[index].rps / baseline_rps(run) for run in runs]
+        cpu = [
+            statistics.mean([run[0].cpu_ms, run[-1].cpu_ms]) / run[index].cpu_ms
+            for run in runs
+            if run[index].cpu_ms
+        ]
+        met = sum(ratio >= target for ratio in ratios)
+        rows.append(
+            f"| {flow.name} | "
+            + " | ".join(f"{ratio:.2f}x" for ratio in ratios)
+            + f" | {statistics.median(ratios):.2f}x"
+            + f" | {f'{statistics.median(cpu):.2f}x' if cpu else ''}"
+            + f" | ≥ {target:.2f}x | {met} of {len(runs)} |"
+        )
+    return [*rows, ""]
+
+
+def write_results(runs: list[list[Flow]], rss: list[float], args: argparse.Namespace) -> None:
+    results = runs[0]
+    baseline = baseline_rps(results)
+    baseline_cpu = statistics.mean([results[0].cpu_ms, results[-1].cpu_ms])
     load = os.getloadavg()
     rows = [
-        "| flow | requests | requests/s | p50 | p99 | statements/request | ratio to baseline |",
-        "|---|---|---|---|---|---|---|",
+        "| flow | requests | requests/s | p50 | p99 | statements/request | ratio to baseline "
+        "| worker CPU/request | CPU ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for flow in results:
+        cpu_ratio = baseline_cpu / flow.cpu_ms if flow.cpu_ms else 0.0
         rows.append(
             f"| {flow.name} | {len(flow.latencies)} | {flow.rps:,.0f} "
             f"| {flow.percentile(50):.1f} ms | {flow.percentile(99):.1f} ms "
-            f"| {flow.median_statements:.0f} | {flow.rps / baseline:.2f}x |"
+            f"| {flow.median_statements:.0f} | {flow.rps / baseline:.2f}x "
+            f"| {flow.cpu_ms:.2f} ms | {cpu_ratio:.2f}x |"
         )
     failures = sum(len(f.failures) for f in results)
     text = "\n".join(
@@ -480,6 +554,10 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "(threads of one process, on the same machine); "
             "baseline = mean of the one-row insert before and after "
             f"({baseline:,.0f} requests/s). Failed requests: {failures}.",
+            "Worker CPU/request: the median CPU time a gunicorn worker spent in Django for one "
+            "request (thread CPU time, measured in the worker; the database server's time is "
+            "not in it). CPU ratio: the baseline's over the flow's, a figure that moves less "
+            "with the machine's load than requests/s.",
             "",
             *rows,
             "",
@@ -497,6 +575,7 @@ def write_results(results: list[Flow], rss: list[float], args: argparse.Namespac
             "",
             "![throughput and latency per flow](results.png)",
             "",
+            *repeatability(runs),
         ]
     )
     out = Path(args.out)
