@@ -54,6 +54,7 @@ from core.exceptions import ApplicationError, BadRequest, RuleViolation, StateCo
 from core.ledger import LedgerItem, ledger_append_many, ledger_batch, ledger_entries_save
 from core.models import LedgerHead, Store
 from core.money import quantize_money
+from core.prepared import PreparedObjects
 from core.selectors import buy_and_refund_days, policies_all, working_days_add
 from core.transitions import transition_prepare
 from customs.models import VerificationLine, VerificationResult
@@ -302,9 +303,26 @@ def _form_related() -> tuple[str, ...]:
     return ("store", *(("traveler_page",) if "traveler_page" in names else ()))
 
 
+@functools.cache
+def _form_locked_by_number() -> PreparedObjects:
+    """``_form_locked`` by number (the clerk's requests), built and compiled once per
+    process (core.prepared, issue 12)."""
+    return PreparedObjects(
+        RefundForm,
+        lambda number: RefundForm.objects.select_for_update(of=("self",)).filter(number=number),
+        "number",
+        related=_form_related(),
+    )
+
+
 def _form_locked(*, number: str = "", pk: int | None = None) -> RefundForm:
     """The form row locked for update (caller's transaction) with its store; 404 if unknown."""
-    lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"number": number}
+    if pk is None:
+        found = _form_locked_by_number().objects(number=number)
+        if not found:
+            raise FormNotFound(f"No refund form {number}.")
+        return found[0]  # type: ignore[no-any-return]
+    lookup: dict[str, Any] = {"pk": pk}
     try:
         return (
             RefundForm.objects.select_for_update(of=("self",))

@@ -6,6 +6,7 @@ in the same transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -46,7 +47,7 @@ from stores.models import (
     VatInvoiceLine,
 )
 from stores.selectors import content_digest, form_content, same_day_live_total
-from stores.sql import insert_row, insert_rows, quoted, row_reader, table
+from stores.sql import insert_row, insert_rows, new_instance, quoted, row_reader, table
 
 VAT_RATES = frozenset(
     Decimal(r)
@@ -366,6 +367,44 @@ def register_issue_check(check: IssueCheck) -> IssueCheck:
     return check
 
 
+@functools.cache
+def _invoices_lock_sql(alias: str, count: int, reads: tuple[str, ...]) -> str:
+    """``_invoices_lock``'s statement for ``count`` numbers and these reads, built once per
+    process (names from the models, values bound)."""
+    connection = connections[alias]
+    invoice_reader = row_reader(VatInvoice, "i", connection)
+    line_reader = row_reader(VatInvoiceLine, "l", connection)
+
+    def column(name: str) -> str:
+        return "i." + quoted(connection, VatInvoice, name)
+
+    def entry(name: str) -> str:
+        return "e." + quoted(connection, LedgerEntry, name)
+
+    head = (
+        f"(SELECT {{}} FROM {table(connection, LedgerEntry)} e"  # noqa: S608
+        f" WHERE {entry('record_type')} = %s"
+        f" AND {entry('record_id')} = CAST({column('id')} AS VARCHAR(64))"
+        f" ORDER BY {entry('seq')} DESC LIMIT 1)"
+    )
+    selected = [
+        invoice_reader.columns,
+        line_reader.columns,
+        head.format(entry("seq")),
+        head.format(entry("entry_hash")),
+        *reads,
+    ]
+    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    line_invoice = "l." + quoted(connection, VatInvoiceLine, "invoice")
+    return (
+        f"SELECT {', '.join(selected)} FROM {table(connection, VatInvoiceLine)} l"  # noqa: S608
+        f" INNER JOIN {table(connection, VatInvoice)} i ON {line_invoice} = {column('id')}"
+        f" WHERE {column('number')} IN ({', '.join(['%s'] * count)})"
+        f" AND {column('store')} = %s AND {column('kind')} = %s"
+        f" ORDER BY {column('id')}, l.{quoted(connection, VatInvoiceLine, 'position')}{lock}"
+    )
+
+
 def _invoices_lock(
     *, store: Store, numbers: Sequence[str], reads: Sequence[tuple[str, list[Any]]]
 ) -> tuple[list[VatInvoice], list[VatInvoiceLine], list[Any]]:
@@ -379,39 +418,10 @@ def _invoices_lock(
     connection = connections[router.db_for_write(VatInvoice)]
     invoice_reader = row_reader(VatInvoice, "i", connection)
     line_reader = row_reader(VatInvoiceLine, "l", connection)
-
-    def column(name: str) -> str:
-        return "i." + quoted(connection, VatInvoice, name)
-
-    def entry(name: str) -> str:
-        return "e." + quoted(connection, LedgerEntry, name)
-
-    # Names from the models, values bound.
-    head = (
-        f"(SELECT {{}} FROM {table(connection, LedgerEntry)} e"  # noqa: S608
-        f" WHERE {entry('record_type')} = %s"
-        f" AND {entry('record_id')} = CAST({column('id')} AS VARCHAR(64))"
-        f" ORDER BY {entry('seq')} DESC LIMIT 1)"
-    )
-    record_type = VatInvoice._meta.label_lower
-    selected = [
-        invoice_reader.columns,
-        line_reader.columns,
-        head.format(entry("seq")),
-        head.format(entry("entry_hash")),
-        *(sql for sql, _ in reads),
-    ]
     read_params = [param for _, params in reads for param in params]
+    record_type = VatInvoice._meta.label_lower
     params = [record_type, record_type, *read_params, *numbers, store.pk, InvoiceKind.BLUE]
-    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
-    line_invoice = "l." + quoted(connection, VatInvoiceLine, "invoice")
-    sql = (
-        f"SELECT {', '.join(selected)} FROM {table(connection, VatInvoiceLine)} l"  # noqa: S608
-        f" INNER JOIN {table(connection, VatInvoice)} i ON {line_invoice} = {column('id')}"
-        f" WHERE {column('number')} IN ({', '.join(['%s'] * len(numbers))})"
-        f" AND {column('store')} = %s AND {column('kind')} = %s"
-        f" ORDER BY {column('id')}, l.{quoted(connection, VatInvoiceLine, 'position')}{lock}"
-    )
+    sql = _invoices_lock_sql(connection.alias, len(numbers), tuple(sql for sql, _ in reads))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -573,7 +583,8 @@ def refund_form_issue(
         total=computation.total,
     )
     digest = content_digest(content)
-    form = RefundForm(
+    form: RefundForm = new_instance(
+        RefundForm,
         number=number,
         store=store,
         traveler_id=person_id,
@@ -599,7 +610,7 @@ def refund_form_issue(
         issued_at=timezone.now(),
     )
     insert_row(form)
-    form_lines = [RefundFormLine(form=form, **row) for row in line_rows]
+    form_lines = [new_instance(RefundFormLine, form=form, **row) for row in line_rows]
     insert_rows(form_lines)
     prefetched_set(form, "lines", form_lines)
     ledger_append_many(

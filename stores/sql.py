@@ -17,11 +17,21 @@ from typing import Any
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 # Inserts moved to core.sql (the ledger writes through them too); still importable here.
 from core.sql import insert_row, insert_rows
 
-__all__ = ["insert_row", "insert_rows", "quoted", "row_reader", "table", "value_converted"]
+__all__ = [
+    "insert_row",
+    "insert_rows",
+    "new_instance",
+    "quoted",
+    "row_reader",
+    "table",
+    "value_converted",
+]
 
 
 def quoted(connection: BaseDatabaseWrapper, model: type[Model], name: str) -> str:
@@ -55,7 +65,29 @@ class RowReader:
         for index, column, functions in self.converters:
             for function in functions:
                 row[index] = function(row[index], column, connection)
-        return self.model.from_db(connection.alias, self.names, row)
+        if not _plain_init(self.model):
+            return self.model.from_db(connection.alias, self.names, row)
+        # What from_db does with every column, without Model.__init__'s generic walk.
+        instance = Model.__new__(self.model)
+        instance._state = state = ModelState()
+        state.adding, state.db = False, connection.alias
+        instance.__dict__.update(zip(self.names, row, strict=True))
+        return instance
+
+
+@functools.cache
+def _plain_init(model: type[Model]) -> bool:
+    """Whether a new instance is only its attributes: no init signal listens to the model
+    and it keeps Model.from_db (decided once per process, at first use: init receivers,
+    e.g. a GenericForeignKey's, are connected while the apps load)."""
+    return (
+        getattr(model.from_db, "__func__", None) is _FROM_DB
+        and not pre_init.has_listeners(model)
+        and not post_init.has_listeners(model)
+    )
+
+
+_FROM_DB = Model.from_db.__func__  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -96,3 +128,54 @@ def value_converted(
     ):
         value = function(value, column, connection)
     return value
+
+
+# --- New instances --------------------------------------------------------------------
+
+
+@functools.cache
+def _init_fields(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
+    return tuple(
+        (field.name, field.attname, field if field.is_relation else None)
+        for field in model._meta.concrete_fields
+    )
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(attname for _, attname, _ in _init_fields(model))
+
+
+def new_instance(model: type[Model], **values: Any) -> Any:
+    """``model(**values)`` for a new row, built the way ``from_db`` builds one: its values
+    in column order (missing ones: the field's default), related instances given by name
+    cached as the descriptor would cache them. Model.__init__'s keyword path (a lookup per
+    field, a descriptor per related one) cost the form issue more than its SQL (issue 12).
+    """
+    args: list[Any] = []
+    related: list[tuple[Any, Any]] = []
+    for name, attname, relation in _init_fields(model):
+        if relation is not None and name in values:
+            other = values.pop(name)
+            if other is not None:
+                related.append((relation, other))
+                other = getattr(other, relation.target_field.attname)
+            args.append(other)
+        elif attname in values:
+            args.append(values.pop(attname))
+        elif name in values:
+            args.append(values.pop(name))
+        else:
+            field = model._meta.get_field(name)
+            args.append(field.get_default())  # type: ignore[union-attr]
+    if values:
+        raise TypeError(f"{model.__name__} has no field {sorted(values)[0]!r}")
+    if not _plain_init(model):
+        instance = model(*args)
+    else:  # what Model.__init__ does with column-ordered values, without its signals
+        instance = Model.__new__(model)
+        instance._state = ModelState()
+        instance.__dict__.update(zip(_attnames(model), args, strict=True))
+    for relation, other in related:
+        relation.set_cached_value(instance, other)
+    return instance

@@ -14,15 +14,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.models import Guarantee, PayoutMethod, Prepayment, PrepaymentStatus
+from agencies.models import (
+    Guarantee,
+    GuaranteeOperation,
+    GuaranteeStatus,
+    OperationKind,
+    OperationStatus,
+    PayoutMethod,
+    Prepayment,
+    PrepaymentStatus,
+)
 from buyrefund.services import prepayment_handover, prepayment_pay, prepayment_return
 from core.api.errors import error_body
-from core.api.idempotency import Resolution, current_attempt, idempotent, register_resolver
+from core.api.idempotency import (
+    Resolution,
+    current_attempt,
+    idempotent,
+    record_attempt,
+    register_resolver,
+)
 from core.api.permissions import IsClerk, request_store
 from core.api.schema import error_response
 from core.api.serializers import StrictCharField, StrictSerializer
 from core.models import IdempotencyRecord
-from core.money import money_str
+from core.money import ZERO, money_str
 from stores.models import RefundForm
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -110,17 +125,56 @@ def _reply(prepayment: Prepayment) -> dict[str, Any]:
     }
 
 
-def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
-    """The answer a prepayment request whose process died gets, from the prepayment it bound.
+def _first_reply(prepayment: Prepayment) -> dict[str, Any]:
+    """The 201 the request that created ``prepayment`` answered, exactly, whatever became of
+    it since: its authorization placed the hold (nothing captured yet) and paid it out, or
+    left cash awaiting handover (never "paid" in that answer: only the creating request
+    says "hand over now", and its replay says the same)."""
+    guarantee = prepayment.guarantee
+    hold_expires_at = (
+        GuaranteeOperation.objects.filter(
+            guarantee=guarantee, kind=OperationKind.AUTHORIZE, status=OperationStatus.SUCCEEDED
+        )
+        .values_list("hold_expires_at", flat=True)
+        .first()
+    )
+    cash = prepayment.payout_method == PayoutMethod.CASH
+    return {
+        "prepayment": {
+            **prepayment_body(prepayment),
+            "status": PrepaymentStatus.AWAITING_HANDOVER if cash else PrepaymentStatus.PAID,
+            "paid_at": None if cash else prepayment_body(prepayment)["paid_at"],
+            "handed_over_by": None,
+            "handed_over_at": None,
+        },
+        "guarantee": {
+            **guarantee_body(guarantee),
+            "status": GuaranteeStatus.AUTHORIZED,
+            "hold_expires_at": hold_expires_at.isoformat() if hold_expires_at else None,
+            "captured_amount": money_str(ZERO),
+        },
+    }
 
-    Pending (the authorization got no answer): the same request runs again and
-    resumes the stored key. Otherwise the answer it would have had. (The POST binds
-    nothing since issue 12: run again, it finds its own prepayment by ``attempt``,
-    one per request, and gives that same answer; records bound before, and the
-    return, are resolved here.)
+
+def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
+    """The answer a prepayment request gets from the prepayment it made.
+
+    The POST (``answered_by``) stores no success answer: its record is bound by
+    attempt (no resource id) and its own prepayment, one per request, is found by
+    ``attempt``; its 201 is rebuilt exactly (``_first_reply``). Pending (the
+    authorization got no answer): the same request runs again and resumes the stored
+    key. Otherwise the answer it would have had. Records bound to a prepayment's id
+    (before issue 12, and the return) answer with its state now.
     """
-    prepayment = Prepayment.objects.filter(pk=record.resource_id).first()
-    if prepayment is None or prepayment.status == PrepaymentStatus.PENDING:
+    by_attempt = not record.resource_id
+    rows = Prepayment.objects.select_related("guarantee", "handed_over_by")
+    if by_attempt:
+        prepayment = rows.filter(attempt=record_attempt(record)).first()
+    else:
+        prepayment = rows.filter(pk=record.resource_id).first()
+    if prepayment is None:
+        return Resolution(rerun=True, unbound=by_attempt)
+    if prepayment.status == PrepaymentStatus.PENDING:
         return Resolution(rerun=True)
     returning = record.path.rstrip("/").endswith("/return")
     if prepayment.status == PrepaymentStatus.FAILED and not returning:
@@ -138,6 +192,8 @@ def prepayment_resolution(record: IdempotencyRecord) -> Resolution:
                 {"reason": guarantee.failure_code or code, "guarantee": guarantee.status},
             ),
         )
+    if by_attempt and not returning:
+        return Resolution(final=True, status=201, body=_first_reply(prepayment))
     return Resolution(final=True, status=200 if returning else 201, body=_reply(prepayment))
 
 
@@ -173,7 +229,7 @@ class PrepaymentView(APIView):
             ),
         },
     )
-    @idempotent(resolve=prepayment_resolution)
+    @idempotent(resolve=prepayment_resolution, answered_by=Prepayment._meta.label_lower)
     def post(self, request: Request, number: str) -> Response:
         data = PrepaymentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)

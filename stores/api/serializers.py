@@ -9,8 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model
+from django.db.models.manager import BaseManager
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import get_attribute as drf_get_attribute
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from core.api.serializers import RateField, SaneDateField, StrictCharField, StrictSerializer
@@ -56,10 +60,89 @@ def represent(serializer_class: type[serializers.Serializer], instance: Any) -> 
     A (Model)Serializer builds its fields, nested serializers' too, on every instantiation,
     which cost a hot reply more than rendering it; the fields do not change, so one
     context-free instance per process renders every reply (for reply serializers that
-    read no ``context``).
+    read no ``context``). It renders through ``_plan``: each field's value read and
+    passed to that field's own ``to_representation``, without DRF's generic walk.
     """
-    data: dict[str, Any] = _shared(serializer_class).to_representation(instance)
+    serializer = _shared(serializer_class)
+    plan = _plan_of(serializer_class)
+    if plan is not None:
+        try:
+            return plan(instance)
+        except (KeyError, AttributeError):
+            pass  # a value missing: DRF's own walk decides (it may skip the field)
+    data: dict[str, Any] = serializer.to_representation(instance)
     return data
+
+
+_Render = Callable[[Any], dict[str, Any]]
+
+
+def _read(instance: Any, attrs: list[str]) -> Any:
+    """DRF's ``get_attribute`` for a path of model attributes to a plain value; DRF's own
+    where it differs (a mapping or a callable on the way, a related row missing)."""
+    value = instance
+    for attr in attrs:
+        if not isinstance(value, Model):
+            return drf_get_attribute(instance, attrs)
+        try:
+            value = getattr(value, attr)
+        except ObjectDoesNotExist:
+            return None
+        if callable(value):
+            return drf_get_attribute(instance, attrs)
+    return value
+
+
+@functools.cache
+def _plan_of(serializer_class: type[serializers.Serializer]) -> _Render | None:
+    return _plan(_shared(serializer_class))
+
+
+def _plan(serializer: serializers.Serializer) -> _Render | None:
+    """What ``serializer.to_representation`` does for its fields, decided once: per field
+    the attribute path to read and the field's ``to_representation`` (None stays None), a
+    method field's method, a nested list's own plan. None (DRF renders it) when the
+    serializer or a field changes how values are read or the walk itself."""
+    if type(serializer).to_representation is not serializers.Serializer.to_representation:
+        return None
+    steps: list[tuple[str, int, Any, Any]] = []
+    for field in serializer._readable_fields:
+        name = str(field.field_name)
+        if isinstance(field, serializers.ListSerializer):
+            if type(field).to_representation is not serializers.ListSerializer.to_representation:
+                return None
+            child = _plan(field.child)  # type: ignore[arg-type]
+            if child is None or field.source == "*":
+                return None
+            steps.append((name, 1, field.source_attrs, child))
+        elif isinstance(field, serializers.BaseSerializer):
+            return None
+        elif isinstance(field, serializers.SerializerMethodField):
+            steps.append((name, 2, None, getattr(serializer, field.method_name)))
+        elif field.source == "*" or (
+            type(field).get_attribute is not serializers.Field.get_attribute
+        ):
+            return None
+        else:
+            steps.append((name, 0, field.source_attrs, field.to_representation))
+
+    def render(instance: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, kind, attrs, convert in steps:
+            if kind == 2:
+                data[name] = convert(instance)
+                continue
+            value = _read(instance, attrs)
+            if value is None:
+                data[name] = None
+            elif kind == 1:
+                rows = value.all() if isinstance(value, BaseManager) else value
+                data[name] = [convert(row) for row in rows]
+            else:
+                data[name] = convert(value)
+        return data
+
+    return render
 
 
 class SharedFieldsMixin:

@@ -294,3 +294,77 @@ def test_the_sandbox_captures_a_hold_once_and_never_after_its_release(db: Any) -
     assert SandboxCardOperation.objects.get(key="h-1").released_at is not None
     assert act("capture", "c-1", "50.00").code == "hold_released"
     assert act("release", "r-1") == released  # replayed, not executed again
+
+
+def test_the_success_answer_is_rebuilt_from_the_prepayment_not_stored(demo: Any, api: Any) -> None:
+    """Issue 12: the 201 is not written to the key's record (a statement less); the same
+    request again, while the first attempt's lease still runs, gets that first answer
+    exactly, rebuilt from its own prepayment, even after the cash was handed over and
+    the hold re-authorized; then it is stored and replayed."""
+    form = br_form(demo)
+    clerk = api(demo.clerk)
+    created = clerk.post(
+        url(form), body(payout_method="cash"), format="json", HTTP_IDEMPOTENCY_KEY="cash-1"
+    )
+    assert created.status_code == 201, created.json()
+    record = IdempotencyRecord.objects.get(key="cash-1")
+    assert (record.status, record.resource, record.resource_id, record.response_body) == (
+        "pending",
+        "agencies.prepayment",
+        "",
+        None,
+    )
+    assert (
+        record.lease_expires_at and record.lease_expires_at > timezone.now()
+    )  # the first attempt's lease still runs
+    # what became of it since: handed over, the hold moved on
+    handover = clerk.post(f"/api/v1/forms/{form.number}/prepayment/handover/")
+    assert handover.json()["prepayment"]["status"] == "paid"
+    Guarantee.objects.update(hold_expires_at=timezone.now() + timedelta(days=30))
+    again = clerk.post(
+        url(form), body(payout_method="cash"), format="json", HTTP_IDEMPOTENCY_KEY="cash-1"
+    )
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == created.json()
+    assert again.json()["prepayment"]["status"] == "awaiting_handover"
+    record.refresh_from_db()
+    assert (record.status, record.response_body) == ("complete", created.json())
+    # another body with the key is still refused, nothing authorized twice
+    other = clerk.post(
+        url(form), body(payout_method="alipay"), format="json", HTTP_IDEMPOTENCY_KEY="cash-1"
+    )
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    assert (Prepayment.objects.count(), SandboxCardOperation.objects.get().calls) == (1, 1)
+    assert ledger_verify().intact
+
+
+def test_the_reconciling_sweep_settles_or_frees_records_bound_by_attempt(
+    demo: Any, api: Any
+) -> None:
+    from core.api.idempotency import idempotency_settle_stale
+
+    form = br_form(demo)
+    clerk = api(demo.clerk)
+    paid = clerk.post(url(form), body(), format="json", HTTP_IDEMPOTENCY_KEY="swept-1")
+    assert paid.status_code == 201, paid.json()
+    # a request that died before it made anything (its record bound by attempt only)
+    IdempotencyRecord.objects.create(
+        user=demo.clerk,
+        key="died-1",
+        request_hash="x",
+        method="POST",
+        path=url(form),
+        attempt="dead",
+        resource="agencies.prepayment",
+    )
+    lease_run_out("swept-1")
+    lease_run_out("died-1")
+    assert idempotency_settle_stale() == {"settled": 1, "freed": 1, "unsettled": 0}
+    stored = IdempotencyRecord.objects.get(key="swept-1")
+    assert (stored.status, stored.response_status, stored.response_body) == (
+        "complete",
+        201,
+        paid.json(),
+    )
+    assert not IdempotencyRecord.objects.filter(key="died-1").exists()

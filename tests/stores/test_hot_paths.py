@@ -10,6 +10,7 @@ from stores.api.serializers import (
     InvoiceSerializer,
     represent,
 )
+from stores.api.serializers import _plan_of as plan_of
 from stores.models import RefundForm, Traveler, VatInvoice
 from tests.factories import line, make_invoice
 from tests.stores.helpers import FORMS, days_ago, form_body, traveler_body
@@ -27,6 +28,13 @@ def test_shared_renderer_gives_what_a_fresh_serializer_gives(demo: Any, api: Any
     assert represent(FormIssuedSerializer, form) == FormIssuedSerializer(form).data
     invoice = VatInvoice.objects.prefetch_related("lines").get(number=numbers[0])
     assert represent(InvoiceSerializer, invoice) == InvoiceSerializer(invoice).data
+    # both render through their plan (no DRF walk), and what DRF would skip it still skips
+    assert plan_of(FormIssuedSerializer) is not None
+    assert plan_of(InvoiceSerializer) is not None
+    form.traveler_name = None  # type: ignore[assignment]
+    form.issued_at = None  # type: ignore[assignment]
+    assert represent(FormIssuedSerializer, form) == FormIssuedSerializer(form).data
+    assert represent(FormIssuedSerializer, form)["issued_at"] is None
 
 
 def test_shared_fields_keep_no_state_between_bodies() -> None:
@@ -85,3 +93,36 @@ def test_same_day_live_total_is_exact_to_the_cent(demo: Any, api: Any) -> None:
     assert same_day_live_total(
         store_id=demo.store_sh.pk, document_hash="nope", day=form.purchase_date
     ) == Decimal("0")
+
+
+def test_new_instance_is_what_the_model_constructor_makes(demo: Any) -> None:
+    import pytest
+
+    from stores.models import RefundFormLine, VatInvoiceLine
+    from stores.sql import new_instance
+
+    invoice = make_invoice(demo.store_sh, demo.clerk, line(unit_price="300.00"))
+    invoice_line = VatInvoiceLine.objects.get(invoice=invoice)
+    form = RefundForm(pk=41, number="x")
+    values = {
+        "position": 1,
+        "invoice_line": invoice_line,
+        "item": invoice_line.item,
+        "quantity": invoice_line.quantity,
+        "unit_price": invoice_line.unit_price,
+        "vat_rate": invoice_line.vat_rate,
+        "refund_rate": invoice_line.vat_rate,
+        "total": invoice_line.total,
+    }
+    made = new_instance(RefundFormLine, form=form, **values)
+    expected = RefundFormLine(form=form, **values)
+
+    def columns(obj: Any) -> dict[str, Any]:
+        return {f.attname: getattr(obj, f.attname) for f in RefundFormLine._meta.concrete_fields}
+
+    assert columns(made) == columns(expected)  # defaults (spec, unit, category) included
+    assert (made.form_id, made.invoice_line_id) == (41, invoice_line.pk)
+    assert made.form is form and made.invoice_line is invoice_line  # cached: no query
+    assert made._state.adding and made._state.db is None
+    with pytest.raises(TypeError):
+        new_instance(RefundFormLine, form=form, colour="red")
