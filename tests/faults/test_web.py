@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from agencies.models import (
@@ -257,6 +258,18 @@ def test_web_worker_killed_mid_cash_prepayment_only_its_retry_hands_over(
         200,
         "paid",
         "clerk",
+    )
+    # when the system's reconciler runs once the retry's lease is over: a 201 is not
+    # stored by the request (issue 12) but rebuilt from its prepayment, then stored
+    record = IdempotencyRecord.objects.get(key="pp-1")
+    assert record.lease_expires_at is not None
+    time.sleep(max(0.0, (record.lease_expires_at - timezone.now()).total_seconds()) + 0.5)
+    assert idempotency_settle_stale() == {"settled": 1, "freed": 0, "unsettled": 0}
+    record.refresh_from_db()
+    assert (record.status, record.response_status, record.response_body) == (
+        "complete",
+        201,
+        answer[1],
     )
     authorizations = SandboxCardOperation.objects.filter(kind="authorize")
     doubles = authorizations.filter(status="succeeded").count() - 1
