@@ -5,14 +5,25 @@ unless ``CACHE_URL`` names Redis), and every throttled request writes its histor
 Django's ``DatabaseCache.set`` does that in a transaction of its own: a count (to cull),
 BEGIN, a read of the key, an UPDATE or INSERT, COMMIT. Here the read and the write are
 one ``INSERT ... ON CONFLICT (cache_key) DO UPDATE`` (PostgreSQL and SQLite), which
-needs no transaction of its own: the count and the culling stay exactly Django's. ``add``,
-``touch``, a ``set`` inside the caller's transaction, and other databases are Django's own.
+needs no transaction of its own. ``add``, ``touch``, a ``set`` inside the caller's
+transaction, and other databases are Django's own.
+
+The count Django culls by is not made on every ``set`` but at most once every
+``CULL_EVERY_SECONDS`` (an option; 0: every ``set``, as Django) in each process, the
+culling then exactly Django's. A ``COUNT(*)`` per throttled request costs a statement on
+every kiosk lookup and grows with the table; and the table must be allowed to grow:
+Django's default ``MAX_ENTRIES`` of 300 let a burst of wrong lookups over other forms
+cull a form's failure count and lock (the oldest keys by name go first), which undid
+the per-form lock. The settings give it a million (``CACHE_MAX_ENTRIES``); between two
+counts a process writes at most what its throttled requests write, so the table can
+overshoot by that much, never by an unbounded amount.
 """
 
 from __future__ import annotations
 
 import base64
 import pickle
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +37,32 @@ from django.utils.timezone import now as tz_now
 _UPSERT_VENDORS = frozenset({"postgresql", "sqlite"})
 
 
+# table -> the monotonic time after which this process counts it again (one per process:
+# Django makes a cache object per thread).
+_next_count: dict[str, float] = {}
+
+
 class DatabaseCache(DjangoDatabaseCache):
     """``django.core.cache.backends.db.DatabaseCache``, its ``set`` one upsert."""
+
+    def __init__(self, table: str, params: dict[str, Any]) -> None:
+        super().__init__(table, params)
+        options = params.get("OPTIONS") or {}
+        self._cull_every = float(options.get("CULL_EVERY_SECONDS", 0))
+
+    def _count_due(self) -> bool:
+        """Whether this ``set`` counts the table (and culls it above ``MAX_ENTRIES``).
+
+        The first count of a process comes one interval after its first ``set``, so that
+        a process's statements do not depend on when it started."""
+        if self._cull_every <= 0:
+            return True
+        now = time.monotonic()
+        due = _next_count.setdefault(self._table, now + self._cull_every)  # type: ignore[attr-defined]
+        if now < due:
+            return False
+        _next_count[self._table] = now + self._cull_every  # type: ignore[attr-defined]
+        return True
 
     def _base_set(self, mode: str, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> bool:
         db = router.db_for_write(self.cache_model_class)
@@ -43,17 +78,18 @@ class DatabaseCache(DjangoDatabaseCache):
         quote_name = connection.ops.quote_name
         table = quote_name(self._table)  # type: ignore[attr-defined]
         with connection.cursor() as cursor:
-            # As Django: the count, and culling above MAX_ENTRIES, before the write.
-            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 (the cache table)
-            num = cursor.fetchone()[0]
             now = tz_now().replace(microsecond=0)
             if timeout is None:
                 expires = datetime.max
             else:
                 expires = datetime.fromtimestamp(timeout, tz=UTC if settings.USE_TZ else None)
             expires = expires.replace(microsecond=0)
-            if num > self._max_entries:
-                self._cull(db, cursor, now, num)  # type: ignore[attr-defined]
+            if self._count_due():
+                # As Django: the count, and culling above MAX_ENTRIES, before the write.
+                cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 (the cache table)
+                num = cursor.fetchone()[0]
+                if num > self._max_entries:
+                    self._cull(db, cursor, now, num)  # type: ignore[attr-defined]
             pickled = pickle.dumps(value, self.pickle_protocol)
             encoded = base64.b64encode(pickled).decode("latin1")
             key_column, value_column, expires_column = (

@@ -120,8 +120,17 @@ CACHES = {
     "default": env.cache_url("CACHE_URL", default="dbcache://refund_cache"),
 }
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
-    # The same table and options; ``set`` is one upsert rather than a transaction of four.
+    # The same table; ``set`` is one upsert rather than a transaction of four, and the
+    # count Django culls by is made every CACHE_CULL_EVERY_SECONDS in a process, not on
+    # every write. A million entries before culling: Django's 300 let a burst of wrong
+    # kiosk lookups cull the per-form locks (core/cache.py).
     CACHES["default"]["BACKEND"] = "core.cache.DatabaseCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=1_000_000),
+            "CULL_EVERY_SECONDS": env.float("CACHE_CULL_EVERY_SECONDS", default=10.0),
+        }
+    )
 
 # Reverse proxies in front of the web processes (addresses or CIDR blocks, comma-separated).
 # X-Forwarded-For is believed only when the immediate peer is one of them.

@@ -243,9 +243,10 @@ def test_kiosk_lookup(demo, api):
             assert reply.json()["status"] == state
             counts[state][count] = n
         assert_flow(f"kiosk lookup {state}", counts[state])
-        # the throttle's history with the form's lock (one cache read), Django's count and
-        # the history's upsert; the trip's forms, their entries (and verified goods)
-        assert counts[state][50] <= (6 if state == "verified" else 5), counts
+        # the throttle's history with the form's lock (one cache read) and the history's
+        # upsert (the cache's count is made once in ten seconds, not per request); the
+        # trip's forms, their entries (and verified goods)
+        assert counts[state][50] <= (5 if state == "verified" else 4), counts
     # A trip of several forms (same document, same entry) costs what one form costs.
     trip = [
         make_form(demo.store_sh, demo.clerk, *lines_of(2), who=traveler(document_number="KTRIP001"))

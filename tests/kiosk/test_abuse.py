@@ -232,3 +232,34 @@ def test_two_server_processes_share_the_rate(two_servers: list[str]) -> None:
     first, second = two_servers
     statuses = [_post(first if n % 2 == 0 else second) for n in range(6)]
     assert statuses == [404, 404, 404, 404, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("max_entries", [300, None], ids=["djangos-300", "settings"])
+def test_a_flood_of_other_numbers_does_not_cull_a_forms_failure_count(
+    issued: Any, lookup: Any, settings: Any, max_entries: int | None
+) -> None:
+    """A walk through a form's document numbers cannot reset its count by filling the cache.
+
+    The database cache culls the first keys by name above MAX_ENTRIES: with Django's
+    default of 300, four wrong numbers for a form, then 330 lookups of unknown numbers
+    that sort after it, culled its failure count and the fifth wrong number did not lock
+    it. The settings' cache holds a million before culling (core/cache.py)."""
+    cache_settings = dict(settings.CACHES["default"])
+    options = {**cache_settings.get("OPTIONS", {}), "CULL_EVERY_SECONDS": 0}
+    if max_entries is not None:
+        options["MAX_ENTRIES"] = max_entries
+    else:
+        assert options["MAX_ENTRIES"] >= 1_000_000
+    settings.CACHES = {**settings.CACHES, "default": {**cache_settings, "OPTIONS": options}}
+    cache.clear()
+    form = issued()
+    for n in range(settings.KIOSK_FORM_LOCK_FAILURES - 1):
+        assert lookup(form.number, f"X{n}0000000").status_code == 404
+    for n in range(330):
+        unknown = f"99{n:013d}"
+        assert lookup(unknown + luhn.calc_check_digit(unknown)).status_code == 404
+    assert lookup(form.number, "X90000000").status_code == 404
+    locked = lookup(form.number).status_code == 429
+    assert locked is (max_entries is None)
+    cache.clear()
