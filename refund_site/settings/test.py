@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from .local import *  # noqa: F403
+from .local import CACHES as _LOCAL_CACHES
 from .local import env
 
 DEBUG = False
@@ -14,11 +15,11 @@ AXES_ENABLED = False
 CELERY_TASK_ALWAYS_EAGER = False
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=1.0)
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"kiosk": "1000/min"}}  # noqa: F405
-if "CULL_EVERY_SECONDS" in CACHES["default"].get("OPTIONS", {}):  # noqa: F405
+_cache = _LOCAL_CACHES["default"]
+if "CULL_EVERY_SECONDS" in _cache.get("OPTIONS", {}):
     # Statement counts per request are asserted: the shared cache's periodic count (one
     # set in ten seconds) would land in one of them at random. tests/core/test_cache.py
     # tests it with caches of its own.
-    _cache = CACHES["default"]  # noqa: F405
     CACHES = {"default": {**_cache, "OPTIONS": {**_cache["OPTIONS"], "CULL_EVERY_SECONDS": 1e9}}}
 
 # Fixed keys for tests only: no key files, same results in every worker.
