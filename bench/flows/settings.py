@@ -20,4 +20,6 @@ REST_FRAMEWORK = {
     **_rest,
     "DEFAULT_THROTTLE_RATES": {**_rest.get("DEFAULT_THROTTLE_RATES", {}), "kiosk": "1000000/min"},
 }
+# The kiosk lookups come from many addresses, as behind a port's reverse proxy.
+TRUSTED_PROXIES = ["127.0.0.1"]
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
