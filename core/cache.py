@@ -49,6 +49,7 @@ class DatabaseCache(DjangoDatabaseCache):
         super().__init__(table, params)
         options = params.get("OPTIONS") or {}
         self._cull_every = float(options.get("CULL_EVERY_SECONDS", 0))
+        self._table_name = table  # Django's ``_table``, which its stubs do not declare
 
     def _count_due(self) -> bool:
         """Whether this ``set`` counts the table (and culls it above ``MAX_ENTRIES``).
@@ -58,10 +59,10 @@ class DatabaseCache(DjangoDatabaseCache):
         if self._cull_every <= 0:
             return True
         now = time.monotonic()
-        due = _next_count.setdefault(self._table, now + self._cull_every)  # type: ignore[attr-defined]
+        due = _next_count.setdefault(self._table_name, now + self._cull_every)
         if now < due:
             return False
-        _next_count[self._table] = now + self._cull_every  # type: ignore[attr-defined]
+        _next_count[self._table_name] = now + self._cull_every
         return True
 
     def _base_set(self, mode: str, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> bool:
@@ -76,7 +77,7 @@ class DatabaseCache(DjangoDatabaseCache):
             return super()._base_set(mode, key, value, timeout)  # type: ignore[misc,no-any-return]
         timeout = self.get_backend_timeout(timeout)
         quote_name = connection.ops.quote_name
-        table = quote_name(self._table)  # type: ignore[attr-defined]
+        table = quote_name(self._table_name)
         with connection.cursor() as cursor:
             now = tz_now().replace(microsecond=0)
             if timeout is None:
